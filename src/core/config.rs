@@ -1,0 +1,203 @@
+//! Typed, validated configuration of the memory core.
+//!
+//! Owns [`MemoryConfig`]. Every field carries its unit in its name; [`MemoryConfig::validate`]
+//! names the first bad field. Adapters (CLI flags, ROS parameters) fill this in once.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::CoreError;
+use super::time::{secs_to_ns, StampNs};
+
+/// Knobs of association, change detection, places, relations and text matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryConfig {
+    /// Base association gate: a detection may match an object whose centre is this close, m.
+    pub gate_base_m: f64,
+    /// Extra gate per metre of detection depth (depth noise grows with range).
+    pub gate_per_depth: f64,
+    /// Extra gate as a fraction of the larger object's largest extent (size-aware gating).
+    pub gate_extent_fraction: f64,
+    /// Largest ratio between a detection's and an object's largest extent that may still match.
+    pub max_extent_ratio: f64,
+    /// Groups of labels the detector confuses (e.g. `[cup, mug]`): members may associate.
+    pub compatible_labels: Vec<Vec<String>>,
+    /// Sightings before an object is confirmed (and reported); fewer is tentative.
+    pub min_sightings_to_confirm: u32,
+    /// Keyframes in which a confirmed object should have been seen but was not before it is
+    /// declared missing.
+    pub missing_after_views: u32,
+    /// Expected-but-unseen keyframes after which a tentative object is dropped as a false positive.
+    pub tentative_max_misses: u32,
+    /// Pixels from the image border inside which an object does not count as expected.
+    pub frustum_margin_px: f64,
+    /// An object counts as occluded when the depth image is this much closer than the object, m.
+    pub occlusion_margin_m: f64,
+    /// Cap on the number of sightings averaged into an object's position (lets it adapt).
+    pub max_position_weight: f64,
+    /// Two compatible objects closer than this that were never seen together are merged, m.
+    pub merge_distance_m: f64,
+    /// Sightings further apart in time than this start a new visit interval, s.
+    pub visit_gap_s: f64,
+    /// A missing object re-identified elsewhere within this age becomes `moved`, s.
+    pub reid_max_age_s: f64,
+    /// Radius of a place around the trajectory point that created it, m.
+    pub place_radius_m: f64,
+    /// Two objects closer than this (centre to centre) are `near`, m.
+    pub near_relation_m: f64,
+    /// Vertical tolerance for `on` (bottom of one vs top of the other), m.
+    pub on_tolerance_m: f64,
+    /// Smallest text-match score for a label or caption to answer a text query, in [0, 1].
+    pub min_text_score: f32,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            gate_base_m: 0.30,
+            gate_per_depth: 0.03,
+            gate_extent_fraction: 0.5,
+            max_extent_ratio: 4.0,
+            compatible_labels: Vec::new(),
+            min_sightings_to_confirm: 2,
+            missing_after_views: 3,
+            tentative_max_misses: 2,
+            frustum_margin_px: 16.0,
+            occlusion_margin_m: 0.25,
+            max_position_weight: 30.0,
+            merge_distance_m: 0.08,
+            visit_gap_s: 300.0,
+            reid_max_age_s: 7.0 * 86_400.0,
+            place_radius_m: 2.0,
+            near_relation_m: 1.0,
+            on_tolerance_m: 0.12,
+            min_text_score: 0.3,
+        }
+    }
+}
+
+impl MemoryConfig {
+    /// Checks every field's range.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let pos = |name: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(CoreError::InvalidConfig {
+                    name,
+                    value: v.to_string(),
+                    reason: "must be finite and > 0",
+                })
+            }
+        };
+        let nonneg = |name: &'static str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(CoreError::InvalidConfig {
+                    name,
+                    value: v.to_string(),
+                    reason: "must be finite and >= 0",
+                })
+            }
+        };
+        pos("gate_base_m", self.gate_base_m)?;
+        nonneg("gate_per_depth", self.gate_per_depth)?;
+        nonneg("gate_extent_fraction", self.gate_extent_fraction)?;
+        if !(self.max_extent_ratio.is_finite() && self.max_extent_ratio >= 1.0) {
+            return Err(CoreError::InvalidConfig {
+                name: "max_extent_ratio",
+                value: self.max_extent_ratio.to_string(),
+                reason: "must be finite and >= 1",
+            });
+        }
+        let at_least_one = |name: &'static str, v: u32| {
+            if v >= 1 {
+                Ok(())
+            } else {
+                Err(CoreError::InvalidConfig {
+                    name,
+                    value: v.to_string(),
+                    reason: "must be >= 1",
+                })
+            }
+        };
+        at_least_one("min_sightings_to_confirm", self.min_sightings_to_confirm)?;
+        at_least_one("missing_after_views", self.missing_after_views)?;
+        at_least_one("tentative_max_misses", self.tentative_max_misses)?;
+        nonneg("frustum_margin_px", self.frustum_margin_px)?;
+        nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
+        if !(self.max_position_weight.is_finite() && self.max_position_weight >= 1.0) {
+            return Err(CoreError::InvalidConfig {
+                name: "max_position_weight",
+                value: self.max_position_weight.to_string(),
+                reason: "must be finite and >= 1",
+            });
+        }
+        nonneg("merge_distance_m", self.merge_distance_m)?;
+        pos("visit_gap_s", self.visit_gap_s)?;
+        nonneg("reid_max_age_s", self.reid_max_age_s)?;
+        pos("place_radius_m", self.place_radius_m)?;
+        pos("near_relation_m", self.near_relation_m)?;
+        nonneg("on_tolerance_m", self.on_tolerance_m)?;
+        if !(0.0..=1.0).contains(&self.min_text_score) {
+            return Err(CoreError::InvalidConfig {
+                name: "min_text_score",
+                value: self.min_text_score.to_string(),
+                reason: "must be in [0, 1]",
+            });
+        }
+        for group in &self.compatible_labels {
+            if group.iter().any(|l| l.trim().is_empty()) {
+                return Err(CoreError::InvalidConfig {
+                    name: "compatible_labels",
+                    value: format!("{group:?}"),
+                    reason: "labels must be non-empty",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `visit_gap_s` in nanoseconds.
+    pub fn visit_gap_ns(&self) -> StampNs {
+        secs_to_ns(self.visit_gap_s)
+    }
+
+    /// `reid_max_age_s` in nanoseconds.
+    pub fn reid_max_age_ns(&self) -> StampNs {
+        secs_to_ns(self.reid_max_age_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        MemoryConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_value_names_the_field() {
+        let cfg = MemoryConfig {
+            place_radius_m: f64::NAN,
+            ..MemoryConfig::default()
+        };
+        match cfg.validate() {
+            Err(CoreError::InvalidConfig { name, .. }) => assert_eq!(name, "place_radius_m"),
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+        let cfg = MemoryConfig {
+            missing_after_views: 0,
+            ..MemoryConfig::default()
+        };
+        assert!(matches!(
+            cfg.validate(),
+            Err(CoreError::InvalidConfig { name: "missing_after_views", .. })
+        ));
+    }
+}

@@ -1,0 +1,229 @@
+//! Geometry of the camera and of boxes: pinhole projection, frustum tests, depth-image occlusion.
+//!
+//! Owns [`PinholeCamera`], [`DepthImage`] and small helpers on nalgebra types. Camera-frame points
+//! use the ROS optical convention (REP-103 `_optical_frame`): x right, y down, z forward, metres.
+
+use nalgebra::{Isometry3, Point3, Vector3};
+use serde::{Deserialize, Serialize};
+
+use super::error::CoreError;
+
+/// A pinhole camera with its image size and usable depth range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PinholeCamera {
+    /// Image width in pixels.
+    pub width_px: u32,
+    /// Image height in pixels.
+    pub height_px: u32,
+    /// Focal length along x, pixels.
+    pub fx_px: f64,
+    /// Focal length along y, pixels.
+    pub fy_px: f64,
+    /// Principal point x, pixels.
+    pub cx_px: f64,
+    /// Principal point y, pixels.
+    pub cy_px: f64,
+    /// Nearest depth the sensor/detector reports, metres.
+    pub min_depth_m: f64,
+    /// Farthest depth the sensor/detector reports, metres.
+    pub max_depth_m: f64,
+}
+
+impl PinholeCamera {
+    /// A 640x480 camera with a 525 px focal length (Kinect-like) and a 0.3-5 m range.
+    pub fn vga_default() -> Self {
+        Self {
+            width_px: 640,
+            height_px: 480,
+            fx_px: 525.0,
+            fy_px: 525.0,
+            cx_px: 319.5,
+            cy_px: 239.5,
+            min_depth_m: 0.3,
+            max_depth_m: 5.0,
+        }
+    }
+
+    /// Checks that the model can project.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidCamera`] naming the bad field.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let bad = |reason: &str| {
+            Err(CoreError::InvalidCamera {
+                reason: reason.to_string(),
+            })
+        };
+        if self.width_px == 0 || self.height_px == 0 {
+            return bad("image size is zero");
+        }
+        if !(self.fx_px.is_finite() && self.fy_px.is_finite() && self.fx_px > 0.0 && self.fy_px > 0.0)
+        {
+            return bad("focal lengths must be finite and > 0");
+        }
+        if !(self.cx_px.is_finite() && self.cy_px.is_finite()) {
+            return bad("principal point must be finite");
+        }
+        if !(self.min_depth_m.is_finite()
+            && self.max_depth_m.is_finite()
+            && self.min_depth_m >= 0.0
+            && self.max_depth_m > self.min_depth_m)
+        {
+            return bad("depth range must be finite with 0 <= min < max");
+        }
+        Ok(())
+    }
+
+    /// Projects a camera-frame point to pixel coordinates; `None` behind the camera.
+    pub fn project(&self, point_camera: &Point3<f64>) -> Option<(f64, f64)> {
+        if point_camera.z <= 1e-9 {
+            return None;
+        }
+        let u = self.fx_px * point_camera.x / point_camera.z + self.cx_px;
+        let v = self.fy_px * point_camera.y / point_camera.z + self.cy_px;
+        Some((u, v))
+    }
+
+    /// Back-projects pixel `(u, v)` at depth `depth_m` (along the optical axis) to the camera frame.
+    pub fn back_project(&self, u_px: f64, v_px: f64, depth_m: f64) -> Point3<f64> {
+        Point3::new(
+            (u_px - self.cx_px) * depth_m / self.fx_px,
+            (v_px - self.cy_px) * depth_m / self.fy_px,
+            depth_m,
+        )
+    }
+
+    /// Whether a camera-frame point projects inside the image, at least `margin_px` from every
+    /// border, and lies inside the depth range.
+    pub fn sees(&self, point_camera: &Point3<f64>, margin_px: f64) -> bool {
+        if point_camera.z < self.min_depth_m || point_camera.z > self.max_depth_m {
+            return false;
+        }
+        match self.project(point_camera) {
+            Some((u, v)) => {
+                u >= margin_px
+                    && v >= margin_px
+                    && u <= self.width_px as f64 - 1.0 - margin_px
+                    && v <= self.height_px as f64 - 1.0 - margin_px
+            }
+            None => false,
+        }
+    }
+}
+
+/// A depth image in metres aligned with a camera (possibly downsampled: its size may differ from
+/// the camera's; pixels are scaled). Zero, negative or non-finite values mean "no return".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepthImage {
+    /// Width in pixels.
+    pub width_px: u32,
+    /// Height in pixels.
+    pub height_px: u32,
+    /// Row-major depth along the optical axis, metres.
+    pub depth_m: Vec<f32>,
+}
+
+impl DepthImage {
+    /// Depth at the camera pixel `(u, v)` (in the camera's full-resolution coordinates).
+    /// `None` when outside, when the buffer is short, or when the pixel has no return.
+    pub fn depth_at(&self, camera: &PinholeCamera, u_px: f64, v_px: f64) -> Option<f64> {
+        if self.width_px == 0 || self.height_px == 0 || camera.width_px == 0 || camera.height_px == 0
+        {
+            return None;
+        }
+        let sx = self.width_px as f64 / camera.width_px as f64;
+        let sy = self.height_px as f64 / camera.height_px as f64;
+        let x = (u_px * sx).floor();
+        let y = (v_px * sy).floor();
+        if x < 0.0 || y < 0.0 || x >= self.width_px as f64 || y >= self.height_px as f64 {
+            return None;
+        }
+        let idx = y as usize * self.width_px as usize + x as usize;
+        let d = *self.depth_m.get(idx)? as f64;
+        (d.is_finite() && d > 0.0).then_some(d)
+    }
+}
+
+/// Whether every component of an isometry is finite and its rotation a valid unit quaternion.
+pub fn isometry_is_finite(iso: &Isometry3<f64>) -> bool {
+    let q = iso.rotation.quaternion();
+    iso.translation.vector.iter().all(|c| c.is_finite())
+        && q.coords.iter().all(|c| c.is_finite())
+        && (q.norm() - 1.0).abs() < 1e-3
+}
+
+/// Whether every coordinate of a point is finite.
+pub fn point_is_finite(p: &Point3<f64>) -> bool {
+    p.coords.iter().all(|c| c.is_finite())
+}
+
+/// Whether every component of a vector is finite.
+pub fn vector_is_finite(v: &Vector3<f64>) -> bool {
+    v.iter().all(|c| c.is_finite())
+}
+
+/// Converts a point to the `f32` array the k-d trees store.
+pub fn to_f32(p: &Point3<f64>) -> [f32; 3] {
+    [p.x as f32, p.y as f32, p.z as f32]
+}
+
+/// Yaw (rotation about +z) of an isometry, radians in (-pi, pi].
+pub fn yaw_rad(iso: &Isometry3<f64>) -> f64 {
+    let (_, _, yaw) = iso.rotation.euler_angles();
+    yaw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_back_project_round_trip() {
+        let cam = PinholeCamera::vga_default();
+        let p = Point3::new(0.4, -0.2, 2.5);
+        let (u, v) = cam.project(&p).unwrap();
+        let q = cam.back_project(u, v, p.z);
+        assert!((p - q).norm() < 1e-9);
+    }
+
+    #[test]
+    fn frustum_respects_depth_range_and_borders() {
+        let cam = PinholeCamera::vga_default();
+        assert!(cam.sees(&Point3::new(0.0, 0.0, 1.0), 0.0));
+        assert!(!cam.sees(&Point3::new(0.0, 0.0, 0.1), 0.0));
+        assert!(!cam.sees(&Point3::new(0.0, 0.0, 6.0), 0.0));
+        assert!(!cam.sees(&Point3::new(0.0, 0.0, -1.0), 0.0));
+        // 1 m to the right at 1 m depth projects at u = 844 > 639.
+        assert!(!cam.sees(&Point3::new(1.0, 0.0, 1.0), 0.0));
+    }
+
+    #[test]
+    fn invalid_cameras_are_rejected() {
+        let mut cam = PinholeCamera::vga_default();
+        cam.fx_px = f64::NAN;
+        assert!(cam.validate().is_err());
+        let mut cam = PinholeCamera::vga_default();
+        cam.max_depth_m = 0.1;
+        assert!(cam.validate().is_err());
+        assert!(PinholeCamera::vga_default().validate().is_ok());
+    }
+
+    #[test]
+    fn downsampled_depth_lookup_scales_pixels() {
+        let cam = PinholeCamera::vga_default();
+        let img = DepthImage {
+            width_px: 2,
+            height_px: 1,
+            depth_m: vec![1.0, 0.0],
+        };
+        assert_eq!(img.depth_at(&cam, 10.0, 10.0), Some(1.0));
+        assert_eq!(img.depth_at(&cam, 600.0, 10.0), None); // no return
+        assert_eq!(img.depth_at(&cam, -1.0, 10.0), None);
+        let short = DepthImage {
+            width_px: 4,
+            height_px: 4,
+            depth_m: vec![],
+        };
+        assert_eq!(short.depth_at(&cam, 10.0, 10.0), None);
+    }
+}

@@ -1,0 +1,631 @@
+//! Typed queries over the memory and their answers: where, when, near, recall, scene graph at a
+//! time, and changes in a window.
+//!
+//! Owns [`Query`], [`Answer`] and the query logic (adapters — CLI, ROS services — only convert).
+//! Every answer is deterministic and sorted; ties are broken by id.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use nalgebra::{Point3, Vector3};
+use serde::{Deserialize, Serialize};
+
+use super::embed::cosine;
+use super::episodic::{Event, EventKind};
+use super::error::CoreError;
+use super::geometry::{point_is_finite, to_f32};
+use super::ids::{ObjectId, PlaceId};
+use super::memory::{normalize_label, Memory};
+use super::scene_graph::{relation_between, BoxShape, MemoryObject, ObjectState, Relation};
+use super::spatial_index::PointIndex;
+use super::time::{StampNs, TimeWindow};
+
+/// What a query is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Objects whose label equals this (after trimming and lower-casing).
+    Label(String),
+    /// Objects whose label or read text matches this text through the embedder.
+    Text(String),
+    /// One object (ids of merged duplicates resolve to the surviving object).
+    Object(ObjectId),
+}
+
+/// A question to the memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Query {
+    /// Where is the target now (or at `at_ns`)? At most `k` objects; `k = 0` answers nothing.
+    Where {
+        /// What to look for.
+        target: Target,
+        /// Most objects to return.
+        k: usize,
+        /// Answer as the memory knew it at this time instead of now.
+        at_ns: Option<StampNs>,
+    },
+    /// When was the target seen / did it change, within `window`?
+    When {
+        /// What to look for.
+        target: Target,
+        /// Time window.
+        window: TimeWindow,
+    },
+    /// Which objects stood within `radius_m` of `point_world` at any time in `window`?
+    Near {
+        /// Centre, map frame, m.
+        point_world: Point3<f64>,
+        /// Radius, m.
+        radius_m: f64,
+        /// Time window.
+        window: TimeWindow,
+        /// Only objects with this label.
+        label: Option<String>,
+        /// Most objects to return.
+        k: usize,
+    },
+    /// Which keyframe captions in `window` (ranked by `text` when given)?
+    Recall {
+        /// Time window.
+        window: TimeWindow,
+        /// Text to rank captions by; chronological when `None`.
+        text: Option<String>,
+        /// Most episodes to return.
+        k: usize,
+    },
+    /// Objects and relations as the memory knew them at `stamp_ns`.
+    SceneGraphAt {
+        /// The time.
+        stamp_ns: StampNs,
+    },
+    /// Net changes (moved, missing, reappeared) recorded in `window`, one per object.
+    Changes {
+        /// Time window.
+        window: TimeWindow,
+    },
+}
+
+/// An object in an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHit {
+    /// Object id.
+    pub id: ObjectId,
+    /// Label.
+    pub label: String,
+    /// Position, map frame, m.
+    pub position_world: [f64; 3],
+    /// Size, m.
+    pub extent_m: [f64; 3],
+    /// First sighting, ns.
+    pub first_seen_ns: StampNs,
+    /// Last sighting (as known at the query time), ns.
+    pub last_seen_ns: StampNs,
+    /// State (as known at the query time).
+    pub state: ObjectState,
+    /// Place.
+    pub place: PlaceId,
+    /// Match score in [0, 1] (1 for exact labels).
+    pub score: f32,
+    /// Distance to the query point for `Near`, m.
+    pub distance_m: Option<f64>,
+    /// Text read on the object.
+    pub text: Option<String>,
+}
+
+/// An interval or event on an object's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// `visit`, `first_seen`, `moved`, `missing`, `reappeared`.
+    pub kind: EventKind,
+    /// Start, ns.
+    pub start_ns: StampNs,
+    /// End, ns (a visit still open ends at the last sighting).
+    pub end_ns: StampNs,
+    /// Object id.
+    pub object_id: ObjectId,
+    /// Object label.
+    pub label: String,
+    /// Position, map frame, m.
+    pub position_world: [f64; 3],
+}
+
+/// A captioned keyframe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    /// Keyframe stamp, ns.
+    pub stamp_ns: StampNs,
+    /// Caption.
+    pub caption: String,
+    /// Robot position, map frame, m.
+    pub robot_position_world: [f64; 3],
+    /// Robot yaw, rad.
+    pub robot_yaw_rad: f64,
+    /// Place of the robot.
+    pub place: Option<PlaceId>,
+    /// Match score (1 when no text was given).
+    pub score: f32,
+}
+
+/// The scene graph as known at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SceneGraphSnapshot {
+    /// The time.
+    pub stamp_ns: StampNs,
+    /// Objects known by then (present and missing), by id.
+    pub objects: Vec<ObjectHit>,
+    /// Relations between the present ones, sorted.
+    pub relations: Vec<Relation>,
+}
+
+/// A net change of one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeHit {
+    /// `moved`, `missing` or `reappeared`.
+    pub kind: EventKind,
+    /// When it was recorded, ns.
+    pub stamp_ns: StampNs,
+    /// Object id.
+    pub object_id: ObjectId,
+    /// Label.
+    pub label: String,
+    /// Previous position (moved, missing, reappeared: where it was), map frame, m.
+    pub from_world: [f64; 3],
+    /// New position for `moved`, map frame, m.
+    pub to_world: Option<[f64; 3]>,
+}
+
+/// An answer; its variant follows the query's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// For `Where` and `Near`.
+    Objects(Vec<ObjectHit>),
+    /// For `When`.
+    Timeline(Vec<TimelineEntry>),
+    /// For `Recall`.
+    Episodes(Vec<Episode>),
+    /// For `SceneGraphAt`.
+    SceneGraph(SceneGraphSnapshot),
+    /// For `Changes`.
+    Changes(Vec<ChangeHit>),
+}
+
+fn arr(p: &Point3<f64>) -> [f64; 3] {
+    [p.x, p.y, p.z]
+}
+
+fn arr32(p: &[f32; 3]) -> [f64; 3] {
+    [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])]
+}
+
+fn hit(obj: &MemoryObject, score: f32) -> ObjectHit {
+    ObjectHit {
+        id: obj.id,
+        label: obj.label.clone(),
+        position_world: arr(&obj.position_world),
+        extent_m: [obj.extent_m.x, obj.extent_m.y, obj.extent_m.z],
+        first_seen_ns: obj.first_seen_ns,
+        last_seen_ns: obj.last_seen_ns,
+        state: obj.state,
+        place: obj.place,
+        score,
+        distance_m: None,
+        text: obj.text.clone(),
+    }
+}
+
+impl Memory {
+    /// Answers a query.
+    ///
+    /// # Errors
+    /// [`CoreError::EmptyText`] for blank text, [`CoreError::NonFinitePoint`] /
+    /// [`CoreError::InvalidRadius`] for bad `Near` geometry. Windows are valid by construction.
+    pub fn query(&self, query: &Query) -> Result<Answer, CoreError> {
+        match query {
+            Query::Where { target, k, at_ns } => self.where_is(target, *k, *at_ns).map(Answer::Objects),
+            Query::When { target, window } => self.when(target, window).map(Answer::Timeline),
+            Query::Near {
+                point_world,
+                radius_m,
+                window,
+                label,
+                k,
+            } => self
+                .near(point_world, *radius_m, window, label.as_deref(), *k)
+                .map(Answer::Objects),
+            Query::Recall { window, text, k } => self.recall(window, text.as_deref(), *k).map(Answer::Episodes),
+            Query::SceneGraphAt { stamp_ns } => Ok(Answer::SceneGraph(self.scene_graph_at(*stamp_ns))),
+            Query::Changes { window } => Ok(Answer::Changes(self.changes(window))),
+        }
+    }
+
+    /// Reportable objects matching a target, with their match scores, sorted by id.
+    fn matching_objects(&self, target: &Target) -> Result<Vec<(ObjectId, f32)>, CoreError> {
+        match target {
+            Target::Object(id) => {
+                let id = self.resolve(*id);
+                Ok(self
+                    .object(id)
+                    .filter(|o| o.is_reportable())
+                    .map(|o| vec![(o.id, 1.0)])
+                    .unwrap_or_default())
+            }
+            Target::Label(label) => {
+                let label = normalize_label(label);
+                if label.is_empty() {
+                    return Err(CoreError::EmptyText);
+                }
+                let mut ids: Vec<(ObjectId, f32)> = self
+                    .label_index
+                    .get(&label)
+                    .map(|set| set.iter().map(|k| (k.2, 1.0)).collect())
+                    .unwrap_or_default();
+                ids.sort_by_key(|x| x.0);
+                Ok(ids)
+            }
+            Target::Text(text) => {
+                let labels = self.matching_labels(text)?;
+                let mut scores: BTreeMap<ObjectId, f32> = BTreeMap::new();
+                for (label, score) in &labels {
+                    if let Some(set) = self.label_index.get(label) {
+                        for key in set {
+                            scores.insert(key.2, *score);
+                        }
+                    }
+                }
+                let q = self.embedder.embed(text)?;
+                for (id, emb) in &self.text_embeddings {
+                    let s = cosine(&q, emb);
+                    if s >= self.config.min_text_score {
+                        let e = scores.entry(*id).or_insert(0.0);
+                        *e = e.max(s);
+                    }
+                }
+                Ok(scores.into_iter().collect())
+            }
+        }
+    }
+
+    /// Labels whose embedding matches `text`, best first.
+    pub fn matching_labels(&self, text: &str) -> Result<Vec<(String, f32)>, CoreError> {
+        if text.trim().is_empty() {
+            return Err(CoreError::EmptyText);
+        }
+        let q = self.embedder.embed(text)?;
+        let mut out: Vec<(String, f32)> = self
+            .label_embeddings
+            .iter()
+            .map(|(l, e)| (l.clone(), cosine(&q, e)))
+            .filter(|(_, s)| *s >= self.config.min_text_score)
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    fn where_is(&self, target: &Target, k: usize, at_ns: Option<StampNs>) -> Result<Vec<ObjectHit>, CoreError> {
+        if k == 0 {
+            // Still validate the target so a blank text is reported.
+            if let Target::Text(t) | Target::Label(t) = target {
+                if t.trim().is_empty() {
+                    return Err(CoreError::EmptyText);
+                }
+            }
+            return Ok(Vec::new());
+        }
+        // Fast path: current positions for a label come from the ordered per-label index.
+        if let (Target::Label(label), None) = (target, at_ns) {
+            let label = normalize_label(label);
+            if label.is_empty() {
+                return Err(CoreError::EmptyText);
+            }
+            return Ok(self
+                .label_index
+                .get(&label)
+                .map(|set| {
+                    set.iter()
+                        .take(k)
+                        .filter_map(|key| self.object(key.2).map(|o| hit(o, 1.0)))
+                        .collect()
+                })
+                .unwrap_or_default());
+        }
+        let matches = self.matching_objects(target)?;
+        let mut hits: Vec<ObjectHit> = matches
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let obj = self.object(id)?;
+                match at_ns {
+                    None => Some(hit(obj, score)),
+                    Some(t) => self.belief_at(obj, t).map(|mut h| {
+                        h.score = score;
+                        h
+                    }),
+                }
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then((a.state == ObjectState::Missing).cmp(&(b.state == ObjectState::Missing)))
+                .then(b.last_seen_ns.cmp(&a.last_seen_ns))
+                .then(a.id.cmp(&b.id))
+        });
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// The object as the memory knew it at `t`: the latest placement started by then, present
+    /// unless the memory had already closed it.
+    fn belief_at(&self, obj: &MemoryObject, t: StampNs) -> Option<ObjectHit> {
+        if obj.first_seen_ns > t {
+            return None;
+        }
+        let placement = obj
+            .placements
+            .iter()
+            .rev()
+            .filter_map(|pid| self.placements.get(pid.index()))
+            .find(|p| p.start_ns <= t)?;
+        let open_at_t = placement.closed_at_ns.is_none_or(|c| c > t);
+        let moved_before = obj.placements.first().map(|p| *p != placement.id).unwrap_or(false);
+        let state = match (open_at_t, moved_before) {
+            (false, _) => ObjectState::Missing,
+            (true, true) => ObjectState::Moved,
+            (true, false) => ObjectState::Present,
+        };
+        let mut h = hit(obj, 1.0);
+        h.position_world = arr(&placement.position_world);
+        h.last_seen_ns = placement.last_seen_ns.min(t);
+        h.state = state;
+        Some(h)
+    }
+
+    fn when(&self, target: &Target, window: &TimeWindow) -> Result<Vec<TimelineEntry>, CoreError> {
+        let matches = self.matching_objects(target)?;
+        let mut out = Vec::new();
+        for (id, _) in matches {
+            let Some(obj) = self.object(id) else { continue };
+            for eid in self.object_events(id) {
+                let Some(ev) = self.log.get(*eid) else { continue };
+                if matches!(ev.kind, EventKind::Caption | EventKind::PlaceEntered) {
+                    continue;
+                }
+                if window.overlaps(ev.start_ns, ev.end_ns) {
+                    out.push(TimelineEntry {
+                        kind: ev.kind,
+                        start_ns: ev.start_ns,
+                        end_ns: ev.end_ns,
+                        object_id: id,
+                        label: obj.label.clone(),
+                        position_world: arr32(&ev.position_world),
+                    });
+                }
+            }
+            if let Some((start, end)) = obj.open_visit {
+                if window.overlaps(start, end) {
+                    out.push(TimelineEntry {
+                        kind: EventKind::Visit,
+                        start_ns: start,
+                        end_ns: end,
+                        object_id: id,
+                        label: obj.label.clone(),
+                        position_world: arr(&obj.position_world),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.start_ns
+                .cmp(&b.start_ns)
+                .then(a.end_ns.cmp(&b.end_ns))
+                .then(a.object_id.cmp(&b.object_id))
+                .then(a.kind.cmp(&b.kind))
+        });
+        Ok(out)
+    }
+
+    fn near(
+        &self,
+        point: &Point3<f64>,
+        radius_m: f64,
+        window: &TimeWindow,
+        label: Option<&str>,
+        k: usize,
+    ) -> Result<Vec<ObjectHit>, CoreError> {
+        if !point_is_finite(point) {
+            return Err(CoreError::NonFinitePoint);
+        }
+        if !(radius_m.is_finite() && radius_m >= 0.0) {
+            return Err(CoreError::InvalidRadius { radius_m });
+        }
+        let label = label.map(normalize_label).filter(|l| !l.is_empty());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let q = to_f32(point);
+        // Best (closest) matching placement per object.
+        let mut best: BTreeMap<ObjectId, (f64, [f64; 3], StampNs)> = BTreeMap::new();
+        let mut consider = |id: ObjectId, pos: [f64; 3], last_seen: StampNs| {
+            let d = ((pos[0] - point.x).powi(2) + (pos[1] - point.y).powi(2) + (pos[2] - point.z).powi(2)).sqrt();
+            let e = best.entry(id).or_insert((f64::INFINITY, pos, last_seen));
+            if d < e.0 {
+                *e = (d, pos, last_seen);
+            }
+        };
+        let accept = |obj: &MemoryObject| obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l);
+        // Current (open) placements: the object index holds current positions.
+        self.object_index.for_each_within(q, radius_m as f32, |raw, _| {
+            let Some(obj) = self.objects.get(raw as usize) else { return };
+            if !accept(obj) || !obj.state.is_present() {
+                return;
+            }
+            let Some(p) = obj.placements.last().and_then(|pid| self.placements.get(pid.index())) else {
+                return;
+            };
+            if p.closed_at_ns.is_none() && window.overlaps(p.start_ns, StampNs::MAX) {
+                consider(obj.id, arr(&obj.position_world), obj.last_seen_ns);
+            }
+        });
+        // Closed placements: evidence from first to last sighting there.
+        self.closed_index.for_each_within(q, radius_m as f32, |raw, _| {
+            let Some(p) = self.placements.get(raw as usize) else { return };
+            let id = self.resolve(p.object);
+            let Some(obj) = self.objects.get(id.index()) else { return };
+            if !accept(obj) {
+                return;
+            }
+            if window.overlaps(p.start_ns, p.last_seen_ns) {
+                consider(id, arr(&p.position_world), p.last_seen_ns);
+            }
+        });
+        let mut hits: Vec<ObjectHit> = best
+            .into_iter()
+            .filter_map(|(id, (d, pos, last_seen))| {
+                let obj = self.object(id)?;
+                let mut h = hit(obj, 1.0);
+                h.position_world = pos;
+                h.last_seen_ns = last_seen;
+                h.distance_m = Some(d);
+                Some(h)
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            a.distance_m
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
+                .then(a.id.cmp(&b.id))
+        });
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    fn recall(&self, window: &TimeWindow, text: Option<&str>, k: usize) -> Result<Vec<Episode>, CoreError> {
+        let query = match text {
+            Some(t) if t.trim().is_empty() => return Err(CoreError::EmptyText),
+            Some(t) => Some(self.embedder.embed(t)?),
+            None => None,
+        };
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<Episode> = self
+            .log
+            .recorded_in(window)
+            .iter()
+            .filter(|e| e.kind == EventKind::Caption)
+            .filter_map(|e: &Event| {
+                let c = self.log.caption(e.caption?)?;
+                let score = match &query {
+                    Some(q) => cosine(q, &c.embedding),
+                    None => 1.0,
+                };
+                (query.is_none() || score >= self.config.min_text_score).then(|| Episode {
+                    stamp_ns: e.stamp_ns,
+                    caption: c.text.clone(),
+                    robot_position_world: c.robot_position_world,
+                    robot_yaw_rad: c.robot_yaw_rad,
+                    place: e.place,
+                    score,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.stamp_ns.cmp(&b.stamp_ns)));
+        out.truncate(k);
+        Ok(out)
+    }
+
+    fn scene_graph_at(&self, t: StampNs) -> SceneGraphSnapshot {
+        let objects: Vec<ObjectHit> = self
+            .objects
+            .iter()
+            .filter(|o| o.is_reportable())
+            .filter_map(|o| self.belief_at(o, t))
+            .collect();
+        let present: Vec<&ObjectHit> = objects.iter().filter(|h| h.state.is_present()).collect();
+        let mut index = PointIndex::new(0.0);
+        for (i, h) in present.iter().enumerate() {
+            index.upsert(i as u32, [h.position_world[0] as f32, h.position_world[1] as f32, h.position_world[2] as f32]);
+        }
+        let shape = |h: &ObjectHit| BoxShape {
+            center: Point3::new(h.position_world[0], h.position_world[1], h.position_world[2]),
+            extent: Vector3::new(h.extent_m[0], h.extent_m[1], h.extent_m[2]),
+        };
+        let max_extent = present
+            .iter()
+            .map(|h| h.extent_m.iter().copied().fold(0.0f64, f64::max))
+            .fold(0.0f64, f64::max);
+        let reach = self.config.near_relation_m.max(max_extent) + self.config.on_tolerance_m;
+        let mut relations = BTreeSet::new();
+        for a in &present {
+            index.for_each_within(
+                [a.position_world[0] as f32, a.position_world[1] as f32, a.position_world[2] as f32],
+                reach as f32,
+                |j, _| {
+                    let b = present[j as usize];
+                    if b.id == a.id {
+                        return;
+                    }
+                    if let Some(kind) = relation_between(&shape(a), &shape(b), self.config.near_relation_m, self.config.on_tolerance_m) {
+                        relations.insert(Relation {
+                            subject: a.id,
+                            kind,
+                            object: b.id,
+                        });
+                    }
+                },
+            );
+        }
+        SceneGraphSnapshot {
+            stamp_ns: t,
+            objects,
+            relations: relations.into_iter().collect(),
+        }
+    }
+
+    fn changes(&self, window: &TimeWindow) -> Vec<ChangeHit> {
+        // Per object, in log order: a move anywhere in the window wins (from the first old
+        // position to the last new one); otherwise the last of missing / reappeared, and a
+        // reappearance that undoes a missing in the same window cancels out.
+        let mut per_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
+        for e in self.log.recorded_in(window) {
+            if matches!(e.kind, EventKind::Moved | EventKind::Missing | EventKind::Reappeared) {
+                if let Some(o) = e.object {
+                    per_object.entry(self.resolve(o)).or_default().push(e);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (id, events) in per_object {
+            let Some(obj) = self.object(id) else { continue };
+            if !obj.is_reportable() {
+                continue;
+            }
+            let moves: Vec<&&Event> = events.iter().filter(|e| e.kind == EventKind::Moved).collect();
+            let change = if let (Some(first), Some(last)) = (moves.first(), moves.last()) {
+                Some(ChangeHit {
+                    kind: EventKind::Moved,
+                    stamp_ns: last.stamp_ns,
+                    object_id: id,
+                    label: obj.label.clone(),
+                    from_world: arr32(&first.from_world.unwrap_or(first.position_world)),
+                    to_world: Some(arr32(&last.position_world)),
+                })
+            } else {
+                let first = events[0];
+                let last = events[events.len() - 1];
+                let cancelled = first.kind == EventKind::Missing && last.kind == EventKind::Reappeared;
+                (!cancelled).then(|| ChangeHit {
+                    kind: last.kind,
+                    stamp_ns: last.stamp_ns,
+                    object_id: id,
+                    label: obj.label.clone(),
+                    from_world: arr32(&last.position_world),
+                    to_world: None,
+                })
+            };
+            out.extend(change);
+        }
+        out.sort_by(|a, b| a.stamp_ns.cmp(&b.stamp_ns).then(a.object_id.cmp(&b.object_id)));
+        out
+    }
+}

@@ -1,0 +1,247 @@
+//! The 3D scene graph: objects, places, placements and geometric relations, in arenas.
+//!
+//! Owns the graph's data types and the pure geometric predicates behind `on` / `in` / `near`.
+//! It does not decide *when* things change (that is association and change detection in
+//! `memory`); it only stores them and answers structural questions.
+
+use std::collections::BTreeMap;
+
+use nalgebra::{Point3, Vector3};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ObjectId, PlaceId, PlacementId};
+use super::time::StampNs;
+
+/// What the memory believes about an object now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectState {
+    /// Seen where it was last seen.
+    Present,
+    /// Present, at a new position since its last change (re-identified elsewhere).
+    Moved,
+    /// Expected in view several times and not seen.
+    Missing,
+}
+
+impl ObjectState {
+    /// Whether the object is believed to be somewhere now (present or moved).
+    pub fn is_present(self) -> bool {
+        !matches!(self, ObjectState::Missing)
+    }
+
+    /// Lower-case name, as used in JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectState::Present => "present",
+            ObjectState::Moved => "moved",
+            ObjectState::Missing => "missing",
+        }
+    }
+}
+
+/// An object in memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryObject {
+    /// Its id.
+    pub id: ObjectId,
+    /// Most-voted label.
+    pub label: String,
+    /// Score-weighted label votes (label confusion is resolved by majority).
+    pub label_votes: BTreeMap<String, f32>,
+    /// Estimated centre in the map frame, m.
+    pub position_world: Point3<f64>,
+    /// Estimated axis-aligned size, m.
+    pub extent_m: Vector3<f64>,
+    /// First sighting, ns.
+    pub first_seen_ns: StampNs,
+    /// Last sighting, ns.
+    pub last_seen_ns: StampNs,
+    /// Number of sightings.
+    pub times_seen: u32,
+    /// Probability-like confidence that the object is real, in [0, 1].
+    pub confidence: f32,
+    /// Current belief.
+    pub state: ObjectState,
+    /// The place it belongs to.
+    pub place: PlaceId,
+    /// Text read on it (OCR), if any.
+    pub text: Option<String>,
+    /// Last embedding a detector gave, if any.
+    pub embedding: Option<Vec<f32>>,
+    /// Whether it has been seen often enough to be reported.
+    pub confirmed: bool,
+    /// Set when it was merged into another object (a duplicate) or dropped as a false positive;
+    /// retired objects answer no query.
+    pub retired: bool,
+    /// The object it was merged into, if any.
+    pub merged_into: Option<ObjectId>,
+    /// Placements in time order; the last one is current unless the object is missing.
+    pub placements: Vec<PlacementId>,
+    /// Keyframes in a row in which it should have been seen but was not.
+    pub missed_views: u32,
+    /// Weight of the position estimate (sightings averaged, capped).
+    pub position_weight: f64,
+    /// Objects seen in the same keyframe as this one: they are distinct and never merged.
+    pub distinct_from: Vec<ObjectId>,
+    /// The open visit interval `(start_ns, end_ns)`, if any.
+    pub open_visit: Option<(StampNs, StampNs)>,
+}
+
+impl MemoryObject {
+    /// Whether queries may report it.
+    pub fn is_reportable(&self) -> bool {
+        self.confirmed && !self.retired
+    }
+}
+
+/// One interval during which an object stood at one position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Its id.
+    pub id: PlacementId,
+    /// The object.
+    pub object: ObjectId,
+    /// Position, map frame, m (the object's estimate while the placement is open).
+    pub position_world: Point3<f64>,
+    /// First sighting at this position, ns.
+    pub start_ns: StampNs,
+    /// Last sighting at this position, ns.
+    pub last_seen_ns: StampNs,
+    /// When the memory learned the object was no longer here (missing or moved), ns.
+    pub closed_at_ns: Option<StampNs>,
+}
+
+/// A region the robot visited, created from its trajectory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    /// Its id.
+    pub id: PlaceId,
+    /// Centre, map frame, m (the trajectory point that created it).
+    pub center_world: Point3<f64>,
+    /// First time the robot was here, ns.
+    pub first_visit_ns: StampNs,
+    /// Last time the robot was here, ns.
+    pub last_visit_ns: StampNs,
+}
+
+/// Kinds of geometric relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// Subject rests on top of the object.
+    On,
+    /// Subject's centre lies inside the object's box.
+    In,
+    /// Centres closer than the `near` distance (and neither on nor in).
+    Near,
+}
+
+impl RelationKind {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::On => "on",
+            RelationKind::In => "in",
+            RelationKind::Near => "near",
+        }
+    }
+}
+
+/// `subject kind object`, e.g. `mug on table`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Relation {
+    /// The object the relation is about.
+    pub subject: ObjectId,
+    /// Which relation.
+    pub kind: RelationKind,
+    /// The other object.
+    pub object: ObjectId,
+}
+
+/// A box for relation tests: centre and full size, m.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxShape {
+    /// Centre, map frame.
+    pub center: Point3<f64>,
+    /// Full size along x, y, z.
+    pub extent: Vector3<f64>,
+}
+
+impl BoxShape {
+    fn volume(&self) -> f64 {
+        self.extent.x.max(0.0) * self.extent.y.max(0.0) * self.extent.z.max(0.0)
+    }
+
+    fn contains_xy(&self, p: &Point3<f64>) -> bool {
+        (p.x - self.center.x).abs() <= self.extent.x / 2.0
+            && (p.y - self.center.y).abs() <= self.extent.y / 2.0
+    }
+}
+
+/// The relation of `a` to `b`, if any: `On` when `a`'s bottom sits within `on_tolerance_m` of
+/// `b`'s top and `a`'s centre is over `b`'s footprint; `In` when `a`'s centre is inside `b`'s
+/// box and `a` is the smaller; `Near` when centres are within `near_m`. Pure and symmetric in
+/// the sense that `near(a, b) == near(b, a)`.
+pub fn relation_between(a: &BoxShape, b: &BoxShape, near_m: f64, on_tolerance_m: f64) -> Option<RelationKind> {
+    let a_bottom = a.center.z - a.extent.z / 2.0;
+    let b_top = b.center.z + b.extent.z / 2.0;
+    let smaller = a.volume() < b.volume();
+    if smaller && b.contains_xy(&a.center) && (a_bottom - b_top).abs() <= on_tolerance_m {
+        return Some(RelationKind::On);
+    }
+    if smaller && b.contains_xy(&a.center) && (a.center.z - b.center.z).abs() <= b.extent.z / 2.0 {
+        return Some(RelationKind::In);
+    }
+    let d = (a.center - b.center).norm();
+    if d <= near_m {
+        // `near` is reported between objects that do not contain or support each other.
+        let b_on_a = b.volume() < a.volume()
+            && a.contains_xy(&b.center)
+            && ((b.center.z - b.extent.z / 2.0) - (a.center.z + a.extent.z / 2.0)).abs() <= on_tolerance_m;
+        let b_in_a = b.volume() < a.volume()
+            && a.contains_xy(&b.center)
+            && (b.center.z - a.center.z).abs() <= a.extent.z / 2.0;
+        if !b_on_a && !b_in_a {
+            return Some(RelationKind::Near);
+        }
+    }
+    None
+}
+
+/// The largest of an extent's components, m (0 for non-finite or negative sizes).
+pub fn max_extent(extent: &Vector3<f64>) -> f64 {
+    extent
+        .iter()
+        .copied()
+        .filter(|c| c.is_finite())
+        .fold(0.0f64, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bx(c: [f64; 3], e: [f64; 3]) -> BoxShape {
+        BoxShape {
+            center: Point3::new(c[0], c[1], c[2]),
+            extent: Vector3::new(e[0], e[1], e[2]),
+        }
+    }
+
+    #[test]
+    fn mug_on_table_in_shelf_near_plate() {
+        let table = bx([0.0, 0.0, 0.375], [1.2, 0.8, 0.75]);
+        let mug = bx([0.1, 0.1, 0.80], [0.08, 0.08, 0.10]);
+        let plate = bx([0.4, 0.1, 0.76], [0.25, 0.25, 0.02]);
+        let shelf = bx([3.0, 0.0, 0.9], [0.8, 0.35, 1.8]);
+        let book = bx([3.1, 0.0, 1.0], [0.15, 0.2, 0.22]);
+        assert_eq!(relation_between(&mug, &table, 1.0, 0.1), Some(RelationKind::On));
+        assert_eq!(relation_between(&book, &shelf, 1.0, 0.1), Some(RelationKind::In));
+        assert_eq!(relation_between(&mug, &plate, 1.0, 0.1), Some(RelationKind::Near));
+        assert_eq!(relation_between(&plate, &mug, 1.0, 0.1), Some(RelationKind::Near));
+        // The table is not "near" the mug on it, and not on the mug.
+        assert_eq!(relation_between(&table, &mug, 1.0, 0.1), None);
+        assert_eq!(relation_between(&mug, &shelf, 1.0, 0.1), None);
+    }
+}

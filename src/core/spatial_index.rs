@@ -1,0 +1,321 @@
+//! A dynamic 3D point index over dense `u32` ids, built from kiddo's `ImmutableKdTree`.
+//!
+//! Owns [`PointIndex`]. Kiddo's immutable tree is the fastest to query and copes with many points
+//! on one coordinate, but cannot change; so the index keeps a logarithmic set of immutable trees
+//! (Bentley–Saxe): inserts go to a small buffer, full buffers become trees, and trees of similar
+//! size are merged. Small position updates (within `slack_m` of the indexed position) only
+//! change the stored current position; queries search `radius + slack` and check exact distances
+//! against current positions, so results are exact. Stores ids only, never payloads.
+
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
+
+/// Entries kept in the linear buffer before they become a tree.
+const BUFFER_CAP: usize = 256;
+
+struct Level {
+    tree: ImmutableKdTree<f32, 3>,
+    /// `(id, version)` per tree item, indexed by the item the tree returns.
+    entries: Vec<(u32, u32)>,
+    /// Positions as indexed, parallel to `entries` (kept for merges).
+    positions: Vec<[f32; 3]>,
+}
+
+/// Exact radius search over points identified by dense `u32` ids.
+pub struct PointIndex {
+    levels: Vec<Level>,
+    buffer: Vec<(u32, u32)>,
+    /// Current position per id.
+    current: Vec<[f32; 3]>,
+    /// Position at which each id is indexed.
+    indexed: Vec<[f32; 3]>,
+    /// Live version per id; 0 = absent. Entries with another version are stale.
+    version: Vec<u32>,
+    slack_m: f32,
+    len: usize,
+}
+
+impl std::fmt::Debug for PointIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointIndex")
+            .field("len", &self.len)
+            .field("levels", &self.levels.len())
+            .field("buffer", &self.buffer.len())
+            .finish()
+    }
+}
+
+fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    let dx = a[0] - b[0];
+    let dy = a[1] - b[1];
+    let dz = a[2] - b[2];
+    dx * dx + dy * dy + dz * dz
+}
+
+impl PointIndex {
+    /// An empty index; updates smaller than `slack_m` do not touch the trees.
+    pub fn new(slack_m: f32) -> Self {
+        Self {
+            levels: Vec::new(),
+            buffer: Vec::new(),
+            current: Vec::new(),
+            indexed: Vec::new(),
+            version: Vec::new(),
+            slack_m: if slack_m.is_finite() { slack_m.max(0.0) } else { 0.0 },
+            len: 0,
+        }
+    }
+
+    /// Number of live ids.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no id is live.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `id` is live.
+    pub fn contains(&self, id: u32) -> bool {
+        self.version.get(id as usize).is_some_and(|v| *v != 0)
+    }
+
+    /// Current position of a live id.
+    pub fn position(&self, id: u32) -> Option<[f32; 3]> {
+        self.contains(id).then(|| self.current[id as usize])
+    }
+
+    /// Inserts `id` at `position`, or moves it there if it is already live. Non-finite positions
+    /// are ignored (the id is removed), so they can never reach the trees.
+    pub fn upsert(&mut self, id: u32, position: [f32; 3]) {
+        if !position.iter().all(|c| c.is_finite()) {
+            self.remove(id);
+            return;
+        }
+        let i = id as usize;
+        if i >= self.version.len() {
+            self.version.resize(i + 1, 0);
+            self.current.resize(i + 1, [0.0; 3]);
+            self.indexed.resize(i + 1, [0.0; 3]);
+        }
+        self.current[i] = position;
+        if self.version[i] != 0 {
+            let d2 = dist2(&self.indexed[i], &position);
+            if d2 <= self.slack_m * self.slack_m {
+                return;
+            }
+        } else {
+            self.len += 1;
+        }
+        // (Re)index: bump the version so any older entry goes stale.
+        self.version[i] = self.version[i].wrapping_add(1).max(1);
+        self.indexed[i] = position;
+        self.buffer.push((id, self.version[i]));
+        if self.buffer.len() >= BUFFER_CAP {
+            self.flush_buffer();
+        }
+    }
+
+    /// Removes `id` (no-op when absent).
+    pub fn remove(&mut self, id: u32) {
+        let i = id as usize;
+        if let Some(v) = self.version.get_mut(i) {
+            if *v != 0 {
+                *v = 0;
+                self.len -= 1;
+            }
+        }
+    }
+
+    fn is_live(&self, entry: (u32, u32)) -> bool {
+        self.version.get(entry.0 as usize) == Some(&entry.1)
+    }
+
+    fn flush_buffer(&mut self) {
+        let mut entries: Vec<(u32, u32)> = std::mem::take(&mut self.buffer);
+        entries.retain(|e| self.is_live(*e));
+        // Merge with the trailing levels while they are no larger than what we carry.
+        while let Some(last) = self.levels.last() {
+            if last.entries.len() > 2 * entries.len().max(BUFFER_CAP) {
+                break;
+            }
+            if let Some(level) = self.levels.pop() {
+                entries.extend(level.entries.into_iter().filter(|e| self.is_live(*e)));
+            }
+        }
+        if entries.is_empty() {
+            return;
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        let positions: Vec<[f32; 3]> =
+            entries.iter().map(|(id, _)| self.indexed[*id as usize]).collect();
+        match ImmutableKdTree::new_from_slice(&positions) {
+            Ok(tree) => self.levels.push(Level {
+                tree,
+                entries,
+                positions,
+            }),
+            // Construction only fails for pathological inputs (e.g. coordinates at f32::MAX);
+            // keep those entries in the linear buffer rather than lose them.
+            Err(_) => self.buffer = entries,
+        }
+    }
+
+    /// Rebuilds everything into one tree: call when idle (after a bulk load) for the fastest
+    /// queries.
+    pub fn compact(&mut self) {
+        let mut entries: Vec<(u32, u32)> = std::mem::take(&mut self.buffer);
+        for level in std::mem::take(&mut self.levels) {
+            entries.extend(level.entries);
+        }
+        entries.retain(|e| self.is_live(*e));
+        self.buffer = entries;
+        if self.buffer.is_empty() {
+            return;
+        }
+        let carried = std::mem::take(&mut self.buffer);
+        let mut entries = carried;
+        entries.sort_unstable();
+        entries.dedup();
+        let positions: Vec<[f32; 3]> =
+            entries.iter().map(|(id, _)| self.indexed[*id as usize]).collect();
+        match ImmutableKdTree::new_from_slice(&positions) {
+            Ok(tree) => self.levels.push(Level {
+                tree,
+                entries,
+                positions,
+            }),
+            Err(_) => self.buffer = entries,
+        }
+    }
+
+    /// Calls `f(id, squared_distance)` for every live id within `radius_m` of `query` (inclusive),
+    /// each exactly once, in no particular order.
+    pub fn for_each_within(&self, query: [f32; 3], radius_m: f32, mut f: impl FnMut(u32, f32)) {
+        if !(radius_m.is_finite() && radius_m >= 0.0) || !query.iter().all(|c| c.is_finite()) {
+            return;
+        }
+        let r2 = radius_m * radius_m;
+        let search = radius_m + self.slack_m;
+        let search2 = search * search;
+        for level in &self.levels {
+            let hits = level
+                .tree
+                .query(&query)
+                .within::<SquaredEuclidean<f32>>(search2)
+                .unsorted()
+                .execute();
+            for hit in hits {
+                let Some(entry) = level.entries.get(hit.item as usize) else {
+                    continue;
+                };
+                if !self.is_live(*entry) {
+                    continue;
+                }
+                let d2 = dist2(&self.current[entry.0 as usize], &query);
+                if d2 <= r2 {
+                    f(entry.0, d2);
+                }
+            }
+        }
+        for entry in &self.buffer {
+            if !self.is_live(*entry) {
+                continue;
+            }
+            let d2 = dist2(&self.current[entry.0 as usize], &query);
+            if d2 <= r2 {
+                f(entry.0, d2);
+            }
+        }
+    }
+
+    /// Ids within `radius_m` of `query`, sorted by distance then id.
+    pub fn within(&self, query: [f32; 3], radius_m: f32) -> Vec<(u32, f32)> {
+        let mut out = Vec::new();
+        self.for_each_within(query, radius_m, |id, d2| out.push((id, d2)));
+        out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Number of trees currently searched (for diagnostics).
+    pub fn level_count(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Bytes held by the trees' position copies (an estimate for memory reports).
+    pub fn approx_bytes(&self) -> usize {
+        let per_level: usize = self
+            .levels
+            .iter()
+            .map(|l| l.positions.len() * (12 + 8) + l.tree.size() * 16)
+            .sum();
+        per_level + self.current.len() * (12 + 12 + 4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute(points: &[(u32, [f32; 3])], q: [f32; 3], r: f32) -> Vec<u32> {
+        let mut v: Vec<u32> = points
+            .iter()
+            .filter(|(_, p)| dist2(p, &q) <= r * r)
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn many_points_on_one_coordinate_are_fine() {
+        let mut idx = PointIndex::new(0.05);
+        for id in 0..2000 {
+            idx.upsert(id, [1.0, 1.0, 1.0]);
+        }
+        assert_eq!(idx.within([1.0, 1.0, 1.0], 0.0).len(), 2000);
+    }
+
+    #[test]
+    fn moves_and_removals_are_seen_by_queries() {
+        let mut idx = PointIndex::new(0.1);
+        for id in 0..1000u32 {
+            idx.upsert(id, [id as f32, 0.0, 0.0]);
+        }
+        idx.upsert(5, [5.05, 0.0, 0.0]); // within slack
+        idx.upsert(6, [500.5, 0.0, 0.0]); // far move
+        idx.remove(7);
+        idx.upsert(8, [f32::NAN, 0.0, 0.0]);
+        assert!(!idx.contains(8));
+        let near5: Vec<u32> = idx.within([5.05, 0.0, 0.0], 0.01).iter().map(|h| h.0).collect();
+        assert_eq!(near5, vec![5]);
+        let near6: Vec<u32> = idx.within([6.0, 0.0, 0.0], 0.4).iter().map(|h| h.0).collect();
+        assert!(near6.is_empty());
+        let far6: Vec<u32> = idx.within([500.5, 0.0, 0.0], 0.01).iter().map(|h| h.0).collect();
+        assert_eq!(far6, vec![6]);
+        assert!(idx.within([7.0, 0.0, 0.0], 0.1).is_empty());
+        assert!(!idx.contains(7));
+    }
+
+    #[test]
+    fn compact_keeps_everything_live() {
+        let mut idx = PointIndex::new(0.0);
+        let mut pts = Vec::new();
+        for id in 0..3000u32 {
+            let p = [(id % 17) as f32, (id % 13) as f32, (id % 7) as f32];
+            idx.upsert(id, p);
+            pts.push((id, p));
+        }
+        for id in (0..3000u32).step_by(3) {
+            idx.remove(id);
+        }
+        pts.retain(|(id, _)| id % 3 != 0);
+        idx.compact();
+        assert_eq!(idx.level_count(), 1);
+        let q = [8.0, 6.0, 3.0];
+        let mut got: Vec<u32> = idx.within(q, 2.5).iter().map(|h| h.0).collect();
+        got.sort_unstable();
+        assert_eq!(got, brute(&pts, q, 2.5));
+    }
+}
