@@ -32,6 +32,10 @@ pub struct MemoryConfig {
     pub frustum_margin_px: f64,
     /// An object counts as occluded when the depth image is this much closer than the object, m.
     pub occlusion_margin_m: f64,
+    /// Half-size of the pixel window (full-resolution pixels) around an object's projection: the
+    /// object counts as in view when at least half of the depth pixels there are not in front
+    /// of it (robust to depth edges and coarse depth images).
+    pub occlusion_window_px: f64,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -40,6 +44,13 @@ pub struct MemoryConfig {
     pub visit_gap_s: f64,
     /// A missing object re-identified elsewhere within this age becomes `moved`, s.
     pub reid_max_age_s: f64,
+    /// A new object and an object that went missing within this time of each other are taken
+    /// to be one object that moved; a new object that only matches objects missing for longer
+    /// waits this long (for a better match from the same sweep) before it is re-identified, s.
+    pub reid_window_s: f64,
+    /// With appearance embeddings on both sides, the smallest cosine similarity at which two
+    /// objects may be one (re-identification, duplicates), in [-1, 1].
+    pub min_appearance_cosine: f32,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,
     /// Two objects closer than this (centre to centre) are `near`, m.
@@ -63,10 +74,13 @@ impl Default for MemoryConfig {
             tentative_max_misses: 2,
             frustum_margin_px: 16.0,
             occlusion_margin_m: 0.25,
+            occlusion_window_px: 8.0,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
             visit_gap_s: 300.0,
             reid_max_age_s: 7.0 * 86_400.0,
+            reid_window_s: 3600.0,
+            min_appearance_cosine: 0.6,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,
@@ -129,6 +143,7 @@ impl MemoryConfig {
         at_least_one("tentative_max_misses", self.tentative_max_misses)?;
         nonneg("frustum_margin_px", self.frustum_margin_px)?;
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
+        nonneg("occlusion_window_px", self.occlusion_window_px)?;
         if !(self.max_position_weight.is_finite() && self.max_position_weight >= 1.0) {
             return Err(CoreError::InvalidConfig {
                 name: "max_position_weight",
@@ -139,9 +154,17 @@ impl MemoryConfig {
         nonneg("merge_distance_m", self.merge_distance_m)?;
         pos("visit_gap_s", self.visit_gap_s)?;
         nonneg("reid_max_age_s", self.reid_max_age_s)?;
+        nonneg("reid_window_s", self.reid_window_s)?;
         pos("place_radius_m", self.place_radius_m)?;
         pos("near_relation_m", self.near_relation_m)?;
         nonneg("on_tolerance_m", self.on_tolerance_m)?;
+        if !(-1.0..=1.0).contains(&self.min_appearance_cosine) {
+            return Err(CoreError::InvalidConfig {
+                name: "min_appearance_cosine",
+                value: self.min_appearance_cosine.to_string(),
+                reason: "must be in [-1, 1]",
+            });
+        }
         if !(0.0..=1.0).contains(&self.min_text_score) {
             return Err(CoreError::InvalidConfig {
                 name: "min_text_score",
@@ -164,6 +187,11 @@ impl MemoryConfig {
     /// `visit_gap_s` in nanoseconds.
     pub fn visit_gap_ns(&self) -> StampNs {
         secs_to_ns(self.visit_gap_s)
+    }
+
+    /// `reid_window_s` in nanoseconds.
+    pub fn reid_window_ns(&self) -> StampNs {
+        secs_to_ns(self.reid_window_s)
     }
 
     /// `reid_max_age_s` in nanoseconds.
@@ -197,7 +225,10 @@ mod tests {
         };
         assert!(matches!(
             cfg.validate(),
-            Err(CoreError::InvalidConfig { name: "missing_after_views", .. })
+            Err(CoreError::InvalidConfig {
+                name: "missing_after_views",
+                ..
+            })
         ));
     }
 }

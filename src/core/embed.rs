@@ -129,6 +129,9 @@ mod tests {
 
     #[test]
     fn stems_plurals() {
-        assert_eq!(tokens("Keys, batteries and the glass"), vec!["key", "battery", "glass"]);
+        assert_eq!(
+            tokens("Keys, batteries and the glass"),
+            vec!["key", "battery", "glass"]
+        );
     }
 }

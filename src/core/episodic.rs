@@ -132,8 +132,12 @@ impl EventLog {
 
     /// Events recorded inside `window` (binary search on the stamp).
     pub fn recorded_in(&self, window: &TimeWindow) -> &[Event] {
-        let lo = self.events.partition_point(|e| e.stamp_ns < window.start_ns());
-        let hi = self.events.partition_point(|e| e.stamp_ns <= window.end_ns());
+        let lo = self
+            .events
+            .partition_point(|e| e.stamp_ns < window.start_ns());
+        let hi = self
+            .events
+            .partition_point(|e| e.stamp_ns <= window.end_ns());
         &self.events[lo..hi.max(lo)]
     }
 

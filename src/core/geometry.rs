@@ -57,7 +57,10 @@ impl PinholeCamera {
         if self.width_px == 0 || self.height_px == 0 {
             return bad("image size is zero");
         }
-        if !(self.fx_px.is_finite() && self.fy_px.is_finite() && self.fx_px > 0.0 && self.fy_px > 0.0)
+        if !(self.fx_px.is_finite()
+            && self.fy_px.is_finite()
+            && self.fx_px > 0.0
+            && self.fy_px > 0.0)
         {
             return bad("focal lengths must be finite and > 0");
         }
@@ -127,7 +130,10 @@ impl DepthImage {
     /// Depth at the camera pixel `(u, v)` (in the camera's full-resolution coordinates).
     /// `None` when outside, when the buffer is short, or when the pixel has no return.
     pub fn depth_at(&self, camera: &PinholeCamera, u_px: f64, v_px: f64) -> Option<f64> {
-        if self.width_px == 0 || self.height_px == 0 || camera.width_px == 0 || camera.height_px == 0
+        if self.width_px == 0
+            || self.height_px == 0
+            || camera.width_px == 0
+            || camera.height_px == 0
         {
             return None;
         }
@@ -141,6 +147,60 @@ impl DepthImage {
         let idx = y as usize * self.width_px as usize + x as usize;
         let d = *self.depth_m.get(idx)? as f64;
         (d.is_finite() && d > 0.0).then_some(d)
+    }
+}
+
+impl DepthImage {
+    /// Fraction of the pixels with a return within `radius_px` (camera pixels) of `(u, v)`
+    /// whose depth is at least `depth_m`: 1.0 means nothing stands in front of that depth
+    /// around the point. `None` when no pixel in the window has a return.
+    pub fn unoccluded_fraction(
+        &self,
+        camera: &PinholeCamera,
+        u_px: f64,
+        v_px: f64,
+        radius_px: f64,
+        depth_m: f64,
+    ) -> Option<f64> {
+        if self.width_px == 0
+            || self.height_px == 0
+            || camera.width_px == 0
+            || camera.height_px == 0
+        {
+            return None;
+        }
+        let sx = self.width_px as f64 / camera.width_px as f64;
+        let sy = self.height_px as f64 / camera.height_px as f64;
+        let x0 = ((u_px - radius_px) * sx).floor().max(0.0);
+        let x1 = ((u_px + radius_px) * sx)
+            .floor()
+            .min(self.width_px as f64 - 1.0);
+        let y0 = ((v_px - radius_px) * sy).floor().max(0.0);
+        let y1 = ((v_px + radius_px) * sy)
+            .floor()
+            .min(self.height_px as f64 - 1.0);
+        if x0 > x1 || y0 > y1 {
+            return None;
+        }
+        let (mut total, mut clear) = (0usize, 0usize);
+        for y in y0 as usize..=y1 as usize {
+            for x in x0 as usize..=x1 as usize {
+                let Some(d) = self
+                    .depth_m
+                    .get(y * self.width_px as usize + x)
+                    .map(|d| f64::from(*d))
+                else {
+                    continue;
+                };
+                if d.is_finite() && d > 0.0 {
+                    total += 1;
+                    if d >= depth_m {
+                        clear += 1;
+                    }
+                }
+            }
+        }
+        (total > 0).then(|| clear as f64 / total as f64)
     }
 }
 
@@ -219,6 +279,22 @@ mod tests {
         assert_eq!(img.depth_at(&cam, 10.0, 10.0), Some(1.0));
         assert_eq!(img.depth_at(&cam, 600.0, 10.0), None); // no return
         assert_eq!(img.depth_at(&cam, -1.0, 10.0), None);
+        let img = DepthImage {
+            width_px: 4,
+            height_px: 1,
+            depth_m: vec![3.0, 2.0, 0.5, 0.0],
+        };
+        // Pixel 1 (u in 160..320) sees 2 m: clear at 1.5 m. Within 170 px pixels 0..=2 have
+        // returns (3, 2, 0.5 m): two of three are behind 1.5 m. The no-return pixel is ignored.
+        assert_eq!(
+            img.unoccluded_fraction(&cam, 200.0, 10.0, 0.0, 1.5),
+            Some(1.0)
+        );
+        let f = img
+            .unoccluded_fraction(&cam, 200.0, 10.0, 170.0, 1.5)
+            .unwrap();
+        assert!((f - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(img.unoccluded_fraction(&cam, 600.0, 10.0, 0.0, 1.5), None);
         let short = DepthImage {
             width_px: 4,
             height_px: 4,

@@ -132,6 +132,8 @@ pub struct Memory {
     missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
     /// Confirmed, never-moved objects per group by first sighting, for re-identification.
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
+    /// New objects waiting (until the stamp) for a re-identification from the same sweep.
+    pending_reid: BTreeMap<ObjectId, StampNs>,
     pub(crate) max_extent_seen_m: f64,
     latest_stamp_ns: Option<StampNs>,
     current_place: Option<PlaceId>,
@@ -185,6 +187,7 @@ impl Memory {
             next_group,
             missing_by_group: BTreeMap::new(),
             recent_by_group: BTreeMap::new(),
+            pending_reid: BTreeMap::new(),
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
             current_place: None,
@@ -334,6 +337,7 @@ impl Memory {
         let stamp = obs.stamp_ns;
         self.latest_stamp_ns = Some(stamp);
         self.stats.keyframes += 1;
+        self.resolve_pending_reid(stamp);
         let robot_place = self.update_place(stamp, &obs.world_from_body);
 
         let mut report = IngestReport::default();
@@ -365,7 +369,12 @@ impl Memory {
         for id in &touched {
             self.merge_duplicates(*id, &seen_now, stamp);
         }
-        if let Some(text) = obs.caption.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(text) = obs
+            .caption
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             self.record_caption(text, stamp, &obs.world_from_body, robot_place);
         }
         for id in touched {
@@ -409,7 +418,9 @@ impl Memory {
                 continue;
             }
             if !vector_is_finite(&d.extent_m)
-                || d.extent_m.iter().any(|c| *c < 0.0 || *c > MAX_OBJECT_EXTENT_M)
+                || d.extent_m
+                    .iter()
+                    .any(|c| *c < 0.0 || *c > MAX_OBJECT_EXTENT_M)
             {
                 report.rejected.push((i, RejectReason::BadExtent));
                 continue;
@@ -467,8 +478,10 @@ impl Memory {
                 + self.config.gate_per_depth * det.depth_m
                 + self.config.gate_extent_fraction
                     * max_extent(&det.extent_m).max(self.max_extent_seen_m);
-            self.object_index
-                .for_each_within(to_f32(&det.position_world), search as f32, |raw, _| {
+            self.object_index.for_each_within(
+                to_f32(&det.position_world),
+                search as f32,
+                |raw, _| {
                     let Some(obj) = self.objects.get(raw as usize) else {
                         return;
                     };
@@ -483,7 +496,8 @@ impl Memory {
                     if d <= gate {
                         pairs.push((d / gate, i, obj.id));
                     }
-                });
+                },
+            );
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut assignment = vec![None; detections.len()];
@@ -523,7 +537,12 @@ impl Memory {
         }
     }
 
-    fn create_object(&mut self, det: &WorldDetection, stamp: StampNs, robot_place: PlaceId) -> ObjectId {
+    fn create_object(
+        &mut self,
+        det: &WorldDetection,
+        stamp: StampNs,
+        robot_place: PlaceId,
+    ) -> ObjectId {
         let id = ObjectId(self.objects.len() as u32);
         let placement = PlacementId(self.placements.len() as u32);
         let place = self.place_for(&det.position_world).unwrap_or(robot_place);
@@ -548,6 +567,7 @@ impl Memory {
             retired: false,
             merged_into: None,
             placements: vec![placement],
+            missing_since_ns: None,
             missed_views: 0,
             position_weight: f64::from(det.score),
             distinct_from: Vec::new(),
@@ -594,11 +614,13 @@ impl Memory {
             if det.text.is_some() {
                 obj.text.clone_from(&det.text);
             }
-            if det.embedding.is_some() {
-                obj.embedding.clone_from(&det.embedding);
+            if let Some(e) = &det.embedding {
+                blend_embedding(&mut obj.embedding, e, obj.times_seen);
             }
             match obj.open_visit {
-                Some((start, end)) if stamp - end <= visit_gap => obj.open_visit = Some((start, stamp)),
+                Some((start, end)) if stamp - end <= visit_gap => {
+                    obj.open_visit = Some((start, stamp))
+                }
                 Some(visit) => {
                     closed_visit = obj.confirmed.then_some(visit);
                     obj.open_visit = Some((stamp, stamp));
@@ -648,6 +670,7 @@ impl Memory {
         let placement = self.open_placement(id, stamp);
         let obj = &mut self.objects[id.index()];
         obj.state = ObjectState::Present;
+        obj.missing_since_ns = None;
         obj.last_seen_ns = stamp;
         obj.placements.push(placement);
         let pos = obj.position_world;
@@ -724,10 +747,15 @@ impl Memory {
             return;
         }
         self.objects[id.index()].confirmed = true;
-        // A new object of a label whose instance went missing may be that instance, moved.
-        if let Some(old) = self.find_missing_match(id) {
+        // A new object of a label whose instance went missing recently is that instance, moved.
+        if let Some(old) = self.find_missing_match(id, true) {
             self.merge_moved(old, id, stamp);
             return;
+        }
+        // Only long-missing candidates: wait for one that goes missing in this sweep.
+        if self.find_missing_match(id, false).is_some() {
+            self.pending_reid
+                .insert(id, stamp.saturating_add(self.config.reid_window_ns()));
         }
         let first_seen = self.objects[id.index()].first_seen_ns;
         let mut ev = self.object_event(EventKind::FirstSeen, &self.objects[id.index()], stamp);
@@ -746,15 +774,39 @@ impl Memory {
         self.refresh_relations(id);
     }
 
-    /// The missing object (same group, missing recently enough) nearest to `new_id`.
-    fn find_missing_match(&mut self, new_id: ObjectId) -> Option<ObjectId> {
+    /// New objects whose wait is over are re-identified with a long-missing object, if any.
+    fn resolve_pending_reid(&mut self, stamp: StampNs) {
+        let due: Vec<ObjectId> = self
+            .pending_reid
+            .iter()
+            .filter(|(_, deadline)| **deadline <= stamp)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.pending_reid.remove(&id);
+            let o = &self.objects[id.index()];
+            if !o.is_reportable() || !o.state.is_present() || o.placements.len() != 1 {
+                continue;
+            }
+            if let Some(old) = self.find_missing_match(id, false) {
+                self.merge_moved(old, id, stamp);
+            }
+        }
+    }
+
+    /// The missing object of the same group nearest to `new_id`: missing for at most
+    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s`.
+    fn find_missing_match(&mut self, new_id: ObjectId, recent_only: bool) -> Option<ObjectId> {
         let label = self.objects[new_id.index()].label.clone();
         let group = self.group_of(&label);
         let new_obj = &self.objects[new_id.index()];
-        let min_last_seen = self
-            .latest_stamp_ns
-            .unwrap_or(0)
-            .saturating_sub(self.config.reid_max_age_ns());
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        let min_missing_since = if recent_only {
+            now.saturating_sub(self.config.reid_window_ns())
+        } else {
+            StampNs::MIN
+        };
         let set = self.missing_by_group.get(&group)?;
         set.iter()
             .copied()
@@ -762,14 +814,12 @@ impl Memory {
                 let o = &self.objects[id.index()];
                 !o.retired
                     && o.last_seen_ns >= min_last_seen
+                    && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
                     && o.last_seen_ns < new_obj.first_seen_ns
                     && !new_obj.distinct_from.contains(id)
+                    && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
-            .min_by(|a, b| {
-                let da = (self.objects[a.index()].position_world - new_obj.position_world).norm();
-                let db = (self.objects[b.index()].position_world - new_obj.position_world).norm();
-                da.total_cmp(&db).then(a.cmp(b))
-            })
+            .min_by(|a, b| self.reid_order(new_obj, *a, *b))
     }
 
     /// A confirmed, never-moved object of the same group first seen after `old_id` was last
@@ -779,7 +829,12 @@ impl Memory {
         let group = self.group_of(&label);
         let old = &self.objects[old_id.index()];
         let set = self.recent_by_group.get(&group)?;
-        set.range((old.last_seen_ns + 1, ObjectId(0))..)
+        let earliest = self
+            .latest_stamp_ns
+            .unwrap_or(0)
+            .saturating_sub(self.config.reid_window_ns())
+            .max(old.last_seen_ns.saturating_add(1));
+        set.range((earliest, ObjectId(0))..)
             .map(|(_, id)| *id)
             .filter(|id| {
                 let o = &self.objects[id.index()];
@@ -789,11 +844,50 @@ impl Memory {
                     && o.placements.len() == 1
                     && !old.distinct_from.contains(id)
                     && !o.distinct_from.contains(&old_id)
+                    && appearance(o, old).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
-            .min_by(|a, b| {
-                let da = (self.objects[a.index()].position_world - old.position_world).norm();
-                let db = (self.objects[b.index()].position_world - old.position_world).norm();
-                da.total_cmp(&db).then(a.cmp(b))
+            .min_by(|a, b| self.reid_order(old, *a, *b))
+    }
+
+    /// Orders re-identification candidates for `reference`: most similar appearance first
+    /// (when embeddings exist), then nearest, then lowest id.
+    fn reid_order(&self, reference: &MemoryObject, a: ObjectId, b: ObjectId) -> std::cmp::Ordering {
+        let (oa, ob) = (&self.objects[a.index()], &self.objects[b.index()]);
+        let ca = appearance(oa, reference).unwrap_or(0.0);
+        let cb = appearance(ob, reference).unwrap_or(0.0);
+        let da = (oa.position_world - reference.position_world).norm();
+        let db = (ob.position_world - reference.position_world).norm();
+        cb.total_cmp(&ca).then(da.total_cmp(&db)).then(a.cmp(&b))
+    }
+
+    /// A present object of the same group right next to `id` (within the base gate), never seen
+    /// together with it, with a compatible appearance: `id` is its duplicate.
+    fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
+        let label = self.objects[id.index()].label.clone();
+        let group = self.group_of(&label);
+        let me = &self.objects[id.index()];
+        let mut found: Vec<(f32, u32)> = Vec::new();
+        self.object_index.for_each_within(
+            to_f32(&me.position_world),
+            self.config.gate_base_m as f32,
+            |raw, d2| {
+                found.push((d2, raw));
+            },
+        );
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found
+            .into_iter()
+            .map(|(_, raw)| ObjectId(raw))
+            .find(|other| {
+                let o = &self.objects[other.index()];
+                *other != id
+                    && o.is_reportable()
+                    && o.state.is_present()
+                    && o.last_seen_ns > me.last_seen_ns
+                    && self.group_lookup(&o.label) == Some(group)
+                    && !o.distinct_from.contains(&id)
+                    && !me.distinct_from.contains(other)
+                    && appearance(o, me).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
     }
 
@@ -804,6 +898,7 @@ impl Memory {
         if let Some(set) = self.missing_by_group.get_mut(&old_group) {
             set.remove(&old);
         }
+        self.pending_reid.remove(&new);
         let new_group = self.group_of(&self.objects[new.index()].label.clone());
         let new_first = self.objects[new.index()].first_seen_ns;
         if let Some(set) = self.recent_by_group.get_mut(&new_group) {
@@ -831,6 +926,7 @@ impl Memory {
             o.times_seen = o.times_seen.saturating_add(n.times_seen);
             o.confidence = o.confidence.max(n.confidence);
             o.state = ObjectState::Moved;
+            o.missing_since_ns = None;
             o.place = n.place;
             o.missed_views = 0;
             o.position_weight = n.position_weight;
@@ -887,7 +983,11 @@ impl Memory {
         let reach = obs.camera.max_depth_m + self.max_extent_seen_m;
         let mut expected: Vec<ObjectId> = Vec::new();
         self.object_index.for_each_within(
-            [camera_pos.x as f32, camera_pos.y as f32, camera_pos.z as f32],
+            [
+                camera_pos.x as f32,
+                camera_pos.y as f32,
+                camera_pos.z as f32,
+            ],
             reach as f32,
             |raw, _| expected.push(ObjectId(raw)),
         );
@@ -908,9 +1008,16 @@ impl Memory {
                 let Some((u, v)) = obs.camera.project(&p_cam) else {
                     continue;
                 };
-                match depth.depth_at(&obs.camera, u, v) {
-                    Some(d) if d >= p_cam.z - self.config.occlusion_margin_m => {}
-                    // Occluded, or no depth return: cannot tell.
+                let clear = depth.unoccluded_fraction(
+                    &obs.camera,
+                    u,
+                    v,
+                    self.config.occlusion_window_px,
+                    p_cam.z - self.config.occlusion_margin_m,
+                );
+                match clear {
+                    Some(f) if f >= 0.5 => {}
+                    // Mostly occluded, or no depth return: cannot tell.
                     _ => continue,
                 }
             }
@@ -936,6 +1043,17 @@ impl Memory {
     }
 
     fn declare_missing(&mut self, id: ObjectId, stamp: StampNs) {
+        // Missed again and again right next to a look-alike that keeps being seen: a duplicate.
+        if let Some(twin) = self.find_duplicate(id) {
+            let (a, b) = (&self.objects[id.index()], &self.objects[twin.index()]);
+            let (keep, drop) = if (a.first_seen_ns, a.id) <= (b.first_seen_ns, b.id) {
+                (id, twin)
+            } else {
+                (twin, id)
+            };
+            self.absorb_duplicate(keep, drop, stamp);
+            return;
+        }
         if let Some(new) = self.find_new_match(id) {
             self.merge_moved(id, new, stamp);
             return;
@@ -946,6 +1064,7 @@ impl Memory {
         }
         let last_seen = self.objects[id.index()].last_seen_ns;
         self.objects[id.index()].state = ObjectState::Missing;
+        self.objects[id.index()].missing_since_ns = Some(stamp);
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         self.missing_by_group.entry(group).or_default().insert(id);
@@ -970,10 +1089,13 @@ impl Memory {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         let mut candidates: Vec<(f32, u32)> = Vec::new();
-        self.object_index
-            .for_each_within(to_f32(&pos), self.config.merge_distance_m as f32, |raw, d2| {
+        self.object_index.for_each_within(
+            to_f32(&pos),
+            self.config.merge_distance_m as f32,
+            |raw, d2| {
                 candidates.push((d2, raw));
-            });
+            },
+        );
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for (_, raw) in candidates {
             let other = ObjectId(raw);
@@ -1012,7 +1134,8 @@ impl Memory {
             let k = &mut self.objects[keep.index()];
             let total = k.position_weight + d.position_weight;
             if total > 0.0 {
-                k.position_world += (d.position_world - k.position_world) * (d.position_weight / total);
+                k.position_world +=
+                    (d.position_world - k.position_world) * (d.position_weight / total);
             }
             for (label, votes) in &d.label_votes {
                 *k.label_votes.entry(label.clone()).or_insert(0.0) += votes;
@@ -1067,7 +1190,13 @@ impl Memory {
         self.refresh_relations(keep);
     }
 
-    fn record_caption(&mut self, text: &str, stamp: StampNs, world_from_body: &Isometry3<f64>, place: PlaceId) {
+    fn record_caption(
+        &mut self,
+        text: &str,
+        stamp: StampNs,
+        world_from_body: &Isometry3<f64>,
+        place: PlaceId,
+    ) {
         let embedding = self.embedder.embed(text).unwrap_or_default();
         let p = world_from_body.translation.vector;
         let index = self.log.add_caption(CaptionRecord {
@@ -1165,7 +1294,11 @@ impl Memory {
         let new_key = obj.is_reportable().then(|| {
             (
                 obj.label.clone(),
-                (obj.state == ObjectState::Missing, Reverse(obj.last_seen_ns), id),
+                (
+                    obj.state == ObjectState::Missing,
+                    Reverse(obj.last_seen_ns),
+                    id,
+                ),
             )
         });
         if self.label_key[id.index()] == new_key {
@@ -1180,7 +1313,10 @@ impl Memory {
             if !self.label_embeddings.contains_key(label) {
                 self.ensure_label_embedding(label);
             }
-            self.label_index.entry(label.clone()).or_default().insert(*key);
+            self.label_index
+                .entry(label.clone())
+                .or_default()
+                .insert(*key);
         }
         self.label_key[id.index()] = new_key;
     }
@@ -1242,10 +1378,13 @@ impl Memory {
         }
         let anchor = self.relation_anchor[id.index()];
         let mut partners: Vec<u32> = Vec::new();
-        self.object_index
-            .for_each_within(to_f32(&anchor), self.relation_reach() as f32, |raw, _| {
+        self.object_index.for_each_within(
+            to_f32(&anchor),
+            self.relation_reach() as f32,
+            |raw, _| {
                 partners.push(raw);
-            });
+            },
+        );
         partners.sort_unstable();
         for raw in partners {
             let other = ObjectId(raw);
@@ -1265,7 +1404,11 @@ impl Memory {
         }
     }
 
-    fn relation_of(&self, subject: ObjectId, object: ObjectId) -> Option<super::scene_graph::RelationKind> {
+    fn relation_of(
+        &self,
+        subject: ObjectId,
+        object: ObjectId,
+    ) -> Option<super::scene_graph::RelationKind> {
         let a = BoxShape {
             center: self.relation_anchor[subject.index()],
             extent: self.objects[subject.index()].extent_m,
@@ -1274,7 +1417,12 @@ impl Memory {
             center: self.relation_anchor[object.index()],
             extent: self.objects[object.index()].extent_m,
         };
-        relation_between(&a, &b, self.config.near_relation_m, self.config.on_tolerance_m)
+        relation_between(
+            &a,
+            &b,
+            self.config.near_relation_m,
+            self.config.on_tolerance_m,
+        )
     }
 
     /// Relations recomputed from scratch over all objects (brute force). Equal to
@@ -1346,6 +1494,35 @@ impl std::io::Write for DigestWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Folds a new appearance embedding into an object's running mean (kept L2-normalised).
+/// A vector of another dimension replaces the mean (the detector changed).
+fn blend_embedding(mean: &mut Option<Vec<f32>>, new: &[f32], times_seen: u32) {
+    if !new.iter().all(|x| x.is_finite()) {
+        return;
+    }
+    match mean {
+        Some(m) if m.len() == new.len() => {
+            let w = times_seen.clamp(1, 20) as f32;
+            for (a, b) in m.iter_mut().zip(new) {
+                *a = *a * w + b;
+            }
+            let n = m.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                m.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        _ => *mean = Some(new.to_vec()),
+    }
+}
+
+/// Cosine similarity of two objects' appearance, when both have one of the same dimension.
+fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
+    match (&a.embedding, &b.embedding) {
+        (Some(x), Some(y)) if x.len() == y.len() => Some(super::embed::cosine(x, y)),
+        _ => None,
     }
 }
 

@@ -222,7 +222,9 @@ impl Memory {
     /// [`CoreError::InvalidRadius`] for bad `Near` geometry. Windows are valid by construction.
     pub fn query(&self, query: &Query) -> Result<Answer, CoreError> {
         match query {
-            Query::Where { target, k, at_ns } => self.where_is(target, *k, *at_ns).map(Answer::Objects),
+            Query::Where { target, k, at_ns } => {
+                self.where_is(target, *k, *at_ns).map(Answer::Objects)
+            }
             Query::When { target, window } => self.when(target, window).map(Answer::Timeline),
             Query::Near {
                 point_world,
@@ -233,8 +235,12 @@ impl Memory {
             } => self
                 .near(point_world, *radius_m, window, label.as_deref(), *k)
                 .map(Answer::Objects),
-            Query::Recall { window, text, k } => self.recall(window, text.as_deref(), *k).map(Answer::Episodes),
-            Query::SceneGraphAt { stamp_ns } => Ok(Answer::SceneGraph(self.scene_graph_at(*stamp_ns))),
+            Query::Recall { window, text, k } => self
+                .recall(window, text.as_deref(), *k)
+                .map(Answer::Episodes),
+            Query::SceneGraphAt { stamp_ns } => {
+                Ok(Answer::SceneGraph(self.scene_graph_at(*stamp_ns)))
+            }
             Query::Changes { window } => Ok(Answer::Changes(self.changes(window))),
         }
     }
@@ -302,7 +308,12 @@ impl Memory {
         Ok(out)
     }
 
-    fn where_is(&self, target: &Target, k: usize, at_ns: Option<StampNs>) -> Result<Vec<ObjectHit>, CoreError> {
+    fn where_is(
+        &self,
+        target: &Target,
+        k: usize,
+        at_ns: Option<StampNs>,
+    ) -> Result<Vec<ObjectHit>, CoreError> {
         if k == 0 {
             // Still validate the target so a blank text is reported.
             if let Target::Text(t) | Target::Label(t) = target {
@@ -367,7 +378,11 @@ impl Memory {
             .filter_map(|pid| self.placements.get(pid.index()))
             .find(|p| p.start_ns <= t)?;
         let open_at_t = placement.closed_at_ns.is_none_or(|c| c > t);
-        let moved_before = obj.placements.first().map(|p| *p != placement.id).unwrap_or(false);
+        let moved_before = obj
+            .placements
+            .first()
+            .map(|p| *p != placement.id)
+            .unwrap_or(false);
         let state = match (open_at_t, moved_before) {
             (false, _) => ObjectState::Missing,
             (true, true) => ObjectState::Moved,
@@ -386,7 +401,9 @@ impl Memory {
         for (id, _) in matches {
             let Some(obj) = self.object(id) else { continue };
             for eid in self.object_events(id) {
-                let Some(ev) = self.log.get(*eid) else { continue };
+                let Some(ev) = self.log.get(*eid) else {
+                    continue;
+                };
                 if matches!(ev.kind, EventKind::Caption | EventKind::PlaceEntered) {
                     continue;
                 }
@@ -446,38 +463,55 @@ impl Memory {
         // Best (closest) matching placement per object.
         let mut best: BTreeMap<ObjectId, (f64, [f64; 3], StampNs)> = BTreeMap::new();
         let mut consider = |id: ObjectId, pos: [f64; 3], last_seen: StampNs| {
-            let d = ((pos[0] - point.x).powi(2) + (pos[1] - point.y).powi(2) + (pos[2] - point.z).powi(2)).sqrt();
+            let d = ((pos[0] - point.x).powi(2)
+                + (pos[1] - point.y).powi(2)
+                + (pos[2] - point.z).powi(2))
+            .sqrt();
             let e = best.entry(id).or_insert((f64::INFINITY, pos, last_seen));
             if d < e.0 {
                 *e = (d, pos, last_seen);
             }
         };
-        let accept = |obj: &MemoryObject| obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l);
+        let accept = |obj: &MemoryObject| {
+            obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l)
+        };
         // Current (open) placements: the object index holds current positions.
-        self.object_index.for_each_within(q, radius_m as f32, |raw, _| {
-            let Some(obj) = self.objects.get(raw as usize) else { return };
-            if !accept(obj) || !obj.state.is_present() {
-                return;
-            }
-            let Some(p) = obj.placements.last().and_then(|pid| self.placements.get(pid.index())) else {
-                return;
-            };
-            if p.closed_at_ns.is_none() && window.overlaps(p.start_ns, StampNs::MAX) {
-                consider(obj.id, arr(&obj.position_world), obj.last_seen_ns);
-            }
-        });
+        self.object_index
+            .for_each_within(q, radius_m as f32, |raw, _| {
+                let Some(obj) = self.objects.get(raw as usize) else {
+                    return;
+                };
+                if !accept(obj) || !obj.state.is_present() {
+                    return;
+                }
+                let Some(p) = obj
+                    .placements
+                    .last()
+                    .and_then(|pid| self.placements.get(pid.index()))
+                else {
+                    return;
+                };
+                if p.closed_at_ns.is_none() && window.overlaps(p.start_ns, StampNs::MAX) {
+                    consider(obj.id, arr(&obj.position_world), obj.last_seen_ns);
+                }
+            });
         // Closed placements: evidence from first to last sighting there.
-        self.closed_index.for_each_within(q, radius_m as f32, |raw, _| {
-            let Some(p) = self.placements.get(raw as usize) else { return };
-            let id = self.resolve(p.object);
-            let Some(obj) = self.objects.get(id.index()) else { return };
-            if !accept(obj) {
-                return;
-            }
-            if window.overlaps(p.start_ns, p.last_seen_ns) {
-                consider(id, arr(&p.position_world), p.last_seen_ns);
-            }
-        });
+        self.closed_index
+            .for_each_within(q, radius_m as f32, |raw, _| {
+                let Some(p) = self.placements.get(raw as usize) else {
+                    return;
+                };
+                let id = self.resolve(p.object);
+                let Some(obj) = self.objects.get(id.index()) else {
+                    return;
+                };
+                if !accept(obj) {
+                    return;
+                }
+                if window.overlaps(p.start_ns, p.last_seen_ns) {
+                    consider(id, arr(&p.position_world), p.last_seen_ns);
+                }
+            });
         let mut hits: Vec<ObjectHit> = best
             .into_iter()
             .filter_map(|(id, (d, pos, last_seen))| {
@@ -499,7 +533,12 @@ impl Memory {
         Ok(hits)
     }
 
-    fn recall(&self, window: &TimeWindow, text: Option<&str>, k: usize) -> Result<Vec<Episode>, CoreError> {
+    fn recall(
+        &self,
+        window: &TimeWindow,
+        text: Option<&str>,
+        k: usize,
+    ) -> Result<Vec<Episode>, CoreError> {
         let query = match text {
             Some(t) if t.trim().is_empty() => return Err(CoreError::EmptyText),
             Some(t) => Some(self.embedder.embed(t)?),
@@ -529,7 +568,11 @@ impl Memory {
                 })
             })
             .collect();
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.stamp_ns.cmp(&b.stamp_ns)));
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.stamp_ns.cmp(&b.stamp_ns))
+        });
         out.truncate(k);
         Ok(out)
     }
@@ -544,10 +587,21 @@ impl Memory {
         let present: Vec<&ObjectHit> = objects.iter().filter(|h| h.state.is_present()).collect();
         let mut index = PointIndex::new(0.0);
         for (i, h) in present.iter().enumerate() {
-            index.upsert(i as u32, [h.position_world[0] as f32, h.position_world[1] as f32, h.position_world[2] as f32]);
+            index.upsert(
+                i as u32,
+                [
+                    h.position_world[0] as f32,
+                    h.position_world[1] as f32,
+                    h.position_world[2] as f32,
+                ],
+            );
         }
         let shape = |h: &ObjectHit| BoxShape {
-            center: Point3::new(h.position_world[0], h.position_world[1], h.position_world[2]),
+            center: Point3::new(
+                h.position_world[0],
+                h.position_world[1],
+                h.position_world[2],
+            ),
             extent: Vector3::new(h.extent_m[0], h.extent_m[1], h.extent_m[2]),
         };
         let max_extent = present
@@ -558,14 +612,23 @@ impl Memory {
         let mut relations = BTreeSet::new();
         for a in &present {
             index.for_each_within(
-                [a.position_world[0] as f32, a.position_world[1] as f32, a.position_world[2] as f32],
+                [
+                    a.position_world[0] as f32,
+                    a.position_world[1] as f32,
+                    a.position_world[2] as f32,
+                ],
                 reach as f32,
                 |j, _| {
                     let b = present[j as usize];
                     if b.id == a.id {
                         return;
                     }
-                    if let Some(kind) = relation_between(&shape(a), &shape(b), self.config.near_relation_m, self.config.on_tolerance_m) {
+                    if let Some(kind) = relation_between(
+                        &shape(a),
+                        &shape(b),
+                        self.config.near_relation_m,
+                        self.config.on_tolerance_m,
+                    ) {
                         relations.insert(Relation {
                             subject: a.id,
                             kind,
@@ -588,7 +651,10 @@ impl Memory {
         // reappearance that undoes a missing in the same window cancels out.
         let mut per_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
         for e in self.log.recorded_in(window) {
-            if matches!(e.kind, EventKind::Moved | EventKind::Missing | EventKind::Reappeared) {
+            if matches!(
+                e.kind,
+                EventKind::Moved | EventKind::Missing | EventKind::Reappeared
+            ) {
                 if let Some(o) = e.object {
                     per_object.entry(self.resolve(o)).or_default().push(e);
                 }
@@ -600,7 +666,10 @@ impl Memory {
             if !obj.is_reportable() {
                 continue;
             }
-            let moves: Vec<&&Event> = events.iter().filter(|e| e.kind == EventKind::Moved).collect();
+            let moves: Vec<&&Event> = events
+                .iter()
+                .filter(|e| e.kind == EventKind::Moved)
+                .collect();
             let change = if let (Some(first), Some(last)) = (moves.first(), moves.last()) {
                 Some(ChangeHit {
                     kind: EventKind::Moved,
@@ -613,7 +682,8 @@ impl Memory {
             } else {
                 let first = events[0];
                 let last = events[events.len() - 1];
-                let cancelled = first.kind == EventKind::Missing && last.kind == EventKind::Reappeared;
+                let cancelled =
+                    first.kind == EventKind::Missing && last.kind == EventKind::Reappeared;
                 (!cancelled).then(|| ChangeHit {
                     kind: last.kind,
                     stamp_ns: last.stamp_ns,
@@ -625,7 +695,11 @@ impl Memory {
             };
             out.extend(change);
         }
-        out.sort_by(|a, b| a.stamp_ns.cmp(&b.stamp_ns).then(a.object_id.cmp(&b.object_id)));
+        out.sort_by(|a, b| {
+            a.stamp_ns
+                .cmp(&b.stamp_ns)
+                .then(a.object_id.cmp(&b.object_id))
+        });
         out
     }
 }

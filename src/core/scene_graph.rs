@@ -78,6 +78,8 @@ pub struct MemoryObject {
     pub merged_into: Option<ObjectId>,
     /// Placements in time order; the last one is current unless the object is missing.
     pub placements: Vec<PlacementId>,
+    /// When it was declared missing (while it is).
+    pub missing_since_ns: Option<StampNs>,
     /// Keyframes in a row in which it should have been seen but was not.
     pub missed_views: u32,
     /// Weight of the position estimate (sightings averaged, capped).
@@ -183,7 +185,12 @@ impl BoxShape {
 /// `b`'s top and `a`'s centre is over `b`'s footprint; `In` when `a`'s centre is inside `b`'s
 /// box and `a` is the smaller; `Near` when centres are within `near_m`. Pure and symmetric in
 /// the sense that `near(a, b) == near(b, a)`.
-pub fn relation_between(a: &BoxShape, b: &BoxShape, near_m: f64, on_tolerance_m: f64) -> Option<RelationKind> {
+pub fn relation_between(
+    a: &BoxShape,
+    b: &BoxShape,
+    near_m: f64,
+    on_tolerance_m: f64,
+) -> Option<RelationKind> {
     let a_bottom = a.center.z - a.extent.z / 2.0;
     let b_top = b.center.z + b.extent.z / 2.0;
     let smaller = a.volume() < b.volume();
@@ -198,7 +205,8 @@ pub fn relation_between(a: &BoxShape, b: &BoxShape, near_m: f64, on_tolerance_m:
         // `near` is reported between objects that do not contain or support each other.
         let b_on_a = b.volume() < a.volume()
             && a.contains_xy(&b.center)
-            && ((b.center.z - b.extent.z / 2.0) - (a.center.z + a.extent.z / 2.0)).abs() <= on_tolerance_m;
+            && ((b.center.z - b.extent.z / 2.0) - (a.center.z + a.extent.z / 2.0)).abs()
+                <= on_tolerance_m;
         let b_in_a = b.volume() < a.volume()
             && a.contains_xy(&b.center)
             && (b.center.z - a.center.z).abs() <= a.extent.z / 2.0;
@@ -236,10 +244,22 @@ mod tests {
         let plate = bx([0.4, 0.1, 0.76], [0.25, 0.25, 0.02]);
         let shelf = bx([3.0, 0.0, 0.9], [0.8, 0.35, 1.8]);
         let book = bx([3.1, 0.0, 1.0], [0.15, 0.2, 0.22]);
-        assert_eq!(relation_between(&mug, &table, 1.0, 0.1), Some(RelationKind::On));
-        assert_eq!(relation_between(&book, &shelf, 1.0, 0.1), Some(RelationKind::In));
-        assert_eq!(relation_between(&mug, &plate, 1.0, 0.1), Some(RelationKind::Near));
-        assert_eq!(relation_between(&plate, &mug, 1.0, 0.1), Some(RelationKind::Near));
+        assert_eq!(
+            relation_between(&mug, &table, 1.0, 0.1),
+            Some(RelationKind::On)
+        );
+        assert_eq!(
+            relation_between(&book, &shelf, 1.0, 0.1),
+            Some(RelationKind::In)
+        );
+        assert_eq!(
+            relation_between(&mug, &plate, 1.0, 0.1),
+            Some(RelationKind::Near)
+        );
+        assert_eq!(
+            relation_between(&plate, &mug, 1.0, 0.1),
+            Some(RelationKind::Near)
+        );
         // The table is not "near" the mug on it, and not on the mug.
         assert_eq!(relation_between(&table, &mug, 1.0, 0.1), None);
         assert_eq!(relation_between(&mug, &shelf, 1.0, 0.1), None);

@@ -60,7 +60,11 @@ impl PointIndex {
             current: Vec::new(),
             indexed: Vec::new(),
             version: Vec::new(),
-            slack_m: if slack_m.is_finite() { slack_m.max(0.0) } else { 0.0 },
+            slack_m: if slack_m.is_finite() {
+                slack_m.max(0.0)
+            } else {
+                0.0
+            },
             len: 0,
         }
     }
@@ -148,8 +152,10 @@ impl PointIndex {
         }
         entries.sort_unstable();
         entries.dedup();
-        let positions: Vec<[f32; 3]> =
-            entries.iter().map(|(id, _)| self.indexed[*id as usize]).collect();
+        let positions: Vec<[f32; 3]> = entries
+            .iter()
+            .map(|(id, _)| self.indexed[*id as usize])
+            .collect();
         match ImmutableKdTree::new_from_slice(&positions) {
             Ok(tree) => self.levels.push(Level {
                 tree,
@@ -178,8 +184,10 @@ impl PointIndex {
         let mut entries = carried;
         entries.sort_unstable();
         entries.dedup();
-        let positions: Vec<[f32; 3]> =
-            entries.iter().map(|(id, _)| self.indexed[*id as usize]).collect();
+        let positions: Vec<[f32; 3]> = entries
+            .iter()
+            .map(|(id, _)| self.indexed[*id as usize])
+            .collect();
         match ImmutableKdTree::new_from_slice(&positions) {
             Ok(tree) => self.levels.push(Level {
                 tree,
@@ -288,11 +296,23 @@ mod tests {
         idx.remove(7);
         idx.upsert(8, [f32::NAN, 0.0, 0.0]);
         assert!(!idx.contains(8));
-        let near5: Vec<u32> = idx.within([5.05, 0.0, 0.0], 0.01).iter().map(|h| h.0).collect();
+        let near5: Vec<u32> = idx
+            .within([5.05, 0.0, 0.0], 0.01)
+            .iter()
+            .map(|h| h.0)
+            .collect();
         assert_eq!(near5, vec![5]);
-        let near6: Vec<u32> = idx.within([6.0, 0.0, 0.0], 0.4).iter().map(|h| h.0).collect();
+        let near6: Vec<u32> = idx
+            .within([6.0, 0.0, 0.0], 0.4)
+            .iter()
+            .map(|h| h.0)
+            .collect();
         assert!(near6.is_empty());
-        let far6: Vec<u32> = idx.within([500.5, 0.0, 0.0], 0.01).iter().map(|h| h.0).collect();
+        let far6: Vec<u32> = idx
+            .within([500.5, 0.0, 0.0], 0.01)
+            .iter()
+            .map(|h| h.0)
+            .collect();
         assert_eq!(far6, vec![6]);
         assert!(idx.within([7.0, 0.0, 0.0], 0.1).is_empty());
         assert!(!idx.contains(7));

@@ -1,0 +1,526 @@
+//! The question-answer set derived from ground truth, and the metrics of a memory's answers.
+//!
+//! Questions only ask what the robot could have known: an object counts as observed at a
+//! placement once it was visible in [`OBSERVED_VIEWS`] keyframes there; a change counts as
+//! observable when the old spot was in view in [`CHANGE_VIEWS`] keyframes of the next patrol (and,
+//! for a move, the new spot was observed).
+
+use nalgebra::Point3;
+use serde::{Deserialize, Serialize};
+
+use crate::core::episodic::EventKind;
+use crate::core::memory::Memory;
+use crate::core::query::{Answer, Query, Target};
+use crate::core::time::{ns_to_secs, StampNs, TimeWindow};
+
+use super::scenario::{GroundTruth, GtChangeKind, GtObject};
+use super::world::look_alike_groups;
+
+/// Visible keyframes at a placement before the robot can know the object is there.
+pub const OBSERVED_VIEWS: usize = 2;
+/// Keyframes of the next patrol that must cover an old spot for its change to be observable.
+pub const CHANGE_VIEWS: u32 = 3;
+/// An answer within this distance of the truth counts as found, m.
+pub const FOUND_RADIUS_M: f64 = 0.5;
+/// Radius of the `near` questions, m.
+pub const NEAR_RADIUS_M: f64 = 1.0;
+/// Error recorded when a question gets no usable answer (m or s).
+pub const UNANSWERED: f64 = 1.0e6;
+
+/// One question with its true answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// Where are the objects labelled `label` (now, or at `at_ns`)?
+    Where {
+        /// Label asked for.
+        label: String,
+        /// `None`: now (end of the run).
+        at_ns: Option<StampNs>,
+        /// True positions of the observed instances.
+        instances: Vec<Point3<f64>>,
+    },
+    /// When was this object last seen?
+    LastSeen {
+        /// Its label.
+        label: String,
+        /// Where it was when last visible.
+        position: Point3<f64>,
+        /// When it was last visible, ns.
+        truth_ns: StampNs,
+    },
+    /// Which objects moved or went missing in `window`?
+    Changes {
+        /// The window (end of one patrol to the end of the next).
+        window: TimeWindow,
+        /// Observable changes: `(moved?, label, from, to)`.
+        observable: Vec<(bool, String, Point3<f64>, Option<Point3<f64>>)>,
+        /// Changes too poorly observed to ask about (answers matching them are not counted).
+        unobservable: Vec<(bool, String, Point3<f64>, Option<Point3<f64>>)>,
+    },
+    /// What stood within `radius_m` of `point` during `window`?
+    Near {
+        /// Centre, map frame.
+        point: Point3<f64>,
+        /// Radius, m.
+        radius_m: f64,
+        /// Window (a patrol).
+        window: TimeWindow,
+        /// Observed objects truly there: `(label, position)`.
+        truth: Vec<(String, Point3<f64>)>,
+    },
+}
+
+/// Metrics of one evaluation, as printed by `mnemo eval --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Questions asked.
+    pub questions: usize,
+    /// Median distance from each true instance to the nearest answered position, m.
+    pub where_median_error_m: f64,
+    /// 90th percentile of the same, m.
+    pub where_p90_error_m: f64,
+    /// Fraction of true instances with an answer within 0.5 m.
+    pub where_found_rate: f64,
+    /// Median |answered last sighting - true last visibility|, s.
+    pub last_seen_median_error_s: f64,
+    /// Reported changes that are real.
+    pub change_precision: f64,
+    /// Real, observable changes that were reported.
+    pub change_recall: f64,
+    /// Harmonic mean of the two.
+    pub change_f1: f64,
+    /// `near` answers that were really there.
+    pub near_precision: f64,
+    /// Objects really there that `near` returned.
+    pub near_recall: f64,
+    /// Objects (furniture included) present in the world at the end.
+    pub objects_in_world: usize,
+    /// Confirmed objects the memory believes present at the end.
+    pub objects_in_memory: usize,
+}
+
+fn compatible(a: &str, b: &str, groups: &[Vec<String>]) -> bool {
+    a == b
+        || groups
+            .iter()
+            .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b))
+}
+
+fn observed_placements(o: &GtObject, t: StampNs) -> Option<Point3<f64>> {
+    let p = o.placement_at(t)?;
+    (p.seen_by(t) >= OBSERVED_VIEWS).then_some(p.position)
+}
+
+/// Builds the question set from the ground truth.
+pub fn questions(truth: &GroundTruth) -> Vec<Question> {
+    let mut out = Vec::new();
+    let Some(last) = truth.patrols.last() else {
+        return out;
+    };
+    let end = last.end_ns;
+    let small: Vec<&GtObject> = truth
+        .objects
+        .iter()
+        .filter(|o| o.furniture.is_none())
+        .collect();
+    // Where now, and where at the end of each earlier patrol.
+    let mut times: Vec<Option<StampNs>> = vec![None];
+    times.extend(
+        truth.patrols[..truth.patrols.len() - 1]
+            .iter()
+            .map(|p| Some(p.end_ns)),
+    );
+    for at in times {
+        let t = at.unwrap_or(end);
+        let mut by_label: std::collections::BTreeMap<&str, Vec<Point3<f64>>> = Default::default();
+        for o in &small {
+            if let Some(p) = observed_placements(o, t) {
+                by_label.entry(o.label).or_default().push(p);
+            }
+        }
+        for (label, instances) in by_label {
+            out.push(Question::Where {
+                label: label.to_string(),
+                at_ns: at,
+                instances,
+            });
+        }
+    }
+    // Last seen.
+    for o in &small {
+        let seen: usize = o.placements.iter().map(|p| p.seen_ns.len()).sum();
+        if seen < OBSERVED_VIEWS {
+            continue;
+        }
+        if let Some((t, p)) = o
+            .placements
+            .iter()
+            .filter_map(|p| p.seen_ns.last().map(|t| (*t, p.position)))
+            .max_by_key(|(t, _)| *t)
+        {
+            out.push(Question::LastSeen {
+                label: o.label.to_string(),
+                position: p,
+                truth_ns: t,
+            });
+        }
+    }
+    // Changes between consecutive patrols.
+    for (gap, w) in truth.patrols.windows(2).enumerate() {
+        let Ok(window) = TimeWindow::new(w[0].end_ns + 1, w[1].end_ns) else {
+            continue;
+        };
+        let mut observable = Vec::new();
+        let mut unobservable = Vec::new();
+        for c in truth
+            .changes
+            .iter()
+            .filter(|c| c.gap == gap && c.kind != GtChangeKind::Added)
+        {
+            let o = &truth.objects[c.object];
+            let Some(from) = c.from else { continue };
+            let moved = c.kind == GtChangeKind::Moved;
+            let known_before = o
+                .placements
+                .iter()
+                .find(|p| p.to_ns == Some(c.time_ns))
+                .is_some_and(|p| p.seen_by(w[0].end_ns) >= OBSERVED_VIEWS);
+            let new_seen = !moved
+                || o.placement_at(w[1].end_ns).is_some_and(|p| {
+                    p.from_ns == c.time_ns && p.seen_by(w[1].end_ns) >= OBSERVED_VIEWS
+                });
+            let entry = (moved, o.label.to_string(), from, c.to);
+            if known_before && new_seen && c.old_spot_views >= CHANGE_VIEWS {
+                observable.push(entry);
+            } else {
+                unobservable.push(entry);
+            }
+        }
+        out.push(Question::Changes {
+            window,
+            observable,
+            unobservable,
+        });
+    }
+    // Near each furniture top, during each patrol.
+    for patrol in &truth.patrols {
+        let Ok(window) = TimeWindow::new(patrol.start_ns, patrol.end_ns) else {
+            continue;
+        };
+        for f in &truth.layout.furniture {
+            let point = Point3::new(f.center.x, f.center.y, f.center.z + f.extent.z / 2.0);
+            let truth_here: Vec<(String, Point3<f64>)> = truth
+                .objects
+                .iter()
+                .filter_map(|o| {
+                    let p = o.placements.iter().find(|p| {
+                        p.from_ns <= patrol.end_ns && p.to_ns.is_none_or(|e| e > patrol.start_ns)
+                    })?;
+                    ((p.position - point).norm() <= NEAR_RADIUS_M
+                        && p.seen_by(patrol.end_ns) >= OBSERVED_VIEWS)
+                        .then(|| (o.label.to_string(), p.position))
+                })
+                .collect();
+            out.push(Question::Near {
+                point,
+                radius_m: NEAR_RADIUS_M,
+                window,
+                truth: truth_here,
+            });
+        }
+    }
+    out
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    percentile(v, 0.5)
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((v.len() - 1) as f64 * q).round() as usize;
+    v[idx.min(v.len() - 1)]
+}
+
+fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 {
+        1.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+fn pt(a: &[f64; 3]) -> Point3<f64> {
+    Point3::new(a[0], a[1], a[2])
+}
+
+/// Greedy one-to-one matching of predictions to truths by a cost; returns matched pairs.
+fn greedy_match(costs: Vec<(f64, usize, usize)>) -> Vec<(usize, usize)> {
+    let mut costs = costs;
+    costs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut used_a = std::collections::BTreeSet::new();
+    let mut used_b = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (_, a, b) in costs {
+        if used_a.insert(a) {
+            if used_b.insert(b) {
+                out.push((a, b));
+            } else {
+                used_a.remove(&a);
+            }
+        }
+    }
+    out
+}
+
+/// Asks the memory every question and scores the answers.
+pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) -> EvalReport {
+    let groups = look_alike_groups();
+    let mut where_errors = Vec::new();
+    let mut last_seen_errors = Vec::new();
+    let (mut change_tp, mut change_pred, mut change_truth) = (0usize, 0usize, 0usize);
+    let (mut near_tp_pred, mut near_pred, mut near_tp_truth, mut near_truth) =
+        (0usize, 0usize, 0usize, 0usize);
+    for q in questions {
+        match q {
+            Question::Where {
+                label,
+                at_ns,
+                instances,
+            } => {
+                let answer = memory.query(&Query::Where {
+                    target: Target::Label(label.clone()),
+                    k: 1000,
+                    at_ns: *at_ns,
+                });
+                let positions: Vec<Point3<f64>> = match answer {
+                    Ok(Answer::Objects(hits)) => hits
+                        .iter()
+                        .filter(|h| h.state.is_present())
+                        .map(|h| pt(&h.position_world))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for inst in instances {
+                    let err = positions
+                        .iter()
+                        .map(|p| (p - inst).norm())
+                        .fold(UNANSWERED, f64::min);
+                    where_errors.push(err);
+                }
+            }
+            Question::LastSeen {
+                label,
+                position,
+                truth_ns,
+            } => {
+                let answer = memory.query(&Query::When {
+                    target: Target::Label(label.clone()),
+                    window: TimeWindow::all(),
+                });
+                let best = match answer {
+                    Ok(Answer::Timeline(entries)) => entries
+                        .iter()
+                        .filter(|e| {
+                            e.kind == EventKind::Visit
+                                && (pt(&e.position_world) - position).norm() <= FOUND_RADIUS_M
+                        })
+                        .map(|e| e.end_ns)
+                        .max(),
+                    _ => None,
+                };
+                last_seen_errors
+                    .push(best.map_or(UNANSWERED, |t| ns_to_secs((t - truth_ns).abs())));
+            }
+            Question::Changes {
+                window,
+                observable,
+                unobservable,
+            } => {
+                let Ok(Answer::Changes(hits)) = memory.query(&Query::Changes { window: *window })
+                else {
+                    continue;
+                };
+                let preds: Vec<_> = hits
+                    .iter()
+                    .filter(|h| matches!(h.kind, EventKind::Moved | EventKind::Missing))
+                    .collect();
+                let matches_truth = |pred: &crate::core::query::ChangeHit,
+                                     t: &(bool, String, Point3<f64>, Option<Point3<f64>>)|
+                 -> Option<f64> {
+                    let moved = pred.kind == EventKind::Moved;
+                    if moved != t.0 || !compatible(&pred.label, &t.1, &groups) {
+                        return None;
+                    }
+                    let d_from = (pt(&pred.from_world) - t.2).norm();
+                    let d_to = match (pred.to_world, t.3) {
+                        (Some(a), Some(b)) => (pt(&a) - b).norm(),
+                        _ => 0.0,
+                    };
+                    (d_from <= FOUND_RADIUS_M && d_to <= FOUND_RADIUS_M).then_some(d_from + d_to)
+                };
+                let mut costs = Vec::new();
+                for (i, p) in preds.iter().enumerate() {
+                    for (j, t) in observable.iter().enumerate() {
+                        if let Some(c) = matches_truth(p, t) {
+                            costs.push((c, i, j));
+                        }
+                    }
+                }
+                let matched = greedy_match(costs);
+                let matched_preds: std::collections::BTreeSet<usize> =
+                    matched.iter().map(|m| m.0).collect();
+                // Unmatched predictions that describe an unobservable real change are not counted.
+                let ignored = preds
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| {
+                        !matched_preds.contains(i)
+                            && unobservable.iter().any(|t| matches_truth(p, t).is_some())
+                    })
+                    .count();
+                change_tp += matched.len();
+                change_pred += preds.len() - ignored;
+                change_truth += observable.len();
+            }
+            Question::Near {
+                point,
+                radius_m,
+                window,
+                truth: t,
+            } => {
+                let answer = memory.query(&Query::Near {
+                    point_world: *point,
+                    radius_m: *radius_m,
+                    window: *window,
+                    label: None,
+                    k: 10_000,
+                });
+                let hits = match answer {
+                    Ok(Answer::Objects(hits)) => hits,
+                    _ => Vec::new(),
+                };
+                let mut costs = Vec::new();
+                for (i, h) in hits.iter().enumerate() {
+                    for (j, (label, pos)) in t.iter().enumerate() {
+                        let d = (pt(&h.position_world) - pos).norm();
+                        if d <= FOUND_RADIUS_M && compatible(&h.label, label, &groups) {
+                            costs.push((d, i, j));
+                        }
+                    }
+                }
+                let matched = greedy_match(costs).len();
+                near_tp_pred += matched;
+                near_tp_truth += matched;
+                near_pred += hits.len();
+                near_truth += t.len();
+            }
+        }
+    }
+    let found = where_errors
+        .iter()
+        .filter(|e| **e <= FOUND_RADIUS_M)
+        .count();
+    let change_precision = ratio(change_tp, change_pred);
+    let change_recall = ratio(change_tp, change_truth);
+    let change_f1 = if change_precision + change_recall > 0.0 {
+        2.0 * change_precision * change_recall / (change_precision + change_recall)
+    } else {
+        0.0
+    };
+    let end = truth.patrols.last().map_or(0, |p| p.end_ns);
+    EvalReport {
+        questions: questions.len(),
+        where_median_error_m: median(&mut where_errors.clone()),
+        where_p90_error_m: percentile(&mut where_errors.clone(), 0.9),
+        where_found_rate: ratio(found, where_errors.len()),
+        last_seen_median_error_s: median(&mut last_seen_errors),
+        change_precision,
+        change_recall,
+        change_f1,
+        near_precision: ratio(near_tp_pred, near_pred),
+        near_recall: ratio(near_tp_truth, near_truth),
+        objects_in_world: truth.objects.iter().filter(|o| o.present_at(end)).count(),
+        objects_in_memory: memory.present_object_count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_matching_is_one_to_one() {
+        let m = greedy_match(vec![(0.1, 0, 0), (0.2, 1, 0), (0.3, 1, 1), (0.05, 0, 1)]);
+        assert_eq!(m, vec![(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(median(&mut v), 3.0);
+        assert_eq!(percentile(&mut v, 0.9), 5.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
+}
+
+/// Lines describing, per patrol gap, the observable true changes and what the memory reported
+/// (for `mnemo eval --explain`).
+pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in questions {
+        let Question::Changes {
+            window,
+            observable,
+            unobservable,
+        } = q
+        else {
+            continue;
+        };
+        out.push(format!(
+            "window {} .. {}",
+            window.start_ns(),
+            window.end_ns()
+        ));
+        let show = |t: &(bool, String, Point3<f64>, Option<Point3<f64>>)| {
+            let to =
+                t.3.map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p.x, p.y, p.z))
+                    .unwrap_or_default();
+            format!(
+                "{} {} ({:.2}, {:.2}, {:.2}){to}",
+                if t.0 { "moved" } else { "removed" },
+                t.1,
+                t.2.x,
+                t.2.y,
+                t.2.z
+            )
+        };
+        for t in observable {
+            out.push(format!("  truth       {}", show(t)));
+        }
+        for t in unobservable {
+            out.push(format!("  unobserved  {}", show(t)));
+        }
+        if let Ok(Answer::Changes(hits)) = memory.query(&Query::Changes { window: *window }) {
+            for h in hits {
+                let to = h
+                    .to_world
+                    .map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p[0], p[1], p[2]))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "  reported    {} {} #{} ({:.2}, {:.2}, {:.2}){to}",
+                    h.kind.as_str(),
+                    h.label,
+                    h.object_id,
+                    h.from_world[0],
+                    h.from_world[1],
+                    h.from_world[2]
+                ));
+            }
+        }
+    }
+    out
+}
