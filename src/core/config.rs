@@ -30,8 +30,12 @@ pub struct MemoryConfig {
     pub tentative_max_misses: u32,
     /// Pixels from the image border inside which an object does not count as expected.
     pub frustum_margin_px: f64,
-    /// An object counts as occluded when the depth image is this much closer than the object, m.
+    /// Base tolerance of the occlusion test, m: depth closer than the object's centre by more
+    /// than this plus half the object's largest extent plus `occlusion_depth_fraction` of its
+    /// depth counts as something in front of it.
     pub occlusion_margin_m: f64,
+    /// Depth-proportional part of the occlusion tolerance (sensor noise grows with range).
+    pub occlusion_depth_fraction: f64,
     /// Half-size of the pixel window (full-resolution pixels) around an object's projection: the
     /// object counts as in view when at least half of the depth pixels there are not in front
     /// of it (robust to depth edges and coarse depth images).
@@ -73,7 +77,8 @@ impl Default for MemoryConfig {
             missing_after_views: 3,
             tentative_max_misses: 2,
             frustum_margin_px: 16.0,
-            occlusion_margin_m: 0.25,
+            occlusion_margin_m: 0.05,
+            occlusion_depth_fraction: 0.01,
             occlusion_window_px: 8.0,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
@@ -143,6 +148,7 @@ impl MemoryConfig {
         at_least_one("tentative_max_misses", self.tentative_max_misses)?;
         nonneg("frustum_margin_px", self.frustum_margin_px)?;
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
+        nonneg("occlusion_depth_fraction", self.occlusion_depth_fraction)?;
         nonneg("occlusion_window_px", self.occlusion_window_px)?;
         if !(self.max_position_weight.is_finite() && self.max_position_weight >= 1.0) {
             return Err(CoreError::InvalidConfig {

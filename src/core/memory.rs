@@ -33,6 +33,8 @@ const RELATION_UPDATE_M: f64 = 0.02;
 const INDEX_SLACK_M: f32 = 0.05;
 /// Objects remembered as seen together with one object (bounded).
 const MAX_DISTINCT: usize = 16;
+/// Places remembered per object as viewpoints it was detected from (bounded).
+const MAX_SEEN_FROM: usize = 32;
 
 /// Why one detection of an observation was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -353,7 +355,7 @@ impl Memory {
         for (det_index, det) in detections.iter().enumerate() {
             let id = match assignment[det_index] {
                 Some(id) => {
-                    self.observe(id, det, stamp);
+                    self.observe(id, det, stamp, robot_place);
                     id
                 }
                 None => self.create_object(det, stamp, robot_place),
@@ -365,7 +367,7 @@ impl Memory {
         for id in &touched {
             self.maybe_confirm(*id, stamp);
         }
-        self.detect_changes(obs, &camera_from_world, &seen_now, stamp);
+        self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
         for id in &touched {
             self.merge_duplicates(*id, &seen_now, stamp);
         }
@@ -568,6 +570,7 @@ impl Memory {
             merged_into: None,
             placements: vec![placement],
             missing_since_ns: None,
+            seen_from: vec![robot_place],
             missed_views: 0,
             position_weight: f64::from(det.score),
             distinct_from: Vec::new(),
@@ -590,7 +593,13 @@ impl Memory {
     }
 
     /// Applies a sighting to a matched object.
-    fn observe(&mut self, id: ObjectId, det: &WorldDetection, stamp: StampNs) {
+    fn observe(
+        &mut self,
+        id: ObjectId,
+        det: &WorldDetection,
+        stamp: StampNs,
+        robot_place: PlaceId,
+    ) {
         let visit_gap = self.config.visit_gap_ns();
         let max_weight = self.config.max_position_weight;
         let was_missing;
@@ -611,6 +620,12 @@ impl Memory {
             obj.times_seen = obj.times_seen.saturating_add(1);
             obj.confidence = 1.0 - (1.0 - obj.confidence) * (1.0 - det.score * 0.5);
             obj.missed_views = 0;
+            if !obj.seen_from.contains(&robot_place) {
+                if obj.seen_from.len() >= MAX_SEEN_FROM {
+                    obj.seen_from.remove(0);
+                }
+                obj.seen_from.push(robot_place);
+            }
             if det.text.is_some() {
                 obj.text.clone_from(&det.text);
             }
@@ -937,6 +952,8 @@ impl Memory {
                     o.distinct_from.push(*d);
                 }
             }
+            // Viewpoints of the old position say nothing about the new one.
+            o.seen_from.clone_from(&n.seen_from);
             if n.text.is_some() {
                 o.text.clone_from(&n.text);
             }
@@ -978,6 +995,7 @@ impl Memory {
         camera_from_world: &Isometry3<f64>,
         seen_now: &BTreeSet<ObjectId>,
         stamp: StampNs,
+        robot_place: PlaceId,
     ) {
         let camera_pos = obs.world_from_camera.translation.vector;
         let reach = obs.camera.max_depth_m + self.max_extent_seen_m;
@@ -997,7 +1015,11 @@ impl Memory {
                 continue;
             }
             let obj = &self.objects[id.index()];
-            if obj.retired || obj.state == ObjectState::Missing || obj.last_seen_ns >= stamp {
+            if obj.retired
+                || obj.state == ObjectState::Missing
+                || obj.last_seen_ns >= stamp
+                || !obj.seen_from.contains(&robot_place)
+            {
                 continue;
             }
             let p_cam = camera_from_world * obj.position_world;
@@ -1008,12 +1030,15 @@ impl Memory {
                 let Some((u, v)) = obs.camera.project(&p_cam) else {
                     continue;
                 };
+                let margin = self.config.occlusion_margin_m
+                    + 0.5 * max_extent(&obj.extent_m)
+                    + self.config.occlusion_depth_fraction * p_cam.z;
                 let clear = depth.unoccluded_fraction(
                     &obs.camera,
                     u,
                     v,
                     self.config.occlusion_window_px,
-                    p_cam.z - self.config.occlusion_margin_m,
+                    p_cam.z - margin,
                 );
                 match clear {
                     Some(f) if f >= 0.5 => {}
@@ -1153,6 +1178,11 @@ impl Memory {
             };
             if k.text.is_none() {
                 k.text.clone_from(&d.text);
+            }
+            for p in &d.seen_from {
+                if !k.seen_from.contains(p) && k.seen_from.len() < MAX_SEEN_FROM {
+                    k.seen_from.push(*p);
+                }
             }
         }
         // The duplicate's placements describe the same physical spot: drop them.

@@ -80,6 +80,9 @@ pub struct MemoryObject {
     pub placements: Vec<PlacementId>,
     /// When it was declared missing (while it is).
     pub missing_since_ns: Option<StampNs>,
+    /// Places the robot stood in when it detected this object (bounded): a miss only counts
+    /// from such a place, so objects behind walls are not expected.
+    pub seen_from: Vec<PlaceId>,
     /// Keyframes in a row in which it should have been seen but was not.
     pub missed_views: u32,
     /// Weight of the position estimate (sightings averaged, capped).

@@ -387,15 +387,18 @@ pub fn patrol_path(layout: &Layout) -> Vec<(f64, f64, f64)> {
     out
 }
 
-/// Whether `point` is visible from the camera: inside the image and depth range and not
-/// occluded by `occluders` (hits within 5 cm of the point do not count), at least `margin_px`
-/// from the image border. Returns the depth.
-pub fn visible_depth<'a>(
+/// Whether an object centred at `point` with size `extent` is visible: its centre lies inside
+/// the image (at least `margin_px` from the border) and depth range, and at least half of six
+/// sample points on it (centre, ±x, ±y, top) are not occluded by `occluders` (hits within
+/// 5 cm of a sample do not count) — so a thin panel in front does not hide a whole object, as
+/// with a real detector. Returns the centre's depth.
+pub fn visible_depth(
     camera: &PinholeCamera,
     world_from_camera: &Isometry3<f64>,
     camera_from_world: &Isometry3<f64>,
-    occluders: impl IntoIterator<Item = &'a Aabb>,
+    occluders: &[&Aabb],
     point: &Point3<f64>,
+    extent: &Vector3<f64>,
     margin_px: f64,
 ) -> Option<f64> {
     let p_cam = camera_from_world * point;
@@ -403,20 +406,30 @@ pub fn visible_depth<'a>(
         return None;
     }
     let origin = Point3::from(world_from_camera.translation.vector);
-    let dir = point - origin;
-    let len = dir.norm();
-    if len < 1e-9 {
-        return None;
-    }
-    let stop = 1.0 - 0.05 / len;
-    for b in occluders {
-        if let Some(t) = b.ray_entry(&origin, &dir) {
-            if t < stop {
-                return None;
+    let h = extent * 0.35;
+    let samples = [
+        *point,
+        point + Vector3::new(h.x, 0.0, 0.0),
+        point - Vector3::new(h.x, 0.0, 0.0),
+        point + Vector3::new(0.0, h.y, 0.0),
+        point - Vector3::new(0.0, h.y, 0.0),
+        point + Vector3::new(0.0, 0.0, h.z),
+    ];
+    let clear = samples
+        .iter()
+        .filter(|sample| {
+            let dir = *sample - origin;
+            let len = dir.norm();
+            if len < 1e-9 {
+                return false;
             }
-        }
-    }
-    Some(p_cam.z)
+            let stop = 1.0 - 0.05 / len;
+            !occluders
+                .iter()
+                .any(|b| b.ray_entry(&origin, &dir).is_some_and(|t| t < stop))
+        })
+        .count();
+    (2 * clear >= samples.len()).then_some(p_cam.z)
 }
 
 /// Renders a coarse depth image by ray casting the occluders.
@@ -775,16 +788,18 @@ pub fn simulate(
                     continue;
                 }
                 let furniture = obj.furniture;
-                let occluders = near
+                let occluders: Vec<&Aabb> = near
                     .iter()
                     .filter(|(f, _)| f.is_none() || *f != furniture)
-                    .map(|(_, b)| b);
+                    .map(|(_, b)| b)
+                    .collect();
                 let Some(depth) = visible_depth(
                     &camera,
                     &world_from_camera,
                     &camera_from_world,
-                    occluders,
+                    &occluders,
                     &pl.position,
+                    &obj.extent,
                     0.0,
                 ) else {
                     continue;
@@ -844,15 +859,18 @@ pub fn simulate(
                 });
             }
             // Ghosts: would the old spot of a changed object be in view?
+            let all_near: Vec<&Aabb> = near.iter().map(|(_, b)| b).collect();
             for gi in &ghosts {
                 let c = &world.changes[*gi];
+                let extent = world.objects[c.object].extent;
                 if let Some(from) = c.from {
                     if visible_depth(
                         &camera,
                         &world_from_camera,
                         &camera_from_world,
-                        near.iter().map(|(_, b)| b),
+                        &all_near,
                         &from,
+                        &extent,
                         IN_VIEW_MARGIN_PX,
                     )
                     .is_some()
