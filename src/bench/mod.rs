@@ -309,13 +309,18 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     }
     memory.compact();
 
-    // Baseline data: every placement of every reportable object, as the core knows them.
+    // Baseline data: every placement of every reportable object (a merged duplicate's
+    // placements count for the survivor), as the core knows them.
     let flats: Vec<Flat> = memory
         .placements()
         .iter()
-        .filter(|p| memory.object(p.object).is_some_and(|o| o.is_reportable()))
+        .filter(|p| {
+            memory
+                .object(memory.resolve(p.object))
+                .is_some_and(|o| o.is_reportable())
+        })
         .map(|p| Flat {
-            object: p.object.0,
+            object: memory.resolve(p.object).0,
             position: [
                 p.position_world.x as f32,
                 p.position_world.y as f32,

@@ -85,7 +85,7 @@ impl Default for MemoryConfig {
             visit_gap_s: 300.0,
             reid_max_age_s: 7.0 * 86_400.0,
             reid_window_s: 3600.0,
-            min_appearance_cosine: 0.6,
+            min_appearance_cosine: 0.8,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,

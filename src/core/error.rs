@@ -26,8 +26,9 @@ pub enum CoreError {
         /// Latest stamp already ingested.
         latest_ns: StampNs,
     },
-    /// A pose with a NaN or infinite component.
-    #[error("non-finite pose in {field}")]
+    /// A pose with a NaN or infinite component, a translation beyond 1e6 m, or a rotation that
+    /// is not a unit quaternion.
+    #[error("invalid pose in {field}: non-finite, beyond 1e6 m, or not a unit rotation")]
     NonFinitePose {
         /// Which pose: `world_from_body` or `world_from_camera`.
         field: &'static str,
@@ -38,8 +39,8 @@ pub enum CoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A query point with a NaN or infinite coordinate.
-    #[error("non-finite query point")]
+    /// A query point with a NaN or infinite coordinate (or beyond 1e6 m).
+    #[error("query point is non-finite or beyond 1e6 m")]
     NonFinitePoint,
     /// A radius that is negative, NaN or infinite.
     #[error("invalid radius {radius_m} m: must be finite and >= 0")]

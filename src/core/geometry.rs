@@ -204,17 +204,26 @@ impl DepthImage {
     }
 }
 
-/// Whether every component of an isometry is finite and its rotation a valid unit quaternion.
+/// Largest coordinate magnitude the memory accepts, m (the k-d trees store `f32`).
+pub const MAX_COORDINATE_M: f64 = 1.0e6;
+
+/// Whether every component of an isometry is finite (translation within
+/// [`MAX_COORDINATE_M`]) and its rotation a valid unit quaternion.
 pub fn isometry_is_finite(iso: &Isometry3<f64>) -> bool {
     let q = iso.rotation.quaternion();
-    iso.translation.vector.iter().all(|c| c.is_finite())
+    iso.translation
+        .vector
+        .iter()
+        .all(|c| c.is_finite() && c.abs() <= MAX_COORDINATE_M)
         && q.coords.iter().all(|c| c.is_finite())
         && (q.norm() - 1.0).abs() < 1e-3
 }
 
-/// Whether every coordinate of a point is finite.
+/// Whether every coordinate of a point is finite and within [`MAX_COORDINATE_M`].
 pub fn point_is_finite(p: &Point3<f64>) -> bool {
-    p.coords.iter().all(|c| c.is_finite())
+    p.coords
+        .iter()
+        .all(|c| c.is_finite() && c.abs() <= MAX_COORDINATE_M)
 }
 
 /// Whether every component of a vector is finite.

@@ -42,7 +42,7 @@ const MAX_SEEN_FROM: usize = 32;
 pub enum RejectReason {
     /// Label empty after trimming.
     EmptyLabel,
-    /// Position NaN or infinite.
+    /// Position NaN, infinite, or beyond 1e6 m.
     NonFinitePosition,
     /// Extent NaN, infinite, negative or larger than [`MAX_OBJECT_EXTENT_M`].
     BadExtent,
@@ -358,7 +358,11 @@ impl Memory {
                     self.observe(id, det, stamp, robot_place);
                     id
                 }
-                None => self.create_object(det, stamp, robot_place),
+                None => {
+                    let id = self.create_object(det, stamp, robot_place);
+                    self.try_early_reid(id, stamp);
+                    id
+                }
             };
             seen_now.insert(id);
             touched.push(id);
@@ -588,6 +592,11 @@ impl Memory {
             closed_at_ns: None,
         });
         self.object_index.upsert(id.0, to_f32(&det.position_world));
+        // Candidate for re-identification as a moved object from the start.
+        self.recent_by_group
+            .entry(det.group)
+            .or_default()
+            .insert((stamp, id));
         self.stats.objects_created += 1;
         id
     }
@@ -789,6 +798,19 @@ impl Memory {
         self.refresh_relations(id);
     }
 
+    /// A first sighting whose appearance matches an object that went missing recently is that
+    /// object, moved: no need to wait for confirmation (appearance is the evidence).
+    fn try_early_reid(&mut self, id: ObjectId, stamp: StampNs) {
+        if self.objects[id.index()].embedding.is_none() {
+            return;
+        }
+        if let Some(old) = self.find_missing_match(id, true) {
+            if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some() {
+                self.merge_moved(old, id, stamp);
+            }
+        }
+    }
+
     /// New objects whose wait is over are re-identified with a long-missing object, if any.
     fn resolve_pending_reid(&mut self, stamp: StampNs) {
         let due: Vec<ObjectId> = self
@@ -854,7 +876,8 @@ impl Memory {
             .filter(|id| {
                 let o = &self.objects[id.index()];
                 *id != old_id
-                    && o.is_reportable()
+                    && !o.retired
+                    && (o.confirmed || appearance(o, old).is_some())
                     && o.state.is_present()
                     && o.placements.len() == 1
                     && !old.distinct_from.contains(id)
@@ -875,8 +898,9 @@ impl Memory {
         cb.total_cmp(&ca).then(da.total_cmp(&db)).then(a.cmp(&b))
     }
 
-    /// A present object of the same group right next to `id` (within the base gate), never seen
-    /// together with it, with a compatible appearance: `id` is its duplicate.
+    /// A present object of the same group right next to `id` (within twice the base gate),
+    /// seen more recently, never seen together with it, with a compatible appearance: `id` is
+    /// its duplicate.
     fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
@@ -884,7 +908,7 @@ impl Memory {
         let mut found: Vec<(f32, u32)> = Vec::new();
         self.object_index.for_each_within(
             to_f32(&me.position_world),
-            self.config.gate_base_m as f32,
+            2.0 * self.config.gate_base_m as f32,
             |raw, d2| {
                 found.push((d2, raw));
             },
@@ -1059,6 +1083,14 @@ impl Memory {
     }
 
     fn drop_tentative(&mut self, id: ObjectId) {
+        let (first, label) = {
+            let o = &self.objects[id.index()];
+            (o.first_seen_ns, o.label.clone())
+        };
+        let group = self.group_of(&label);
+        if let Some(set) = self.recent_by_group.get_mut(&group) {
+            set.remove(&(first, id));
+        }
         let obj = &mut self.objects[id.index()];
         obj.retired = true;
         obj.open_visit = None;
@@ -1158,7 +1190,14 @@ impl Memory {
         {
             let k = &mut self.objects[keep.index()];
             let total = k.position_weight + d.position_weight;
-            if total > 0.0 {
+            let apart = (d.position_world - k.position_world).norm();
+            if apart > self.config.merge_distance_m {
+                // Two tracks of one object some way apart: the one seen last is where it is.
+                if d.last_seen_ns > k.last_seen_ns {
+                    k.position_world = d.position_world;
+                    k.extent_m = d.extent_m;
+                }
+            } else if total > 0.0 {
                 k.position_world +=
                     (d.position_world - k.position_world) * (d.position_weight / total);
             }
@@ -1185,9 +1224,15 @@ impl Memory {
                 }
             }
         }
-        // The duplicate's placements describe the same physical spot: drop them.
+        // The duplicate's placements stay as evidence of where the object was (they resolve to
+        // the survivor); its open one closes now.
         for pid in &d.placements {
-            self.closed_index.remove(pid.0);
+            let p = &mut self.placements[pid.index()];
+            if p.closed_at_ns.is_none() {
+                p.closed_at_ns = Some(stamp);
+                let pos = to_f32(&p.position_world);
+                self.closed_index.upsert(pid.0, pos);
+            }
         }
         {
             let r = &mut self.objects[drop.index()];

@@ -1,1 +1,16 @@
-//! Integration tests.
+//! Integration tests of Mnemo (one test binary). Modules:
+//! - `common`: random observation streams and brute-force references.
+//! - `oracle`: every spatial and time-window query against brute force.
+//! - `properties`: scene-graph invariants on random streams (proptest).
+//! - `determinism`: same seed, same memory digest.
+//! - `eval_floors`: accuracy floors on small simulated worlds.
+//! - `bad_input`: typed errors, never panics, nothing lost.
+//! - `house`: house rules (the core stays pure).
+
+mod bad_input;
+mod common;
+mod determinism;
+mod eval_floors;
+mod house;
+mod oracle;
+mod properties;

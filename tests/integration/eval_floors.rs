@@ -1,0 +1,50 @@
+//! Accuracy floors of the memory on small simulated worlds (answers scored against ground truth).
+//! Floors sit below the targets that `mnemo eval` reports against, so that a regression fails
+//! here while seed-to-seed variation does not.
+
+use mnemo::sim::{memory_config, run_eval, SimConfig};
+
+#[test]
+fn default_world_meets_accuracy_floors() {
+    for seed in [1, 2, 3] {
+        let run = run_eval(
+            &SimConfig {
+                seed,
+                ..SimConfig::default()
+            },
+            memory_config(),
+        )
+        .unwrap();
+        let r = &run.report;
+        assert_eq!(run.rejected_keyframes, 0);
+        assert!(r.questions > 100, "seed {seed}: {r:?}");
+        assert!(r.where_median_error_m <= 0.25, "seed {seed}: {r:?}");
+        assert!(r.where_found_rate >= 0.95, "seed {seed}: {r:?}");
+        assert!(r.last_seen_median_error_s <= 1.0, "seed {seed}: {r:?}");
+        assert!(
+            r.near_recall >= 0.95 && r.near_precision >= 0.9,
+            "seed {seed}: {r:?}"
+        );
+        assert!(r.change_f1 >= 0.7, "seed {seed}: {r:?}");
+        assert!(
+            r.objects_in_memory.abs_diff(r.objects_in_world) <= 5,
+            "seed {seed}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_blind_detector_scores_badly() {
+    // The metrics can fail: with almost no detections the memory cannot answer.
+    let run = run_eval(
+        &SimConfig {
+            seed: 1,
+            days: 1,
+            detection_recall: 0.02,
+            ..SimConfig::default()
+        },
+        memory_config(),
+    )
+    .unwrap();
+    assert!(run.report.where_found_rate < 0.5, "{:?}", run.report);
+}

@@ -1,0 +1,229 @@
+//! Property tests of scene-graph invariants on random observation streams.
+
+use std::collections::BTreeSet;
+
+use mnemo::core::query::{Answer, Query, Target};
+use mnemo::core::{EventId, ObjectState, PlaceId, TimeWindow};
+use proptest::prelude::*;
+
+use crate::common::{memory, random_stream, LABELS};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn scene_graph_invariants_hold(seed in any::<u64>(), objects in 1usize..60, keyframes in 1usize..240) {
+        let mut m = memory();
+        for obs in random_stream(seed, objects, keyframes) {
+            m.ingest(&obs).unwrap();
+        }
+        // Unique, dense ids.
+        for (i, o) in m.objects().iter().enumerate() {
+            prop_assert_eq!(o.id.index(), i);
+        }
+        for (i, p) in m.placements().iter().enumerate() {
+            prop_assert_eq!(p.id.index(), i);
+        }
+        for (i, e) in m.log().events().iter().enumerate() {
+            prop_assert_eq!(e.id, EventId(i as u64));
+        }
+        // Events sorted by stamp.
+        for pair in m.log().events().windows(2) {
+            prop_assert!(pair[0].stamp_ns <= pair[1].stamp_ns);
+        }
+        let places: BTreeSet<PlaceId> = m.places().iter().map(|p| p.id).collect();
+        for o in m.objects().iter().filter(|o| o.is_reportable()) {
+            // Every object belongs to an existing place.
+            prop_assert!(places.contains(&o.place), "object {} in unknown place {}", o.id, o.place);
+            // Placements are the object's, in time order; only the last can be open, and it is
+            // open exactly when the object is believed present, at its current position.
+            prop_assert!(!o.placements.is_empty());
+            for (i, pid) in o.placements.iter().enumerate() {
+                let p = &m.placements()[pid.index()];
+                prop_assert_eq!(m.resolve(p.object), o.id);
+                if i + 1 < o.placements.len() {
+                    prop_assert!(p.closed_at_ns.is_some());
+                }
+            }
+            for pair in o.placements.windows(2) {
+                prop_assert!(m.placements()[pair[0].index()].start_ns <= m.placements()[pair[1].index()].start_ns);
+            }
+            let last = &m.placements()[o.placements.last().unwrap().index()];
+            prop_assert_eq!(last.closed_at_ns.is_none(), o.state.is_present());
+            if o.state.is_present() {
+                prop_assert!((last.position_world - o.position_world).norm() < 1e-9);
+            }
+            prop_assert!(o.first_seen_ns <= o.last_seen_ns);
+            prop_assert!(o.merged_into.is_none());
+        }
+        // Merged objects point at a surviving object.
+        for o in m.objects().iter().filter(|o| o.merged_into.is_some()) {
+            prop_assert!(o.retired);
+            prop_assert!(!m.object(m.resolve(o.id)).unwrap().retired);
+        }
+        // Relations: maintained incrementally, equal to a from-scratch recomputation, and only
+        // between reportable present objects.
+        prop_assert_eq!(m.relations(), &m.relations_from_scratch());
+        for r in m.relations() {
+            for id in [r.subject, r.object] {
+                let o = m.object(id).unwrap();
+                prop_assert!(o.is_reportable() && o.state != ObjectState::Missing);
+            }
+        }
+        // The label index answers exactly the reportable objects of each label.
+        for label in LABELS {
+            let Answer::Objects(hits) = m.query(&Query::Where { target: Target::Label((*label).into()), k: usize::MAX, at_ns: None }).unwrap() else { panic!() };
+            let want = m.objects().iter().filter(|o| o.is_reportable() && o.label == *label).count();
+            prop_assert_eq!(hits.len(), want);
+        }
+        // Changes are one per object and sorted.
+        let Answer::Changes(changes) = m.query(&Query::Changes { window: TimeWindow::all() }).unwrap() else { panic!() };
+        let ids: BTreeSet<_> = changes.iter().map(|c| c.object_id).collect();
+        prop_assert_eq!(ids.len(), changes.len());
+        for pair in changes.windows(2) {
+            prop_assert!(pair[0].stamp_ns <= pair[1].stamp_ns);
+        }
+    }
+}
+
+#[test]
+fn two_identical_mugs_side_by_side_stay_two_objects() {
+    let mut m = memory();
+    // Two mugs 15 cm apart, both detected in most keyframes, sometimes only one of them.
+    let mut t = crate::common::T0;
+    for k in 0..30 {
+        let mut dets = Vec::new();
+        if k % 5 != 1 {
+            dets.push(crate::common::det("mug", [2.0, 0.0, 0.8]));
+        }
+        if k % 5 != 3 {
+            dets.push(crate::common::det("mug", [2.0, 0.15, 0.8]));
+        }
+        m.ingest(&crate::common::keyframe(t, 0.0, 0.0, 0.0, dets))
+            .unwrap();
+        t += 1_000_000_000;
+    }
+    let mugs: Vec<_> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.label == "mug")
+        .collect();
+    assert_eq!(mugs.len(), 2, "{mugs:#?}");
+    assert!(mugs.iter().all(|o| o.state.is_present()));
+}
+
+#[test]
+fn a_duplicate_from_noise_is_merged() {
+    let mut m = memory();
+    // One mug whose detections jump once far enough to spawn a second track, then settle.
+    let mut t = crate::common::T0;
+    let positions = [
+        [2.0, 0.0, 0.8],
+        [2.0, 0.0, 0.8],
+        [2.0, 0.42, 0.8],
+        [2.0, 0.42, 0.8],
+        [2.0, 0.05, 0.8],
+    ];
+    for k in 0..40 {
+        let p = positions[k.min(positions.len() - 1)];
+        m.ingest(&crate::common::keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![crate::common::det("mug", p)],
+        ))
+        .unwrap();
+        t += 1_000_000_000;
+    }
+    let mugs: Vec<_> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.label == "mug")
+        .collect();
+    assert_eq!(mugs.len(), 1, "{mugs:#?}");
+    assert!(mugs[0].state.is_present());
+}
+
+#[test]
+fn moved_missing_and_reappeared_are_detected() {
+    let mut m = memory();
+    let mut t = crate::common::T0;
+    let kf = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
+    // Morning: keys on the left, a book on the right.
+    for _ in 0..5 {
+        m.ingest(&kf(
+            t,
+            vec![
+                crate::common::det("keys", [2.0, 0.5, 0.8]),
+                crate::common::det("book", [2.0, -0.5, 0.8]),
+            ],
+        ))
+        .unwrap();
+        t += 1_000_000_000;
+    }
+    // Later: the keys are gone from the left and lie 0.6 m further right; the book is gone.
+    t += 3_600_000_000_000;
+    for _ in 0..5 {
+        m.ingest(&kf(t, vec![crate::common::det("keys", [2.5, -0.1, 0.8])]))
+            .unwrap();
+        t += 1_000_000_000;
+    }
+    // Later still: the book is back where it was.
+    t += 3_600_000_000_000;
+    for _ in 0..3 {
+        m.ingest(&kf(
+            t,
+            vec![
+                crate::common::det("keys", [2.5, -0.1, 0.8]),
+                crate::common::det("book", [2.0, -0.5, 0.8]),
+            ],
+        ))
+        .unwrap();
+        t += 1_000_000_000;
+    }
+    let Answer::Changes(changes) = m
+        .query(&Query::Changes {
+            window: TimeWindow::all(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    let kinds: Vec<(String, &str)> = changes
+        .iter()
+        .map(|c| (c.label.clone(), c.kind.as_str()))
+        .collect();
+    assert!(kinds.contains(&("keys".into(), "moved")), "{kinds:?}");
+    let keys = changes.iter().find(|c| c.label == "keys").unwrap();
+    assert!(
+        (keys.from_world[1] - 0.5).abs() < 0.05 && (keys.to_world.unwrap()[1] + 0.1).abs() < 0.05
+    );
+    // The book went missing and came back: net no change over the whole window, but a
+    // reappearance in the last hour.
+    assert!(!kinds.iter().any(|k| k.0 == "book"), "{kinds:?}");
+    let last_hour = TimeWindow::new(t - 3_600_000_000_000, t).unwrap();
+    let Answer::Changes(recent) = m.query(&Query::Changes { window: last_hour }).unwrap() else {
+        panic!()
+    };
+    assert!(
+        recent
+            .iter()
+            .any(|c| c.label == "book" && c.kind.as_str() == "reappeared"),
+        "{recent:?}"
+    );
+    let book = m
+        .objects()
+        .iter()
+        .find(|o| o.is_reportable() && o.label == "book")
+        .unwrap();
+    assert_eq!(book.state, ObjectState::Present);
+    // One keys object, now at its new place.
+    let keys: Vec<_> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.label == "keys")
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, ObjectState::Moved);
+}
