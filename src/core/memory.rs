@@ -13,7 +13,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use serde::Serialize;
 
 use super::config::MemoryConfig;
-use super::embed::{fnv1a64, Embedder};
+use super::embed::Embedder;
 use super::episodic::{CaptionRecord, Event, EventKind, EventLog};
 use super::error::CoreError;
 use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
@@ -285,9 +285,11 @@ impl Memory {
         g
     }
 
-    /// Compatibility group of a label without registering it.
-    pub(crate) fn group_lookup(&self, label: &str) -> Option<u32> {
-        self.groups.get(label).copied()
+    /// Recomputes an object's cached compatibility group after its label changed.
+    fn refresh_group(&mut self, id: ObjectId) {
+        let label = self.objects[id.index()].label.clone();
+        let g = self.group_of(&label);
+        self.objects[id.index()].group = g;
     }
 
     fn check_stamp(&self, stamp_ns: StampNs) -> Result<(), CoreError> {
@@ -373,7 +375,13 @@ impl Memory {
         }
         self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
         for id in &touched {
-            self.merge_duplicates(*id, &seen_now, stamp);
+            // Duplicates arise when a track is born or drifts: check only then.
+            let o = &self.objects[id.index()];
+            let moved =
+                (o.position_world - self.relation_anchor[id.index()]).norm() >= RELATION_UPDATE_M;
+            if o.times_seen <= self.config.min_sightings_to_confirm + 1 || moved {
+                self.merge_duplicates(*id, &seen_now, stamp);
+            }
         }
         if let Some(text) = obs
             .caption
@@ -386,6 +394,9 @@ impl Memory {
         for id in touched {
             self.refresh_relations_if_moved(id);
         }
+        self.object_index.maintain();
+        self.closed_index.maintain();
+        self.place_index.maintain();
         report.first_event = first_event;
         report.end_event = self.log.len() as u64;
         Ok(report)
@@ -491,7 +502,7 @@ impl Memory {
                     let Some(obj) = self.objects.get(raw as usize) else {
                         return;
                     };
-                    if obj.retired || self.group_lookup(&obj.label) != Some(det.group) {
+                    if obj.retired || obj.group != det.group {
                         return;
                     }
                     if !self.extent_compatible(det, obj) {
@@ -558,6 +569,7 @@ impl Memory {
         self.objects.push(MemoryObject {
             id,
             label: det.label.clone(),
+            group: det.group,
             label_votes: votes,
             position_world: det.position_world,
             extent_m: det.extent_m,
@@ -613,6 +625,7 @@ impl Memory {
         let max_weight = self.config.max_position_weight;
         let was_missing;
         let mut closed_visit = None;
+        let mut label_changed = false;
         {
             let obj = &mut self.objects[id.index()];
             was_missing = obj.state == ObjectState::Missing;
@@ -624,8 +637,18 @@ impl Memory {
             obj.position_world += (det.position_world - obj.position_world) * alpha;
             obj.extent_m += (det.extent_m - obj.extent_m) * alpha;
             obj.position_weight = (w_old + w_new).min(max_weight);
-            *obj.label_votes.entry(det.label.clone()).or_insert(0.0) += det.score;
-            obj.label = majority_label(&obj.label_votes);
+            match obj.label_votes.get_mut(&det.label) {
+                Some(v) => *v += det.score,
+                None => {
+                    obj.label_votes.insert(det.label.clone(), det.score);
+                }
+            }
+            if majority_label(&obj.label_votes).is_some_and(|best| *best != obj.label) {
+                obj.label = majority_label(&obj.label_votes)
+                    .cloned()
+                    .unwrap_or_default();
+                label_changed = true;
+            }
             obj.times_seen = obj.times_seen.saturating_add(1);
             obj.confidence = 1.0 - (1.0 - obj.confidence) * (1.0 - det.score * 0.5);
             obj.missed_views = 0;
@@ -656,6 +679,9 @@ impl Memory {
             }
         }
         self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
+        if label_changed {
+            self.refresh_group(id);
+        }
         if let Some((start, end)) = closed_visit {
             self.emit_visit(id, start, end, stamp);
         }
@@ -923,7 +949,7 @@ impl Memory {
                     && o.is_reportable()
                     && o.state.is_present()
                     && o.last_seen_ns > me.last_seen_ns
-                    && self.group_lookup(&o.label) == Some(group)
+                    && o.group == group
                     && !o.distinct_from.contains(&id)
                     && !me.distinct_from.contains(other)
                     && appearance(o, me).is_none_or(|c| c >= self.config.min_appearance_cosine)
@@ -960,7 +986,7 @@ impl Memory {
             for (label, votes) in &n.label_votes {
                 *o.label_votes.entry(label.clone()).or_insert(0.0) += votes;
             }
-            o.label = majority_label(&o.label_votes);
+            o.label = majority_label(&o.label_votes).cloned().unwrap_or_default();
             o.last_seen_ns = n.last_seen_ns.max(o.last_seen_ns);
             o.times_seen = o.times_seen.saturating_add(n.times_seen);
             o.confidence = o.confidence.max(n.confidence);
@@ -994,6 +1020,7 @@ impl Memory {
         let moved_events = std::mem::take(&mut self.object_events[new.index()]);
         self.object_events[old.index()].extend(moved_events);
         self.object_events[old.index()].sort_unstable();
+        self.refresh_group(old);
         self.text_embeddings.remove(&new);
         self.object_index.remove(new.0);
         let pos = self.objects[old.index()].position_world;
@@ -1023,15 +1050,23 @@ impl Memory {
     ) {
         let camera_pos = obs.world_from_camera.translation.vector;
         let reach = obs.camera.max_depth_m + self.max_extent_seen_m;
+        // Frustum test on the index's compact positions first; objects are touched only when in
+        // view (most candidates of the radius search are not).
         let mut expected: Vec<ObjectId> = Vec::new();
-        self.object_index.for_each_within(
+        let margin = self.config.frustum_margin_px;
+        self.object_index.for_each_within_at(
             [
                 camera_pos.x as f32,
                 camera_pos.y as f32,
                 camera_pos.z as f32,
             ],
             reach as f32,
-            |raw, _| expected.push(ObjectId(raw)),
+            |raw, _, pos| {
+                let p = Point3::new(f64::from(pos[0]), f64::from(pos[1]), f64::from(pos[2]));
+                if obs.camera.sees(&(camera_from_world * p), margin) {
+                    expected.push(ObjectId(raw));
+                }
+            },
         );
         expected.sort_unstable();
         for id in expected {
@@ -1163,7 +1198,7 @@ impl Memory {
             if b.retired
                 || b.state == ObjectState::Missing
                 || a.state == ObjectState::Missing
-                || self.group_lookup(&b.label) != Some(group)
+                || b.group != group
                 || a.distinct_from.contains(&other)
                 || b.distinct_from.contains(&id)
                 || (seen_now.contains(&id) && seen_now.contains(&other))
@@ -1204,7 +1239,7 @@ impl Memory {
             for (label, votes) in &d.label_votes {
                 *k.label_votes.entry(label.clone()).or_insert(0.0) += votes;
             }
-            k.label = majority_label(&k.label_votes);
+            k.label = majority_label(&k.label_votes).cloned().unwrap_or_default();
             k.times_seen = k.times_seen.saturating_add(d.times_seen);
             k.last_seen_ns = k.last_seen_ns.max(d.last_seen_ns);
             k.first_seen_ns = k.first_seen_ns.min(d.first_seen_ns);
@@ -1243,6 +1278,7 @@ impl Memory {
         let moved_events = std::mem::take(&mut self.object_events[drop.index()]);
         self.object_events[keep.index()].extend(moved_events);
         self.object_events[keep.index()].sort_unstable();
+        self.refresh_group(keep);
         self.text_embeddings.remove(&drop);
         self.object_index.remove(drop.0);
         let pos = self.objects[keep.index()].position_world;
@@ -1296,22 +1332,27 @@ impl Memory {
 
     /// Nearest place within twice the place radius of `position`.
     fn place_for(&self, position: &Point3<f64>) -> Option<PlaceId> {
-        let hits = self
-            .place_index
-            .within(to_f32(position), (2.0 * self.config.place_radius_m) as f32);
-        hits.first().map(|(raw, _)| PlaceId(*raw))
+        self.nearest_place(position, 2.0 * self.config.place_radius_m)
+    }
+
+    /// Nearest place within `radius_m` (ties to the lower id).
+    fn nearest_place(&self, position: &Point3<f64>, radius_m: f64) -> Option<PlaceId> {
+        let mut best: Option<(f32, u32)> = None;
+        self.place_index
+            .for_each_within(to_f32(position), radius_m as f32, |raw, d2| {
+                if best.is_none_or(|b| (d2, raw) < b) {
+                    best = Some((d2, raw));
+                }
+            });
+        best.map(|(_, raw)| PlaceId(raw))
     }
 
     /// Places the robot: the nearest place within the place radius, or a new one.
     fn update_place(&mut self, stamp: StampNs, world_from_body: &Isometry3<f64>) -> PlaceId {
         let p = world_from_body.translation.vector;
         let here = Point3::new(p.x, p.y, p.z);
-        let hits = self
-            .place_index
-            .within(to_f32(&here), self.config.place_radius_m as f32);
-        let place = match hits.first() {
-            Some((raw, _)) => {
-                let id = PlaceId(*raw);
+        let place = match self.nearest_place(&here, self.config.place_radius_m) {
+            Some(id) => {
                 self.places[id.index()].last_visit_ns = stamp;
                 id
             }
@@ -1366,6 +1407,17 @@ impl Memory {
     /// Keeps the per-label index in step with the object's label, state and last sighting.
     fn refresh_label_index(&mut self, id: ObjectId) {
         let obj = &self.objects[id.index()];
+        // Unchanged (the common case on a sighting of a missing-free object): no allocation.
+        let wanted = obj.is_reportable().then_some((
+            obj.state == ObjectState::Missing,
+            Reverse(obj.last_seen_ns),
+            id,
+        ));
+        match (&self.label_key[id.index()], wanted) {
+            (Some((label, key)), Some(w)) if *key == w && *label == obj.label => return,
+            (None, None) => return,
+            _ => {}
+        }
         let new_key = obj.is_reportable().then(|| {
             (
                 obj.label.clone(),
@@ -1607,7 +1659,7 @@ pub fn normalize_label(label: &str) -> String {
 }
 
 /// The label with most votes; ties go to the lexicographically smallest.
-fn majority_label(votes: &BTreeMap<String, f32>) -> String {
+fn majority_label(votes: &BTreeMap<String, f32>) -> Option<&String> {
     let mut best: Option<(&String, f32)> = None;
     for (label, v) in votes {
         match best {
@@ -1615,10 +1667,5 @@ fn majority_label(votes: &BTreeMap<String, f32>) -> String {
             _ => best = Some((label, *v)),
         }
     }
-    best.map(|(l, _)| l.clone()).unwrap_or_default()
-}
-
-/// Stable hash of a label (for callers that need one).
-pub fn label_hash(label: &str) -> u64 {
-    fnv1a64(normalize_label(label).as_bytes())
+    best.map(|(l, _)| l)
 }

@@ -460,18 +460,10 @@ impl Memory {
             return Ok(Vec::new());
         }
         let q = to_f32(point);
-        // Best (closest) matching placement per object.
-        let mut best: BTreeMap<ObjectId, (f64, [f64; 3], StampNs)> = BTreeMap::new();
-        let mut consider = |id: ObjectId, pos: [f64; 3], last_seen: StampNs| {
-            let d = ((pos[0] - point.x).powi(2)
-                + (pos[1] - point.y).powi(2)
-                + (pos[2] - point.z).powi(2))
-            .sqrt();
-            let e = best.entry(id).or_insert((f64::INFINITY, pos, last_seen));
-            if d < e.0 {
-                *e = (d, pos, last_seen);
-            }
-        };
+        // Matching placements as (object, distance, position, last sighting there); an object may
+        // match through several placements: the closest one is kept.
+        let mut found: Vec<(ObjectId, f64, [f64; 3], StampNs)> = Vec::new();
+        let dist = |pos: &Point3<f64>| (pos - point).norm();
         let accept = |obj: &MemoryObject| {
             obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l)
         };
@@ -481,7 +473,7 @@ impl Memory {
                 let Some(obj) = self.objects.get(raw as usize) else {
                     return;
                 };
-                if !accept(obj) || !obj.state.is_present() {
+                if !obj.state.is_present() || !accept(obj) {
                     return;
                 }
                 let Some(p) = obj
@@ -492,7 +484,12 @@ impl Memory {
                     return;
                 };
                 if p.closed_at_ns.is_none() && window.overlaps(p.start_ns, StampNs::MAX) {
-                    consider(obj.id, arr(&obj.position_world), obj.last_seen_ns);
+                    found.push((
+                        obj.id,
+                        dist(&obj.position_world),
+                        arr(&obj.position_world),
+                        obj.last_seen_ns,
+                    ));
                 }
             });
         // Closed placements: evidence from first to last sighting there.
@@ -501,20 +498,29 @@ impl Memory {
                 let Some(p) = self.placements.get(raw as usize) else {
                     return;
                 };
+                if !window.overlaps(p.start_ns, p.last_seen_ns) {
+                    return;
+                }
                 let id = self.resolve(p.object);
                 let Some(obj) = self.objects.get(id.index()) else {
                     return;
                 };
-                if !accept(obj) {
-                    return;
-                }
-                if window.overlaps(p.start_ns, p.last_seen_ns) {
-                    consider(id, arr(&p.position_world), p.last_seen_ns);
+                if accept(obj) {
+                    found.push((
+                        id,
+                        dist(&p.position_world),
+                        arr(&p.position_world),
+                        p.last_seen_ns,
+                    ));
                 }
             });
-        let mut hits: Vec<ObjectHit> = best
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        found.dedup_by_key(|f| f.0);
+        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found.truncate(k);
+        let hits: Vec<ObjectHit> = found
             .into_iter()
-            .filter_map(|(id, (d, pos, last_seen))| {
+            .filter_map(|(id, d, pos, last_seen)| {
                 let obj = self.object(id)?;
                 let mut h = hit(obj, 1.0);
                 h.position_world = pos;
@@ -523,13 +529,6 @@ impl Memory {
                 Some(h)
             })
             .collect();
-        hits.sort_by(|a, b| {
-            a.distance_m
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
-                .then(a.id.cmp(&b.id))
-        });
-        hits.truncate(k);
         Ok(hits)
     }
 

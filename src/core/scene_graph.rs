@@ -47,6 +47,8 @@ pub struct MemoryObject {
     pub id: ObjectId,
     /// Most-voted label.
     pub label: String,
+    /// Compatibility group of `label` (labels the detector confuses share one).
+    pub group: u32,
     /// Score-weighted label votes (label confusion is resolved by majority).
     pub label_votes: BTreeMap<String, f32>,
     /// Estimated centre in the map frame, m.

@@ -7,10 +7,15 @@
 //! change the stored current position; queries search `radius + slack` and check exact distances
 //! against current positions, so results are exact. Stores ids only, never payloads.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 
 /// Entries kept in the linear buffer before they become a tree.
-const BUFFER_CAP: usize = 256;
+const BUFFER_CAP: usize = 1024;
+/// A trailing level is merged into a new one while it is at most this many times larger, which
+/// keeps the number of trees (searched by every query) near log4(n / BUFFER_CAP).
+const MERGE_FACTOR: usize = 4;
 
 struct Level {
     tree: ImmutableKdTree<f32, 3>,
@@ -32,6 +37,8 @@ pub struct PointIndex {
     version: Vec<u32>,
     slack_m: f32,
     len: usize,
+    /// Queries answered since the trees last changed shape (drives [`PointIndex::maintain`]).
+    queries_since_change: AtomicU64,
 }
 
 impl std::fmt::Debug for PointIndex {
@@ -66,6 +73,7 @@ impl PointIndex {
                 0.0
             },
             len: 0,
+            queries_since_change: AtomicU64::new(0),
         }
     }
 
@@ -135,12 +143,24 @@ impl PointIndex {
         self.version.get(entry.0 as usize) == Some(&entry.1)
     }
 
+    /// Compacts everything into one tree once the index has answered more queries than half
+    /// its size since its shape last changed: mostly-static data is then searched in a single
+    /// tree, at an amortised cost of O(log n) per query. Call when convenient (after an ingest).
+    pub fn maintain(&mut self) {
+        let trees = self.level_count();
+        let queries = self.queries_since_change.load(Ordering::Relaxed);
+        if trees > 1 && queries >= (self.len as u64 / 2).max(4096) {
+            self.compact();
+        }
+    }
+
     fn flush_buffer(&mut self) {
+        self.queries_since_change.store(0, Ordering::Relaxed);
         let mut entries: Vec<(u32, u32)> = std::mem::take(&mut self.buffer);
         entries.retain(|e| self.is_live(*e));
         // Merge with the trailing levels while they are no larger than what we carry.
         while let Some(last) = self.levels.last() {
-            if last.entries.len() > 2 * entries.len().max(BUFFER_CAP) {
+            if last.entries.len() > MERGE_FACTOR * entries.len().max(BUFFER_CAP) {
                 break;
             }
             if let Some(level) = self.levels.pop() {
@@ -171,6 +191,7 @@ impl PointIndex {
     /// Rebuilds everything into one tree: call when idle (after a bulk load) for the fastest
     /// queries.
     pub fn compact(&mut self) {
+        self.queries_since_change.store(0, Ordering::Relaxed);
         let mut entries: Vec<(u32, u32)> = std::mem::take(&mut self.buffer);
         for level in std::mem::take(&mut self.levels) {
             entries.extend(level.entries);
@@ -201,9 +222,21 @@ impl PointIndex {
     /// Calls `f(id, squared_distance)` for every live id within `radius_m` of `query` (inclusive),
     /// each exactly once, in no particular order.
     pub fn for_each_within(&self, query: [f32; 3], radius_m: f32, mut f: impl FnMut(u32, f32)) {
-        if !(radius_m.is_finite() && radius_m >= 0.0) || !query.iter().all(|c| c.is_finite()) {
+        self.for_each_within_at(query, radius_m, |id, d2, _| f(id, d2));
+    }
+
+    /// Like [`PointIndex::for_each_within`], also passing each id's current position (read from
+    /// the index's compact arrays, so callers can filter before touching their own records).
+    pub fn for_each_within_at(
+        &self,
+        query: [f32; 3],
+        radius_m: f32,
+        mut f: impl FnMut(u32, f32, [f32; 3]),
+    ) {
+        if !(radius_m.is_finite() && radius_m >= 0.0 && query.iter().all(|c| c.is_finite())) {
             return;
         }
+        self.queries_since_change.fetch_add(1, Ordering::Relaxed);
         let r2 = radius_m * radius_m;
         let search = radius_m + self.slack_m;
         let search2 = search * search;
@@ -221,9 +254,10 @@ impl PointIndex {
                 if !self.is_live(*entry) {
                     continue;
                 }
-                let d2 = dist2(&self.current[entry.0 as usize], &query);
+                let pos = self.current[entry.0 as usize];
+                let d2 = dist2(&pos, &query);
                 if d2 <= r2 {
-                    f(entry.0, d2);
+                    f(entry.0, d2, pos);
                 }
             }
         }
@@ -231,9 +265,10 @@ impl PointIndex {
             if !self.is_live(*entry) {
                 continue;
             }
-            let d2 = dist2(&self.current[entry.0 as usize], &query);
+            let pos = self.current[entry.0 as usize];
+            let d2 = dist2(&pos, &query);
             if d2 <= r2 {
-                f(entry.0, d2);
+                f(entry.0, d2, pos);
             }
         }
     }
@@ -246,9 +281,9 @@ impl PointIndex {
         out
     }
 
-    /// Number of trees currently searched (for diagnostics).
+    /// Number of units every query searches: the trees, plus the linear buffer when non-empty.
     pub fn level_count(&self) -> usize {
-        self.levels.len()
+        self.levels.len() + usize::from(!self.buffer.is_empty())
     }
 
     /// Bytes held by the trees' position copies (an estimate for memory reports).
@@ -316,6 +351,23 @@ mod tests {
         assert_eq!(far6, vec![6]);
         assert!(idx.within([7.0, 0.0, 0.0], 0.1).is_empty());
         assert!(!idx.contains(7));
+    }
+
+    #[test]
+    fn maintain_compacts_a_queried_static_index() {
+        let mut idx = PointIndex::new(0.0);
+        for id in 0..5000u32 {
+            idx.upsert(id, [id as f32, 0.0, 0.0]);
+        }
+        assert!(idx.level_count() > 1);
+        idx.maintain();
+        assert!(idx.level_count() > 1, "no queries yet: nothing to gain");
+        for q in 0..5000u32 {
+            idx.for_each_within([q as f32, 0.0, 0.0], 0.5, |_, _| {});
+        }
+        idx.maintain();
+        assert_eq!(idx.level_count(), 1);
+        assert_eq!(idx.within([42.0, 0.0, 0.0], 0.1).len(), 1);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub const NEAR_RADIUS_M: f64 = 1.0;
 /// Error recorded when a question gets no usable answer (m or s).
 pub const UNANSWERED: f64 = 1.0e6;
 
+/// A true change: `(moved?, label, from, to)` (`to` only for moves).
+pub type TrueChange = (bool, String, Point3<f64>, Option<Point3<f64>>);
+
 /// One question with its true answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
@@ -53,9 +56,9 @@ pub enum Question {
         /// The window (end of one patrol to the end of the next).
         window: TimeWindow,
         /// Observable changes: `(moved?, label, from, to)`.
-        observable: Vec<(bool, String, Point3<f64>, Option<Point3<f64>>)>,
+        observable: Vec<TrueChange>,
         /// Changes too poorly observed to ask about (answers matching them are not counted).
-        unobservable: Vec<(bool, String, Point3<f64>, Option<Point3<f64>>)>,
+        unobservable: Vec<TrueChange>,
     },
     /// What stood within `radius_m` of `point` during `window`?
     Near {
@@ -448,25 +451,6 @@ pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) ->
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn greedy_matching_is_one_to_one() {
-        let m = greedy_match(vec![(0.1, 0, 0), (0.2, 1, 0), (0.3, 1, 1), (0.05, 0, 1)]);
-        assert_eq!(m, vec![(0, 1), (1, 0)]);
-    }
-
-    #[test]
-    fn percentiles() {
-        let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
-        assert_eq!(median(&mut v), 3.0);
-        assert_eq!(percentile(&mut v, 0.9), 5.0);
-        assert_eq!(median(&mut []), 0.0);
-    }
-}
-
 /// Lines describing, per patrol gap, the observable true changes and what the memory reported
 /// (for `mnemo eval --explain`).
 pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
@@ -485,7 +469,7 @@ pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
             window.start_ns(),
             window.end_ns()
         ));
-        let show = |t: &(bool, String, Point3<f64>, Option<Point3<f64>>)| {
+        let show = |t: &TrueChange| {
             let to =
                 t.3.map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p.x, p.y, p.z))
                     .unwrap_or_default();
@@ -523,4 +507,23 @@ pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_matching_is_one_to_one() {
+        let m = greedy_match(vec![(0.1, 0, 0), (0.2, 1, 0), (0.3, 1, 1), (0.05, 0, 1)]);
+        assert_eq!(m, vec![(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(median(&mut v), 3.0);
+        assert_eq!(percentile(&mut v, 0.9), 5.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
 }

@@ -74,7 +74,7 @@ impl Rng {
 
     /// Poisson sample with mean `lambda` (Knuth; fine for small means).
     pub fn poisson(&mut self, lambda: f64) -> u32 {
-        if !(lambda > 0.0) {
+        if lambda.is_nan() || lambda <= 0.0 {
             return 0;
         }
         let l = (-lambda.min(50.0)).exp();

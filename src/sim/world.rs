@@ -417,7 +417,7 @@ impl Layout {
         for i in 0..n_rooms {
             let row = i / cols;
             let col_in_row = i % cols;
-            let col = if row % 2 == 0 {
+            let col = if row.is_multiple_of(2) {
                 col_in_row
             } else {
                 cols - 1 - col_in_row
@@ -494,7 +494,7 @@ impl Layout {
                 ],
             };
             // Wall slots avoid door walls' door positions by sitting at 3.1 m along the wall.
-            let mut walls = vec![Wall::North, Wall::East, Wall::South, Wall::West];
+            let mut walls = [Wall::North, Wall::East, Wall::South, Wall::West];
             // Rotate deterministically per seed so layouts differ.
             let r = rng.index(4);
             walls.rotate_left(r);

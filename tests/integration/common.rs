@@ -102,7 +102,7 @@ pub fn random_stream(seed: u64, n_objects: usize, n_keyframes: usize) -> Vec<Obs
         let (x, y, yaw) = (
             rng.range(0.0, 10.0),
             rng.range(0.0, 10.0),
-            rng.range(-3.14, 3.14),
+            rng.range(-std::f64::consts::PI, std::f64::consts::PI),
         );
         let mut obs = keyframe(t, x, y, yaw, Vec::new());
         let camera_from_world = obs.world_from_camera.inverse();
