@@ -5,6 +5,44 @@
 //! missing, reappeared, captions, place entries), answering where / when / near / recall /
 //! scene-graph-at-time queries.
 //!
+//! # Example
+//!
+//! ```
+//! use mnemo::core::{
+//!     Detection, DetectionFrame, LexicalEmbedder, Memory, MemoryConfig, Observation,
+//!     PinholeCamera, Query, Answer, Target,
+//! };
+//! use nalgebra::{Isometry3, Point3, Vector3};
+//!
+//! let mut memory = Memory::new(MemoryConfig::default(), Box::new(LexicalEmbedder::default()))?;
+//! // Two keyframes in which the camera (at the origin, looking along +z) sees a mug 2 m ahead.
+//! for stamp_ns in [1_000_000_000, 2_000_000_000] {
+//!     memory.ingest(&Observation {
+//!         stamp_ns,
+//!         world_from_body: Isometry3::identity(),
+//!         world_from_camera: Isometry3::identity(),
+//!         camera: PinholeCamera::vga_default(),
+//!         detections: vec![Detection {
+//!             label: "mug".into(),
+//!             score: 0.9,
+//!             position_m: Point3::new(0.1, 0.0, 2.0),
+//!             frame: DetectionFrame::Camera,
+//!             extent_m: Vector3::new(0.09, 0.09, 0.1),
+//!             text: None,
+//!             embedding: None,
+//!         }],
+//!         caption: Some("a mug on the kitchen table".into()),
+//!         depth: None,
+//!     })?;
+//! }
+//! let answer = memory.query(&Query::Where { target: Target::Label("mug".into()), k: 1, at_ns: None })?;
+//! let Answer::Objects(hits) = answer else { unreachable!() };
+//! assert_eq!(hits.len(), 1);
+//! assert!((hits[0].position_world[2] - 2.0).abs() < 1e-9);
+//! assert_eq!(hits[0].last_seen_ns, 2_000_000_000);
+//! # Ok::<(), mnemo::core::CoreError>(())
+//! ```
+//!
 //! # Layout
 //! - [`core`]: pure memory model, ingest and queries (no I/O).
 //! - [`sim`]: synthetic household world with ground truth and a QA set; evaluation metrics.

@@ -924,6 +924,17 @@ pub fn simulate(
     })
 }
 
+/// "a mug", "an apple", "keys" (plural labels take no article).
+fn with_article(label: &str) -> String {
+    if label.ends_with('s') && !label.ends_with("ss") {
+        label.to_string()
+    } else if label.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {label}")
+    } else {
+        format!("a {label}")
+    }
+}
+
 fn caption_for(room: &str, visible: &mut [(f64, &'static str)]) -> String {
     visible.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
     let mut labels: Vec<&str> = Vec::new();
@@ -935,13 +946,14 @@ fn caption_for(room: &str, visible: &mut [(f64, &'static str)]) -> String {
             break;
         }
     }
-    match labels.len() {
+    let items: Vec<String> = labels.iter().map(|l| with_article(l)).collect();
+    match items.len() {
         0 => format!("an empty corner of the {room}"),
-        1 => format!("a {} in the {room}", labels[0]),
+        1 => format!("{} in the {room}", items[0]),
         n => format!(
-            "a {} and a {} in the {room}",
-            labels[..n - 1].join(", a "),
-            labels[n - 1]
+            "{} and {} in the {room}",
+            items[..n - 1].join(", "),
+            items[n - 1]
         ),
     }
 }
