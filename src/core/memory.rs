@@ -101,6 +101,18 @@ struct WorldDetection {
 /// Key of an object in the per-label index: present before missing, then most recent first.
 type LabelKey = (bool, Reverse<StampNs>, ObjectId);
 
+/// The objects around the camera for one keyframe, found by one radius search: association,
+/// change detection and duplicate and relation checks of that keyframe all search inside it
+/// instead of walking the k-d trees again (queries whose ball does not fit fall back to the
+/// trees, so results are exact). Distances use current positions; objects created during the
+/// keyframe are added.
+#[derive(Debug)]
+struct Neighborhood {
+    center: [f32; 3],
+    radius_m: f32,
+    ids: Vec<u32>,
+}
+
 /// The spatio-temporal memory.
 pub struct Memory {
     pub(crate) config: MemoryConfig,
@@ -134,6 +146,8 @@ pub struct Memory {
     missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
     /// Confirmed, never-moved objects per group by first sighting, for re-identification.
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
+    /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
+    neighborhood: Option<Neighborhood>,
     /// New objects waiting (until the stamp) for a re-identification from the same sweep.
     pending_reid: BTreeMap<ObjectId, StampNs>,
     pub(crate) max_extent_seen_m: f64,
@@ -189,6 +203,7 @@ impl Memory {
             next_group,
             missing_by_group: BTreeMap::new(),
             recent_by_group: BTreeMap::new(),
+            neighborhood: None,
             pending_reid: BTreeMap::new(),
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
@@ -292,6 +307,32 @@ impl Memory {
         self.objects[id.index()].group = g;
     }
 
+    /// Calls `f(id, squared_distance)` for every indexed object within `radius_m` of `query`,
+    /// through the keyframe's neighbourhood when the ball fits inside it.
+    fn objects_within(&self, query: [f32; 3], radius_m: f32, mut f: impl FnMut(u32, f32)) {
+        if let Some(nb) = &self.neighborhood {
+            let dc = ((query[0] - nb.center[0]).powi(2)
+                + (query[1] - nb.center[1]).powi(2)
+                + (query[2] - nb.center[2]).powi(2))
+            .sqrt();
+            if radius_m.is_finite() && radius_m >= 0.0 && dc + radius_m <= nb.radius_m {
+                let r2 = radius_m * radius_m;
+                for id in &nb.ids {
+                    if let Some(p) = self.object_index.position(*id) {
+                        let d2 = (p[0] - query[0]).powi(2)
+                            + (p[1] - query[1]).powi(2)
+                            + (p[2] - query[2]).powi(2);
+                        if d2 <= r2 {
+                            f(*id, d2);
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        self.object_index.for_each_within(query, radius_m, f);
+    }
+
     fn check_stamp(&self, stamp_ns: StampNs) -> Result<(), CoreError> {
         match self.latest_stamp_ns {
             Some(latest) if stamp_ns < latest => Err(CoreError::StampBackwards {
@@ -346,6 +387,7 @@ impl Memory {
 
         let mut report = IngestReport::default();
         let camera_from_world = obs.world_from_camera.inverse();
+        self.gather_neighborhood(obs);
         let detections = self.world_detections(obs, &camera_from_world, &mut report);
         self.stats.detections += detections.len() as u64;
         self.stats.detections_rejected += report.rejected.len() as u64;
@@ -394,12 +436,34 @@ impl Memory {
         for id in touched {
             self.refresh_relations_if_moved(id);
         }
+        self.neighborhood = None;
         self.object_index.maintain();
         self.closed_index.maintain();
         self.place_index.maintain();
         report.first_event = first_event;
         report.end_event = self.log.len() as u64;
         Ok(report)
+    }
+
+    /// One radius search around the camera covering everything this keyframe can touch:
+    /// detections up to the far depth plus noise, their gates, and relation partners.
+    fn gather_neighborhood(&mut self, obs: &Observation) {
+        let c = obs.world_from_camera.translation.vector;
+        let center = [c.x as f32, c.y as f32, c.z as f32];
+        let reach = obs.camera.max_depth_m * (1.0 + self.config.gate_per_depth)
+            + 2.0 * self.max_extent_seen_m
+            + self.config.gate_base_m
+            + self.config.near_relation_m
+            + self.config.on_tolerance_m
+            + 0.5;
+        let mut ids = Vec::new();
+        self.object_index
+            .for_each_within(center, reach as f32, |raw, _| ids.push(raw));
+        self.neighborhood = Some(Neighborhood {
+            center,
+            radius_m: reach as f32,
+            ids,
+        });
     }
 
     fn validate_observation(&self, obs: &Observation) -> Result<(), CoreError> {
@@ -495,26 +559,22 @@ impl Memory {
                 + self.config.gate_per_depth * det.depth_m
                 + self.config.gate_extent_fraction
                     * max_extent(&det.extent_m).max(self.max_extent_seen_m);
-            self.object_index.for_each_within(
-                to_f32(&det.position_world),
-                search as f32,
-                |raw, _| {
-                    let Some(obj) = self.objects.get(raw as usize) else {
-                        return;
-                    };
-                    if obj.retired || obj.group != det.group {
-                        return;
-                    }
-                    if !self.extent_compatible(det, obj) {
-                        return;
-                    }
-                    let d = (obj.position_world - det.position_world).norm();
-                    let gate = self.gate_m(det, obj);
-                    if d <= gate {
-                        pairs.push((d / gate, i, obj.id));
-                    }
-                },
-            );
+            self.objects_within(to_f32(&det.position_world), search as f32, |raw, _| {
+                let Some(obj) = self.objects.get(raw as usize) else {
+                    return;
+                };
+                if obj.retired || obj.group != det.group {
+                    return;
+                }
+                if !self.extent_compatible(det, obj) {
+                    return;
+                }
+                let d = (obj.position_world - det.position_world).norm();
+                let gate = self.gate_m(det, obj);
+                if d <= gate {
+                    pairs.push((d / gate, i, obj.id));
+                }
+            });
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut assignment = vec![None; detections.len()];
@@ -604,6 +664,9 @@ impl Memory {
             closed_at_ns: None,
         });
         self.object_index.upsert(id.0, to_f32(&det.position_world));
+        if let Some(nb) = &mut self.neighborhood {
+            nb.ids.push(id.0);
+        }
         // Candidate for re-identification as a moved object from the start.
         self.recent_by_group
             .entry(det.group)
@@ -932,7 +995,7 @@ impl Memory {
         let group = self.group_of(&label);
         let me = &self.objects[id.index()];
         let mut found: Vec<(f32, u32)> = Vec::new();
-        self.object_index.for_each_within(
+        self.objects_within(
             to_f32(&me.position_world),
             2.0 * self.config.gate_base_m as f32,
             |raw, d2| {
@@ -1054,14 +1117,17 @@ impl Memory {
         // view (most candidates of the radius search are not).
         let mut expected: Vec<ObjectId> = Vec::new();
         let margin = self.config.frustum_margin_px;
-        self.object_index.for_each_within_at(
+        self.objects_within(
             [
                 camera_pos.x as f32,
                 camera_pos.y as f32,
                 camera_pos.z as f32,
             ],
             reach as f32,
-            |raw, _, pos| {
+            |raw, _| {
+                let Some(pos) = self.object_index.position(raw) else {
+                    return;
+                };
                 let p = Point3::new(f64::from(pos[0]), f64::from(pos[1]), f64::from(pos[2]));
                 if obs.camera.sees(&(camera_from_world * p), margin) {
                     expected.push(ObjectId(raw));
@@ -1181,7 +1247,7 @@ impl Memory {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         let mut candidates: Vec<(f32, u32)> = Vec::new();
-        self.object_index.for_each_within(
+        self.objects_within(
             to_f32(&pos),
             self.config.merge_distance_m as f32,
             |raw, d2| {
@@ -1505,13 +1571,9 @@ impl Memory {
         }
         let anchor = self.relation_anchor[id.index()];
         let mut partners: Vec<u32> = Vec::new();
-        self.object_index.for_each_within(
-            to_f32(&anchor),
-            self.relation_reach() as f32,
-            |raw, _| {
-                partners.push(raw);
-            },
-        );
+        self.objects_within(to_f32(&anchor), self.relation_reach() as f32, |raw, _| {
+            partners.push(raw);
+        });
         partners.sort_unstable();
         for raw in partners {
             let other = ObjectId(raw);
