@@ -551,7 +551,9 @@ impl Memory {
         ratio <= self.config.max_extent_ratio
     }
 
-    /// One-to-one assignment of detections to objects, greedy by normalised distance.
+    /// One-to-one assignment of detections to objects, greedy by normalised distance. Candidates
+    /// are label- and size-compatible, inside the gate and, when both carry an appearance
+    /// embedding, similar enough (`min_appearance_cosine`).
     fn associate(&self, detections: &[WorldDetection]) -> Vec<Option<ObjectId>> {
         let mut pairs: Vec<(f64, usize, ObjectId)> = Vec::new();
         for (i, det) in detections.iter().enumerate() {
@@ -568,6 +570,14 @@ impl Memory {
                 }
                 if !self.extent_compatible(det, obj) {
                     return;
+                }
+                // With appearance on both sides, a different-looking instance is not a match.
+                if let (Some(a), Some(b)) = (&det.embedding, &obj.embedding) {
+                    if a.len() == b.len()
+                        && super::embed::cosine(a, b) < self.config.min_appearance_cosine
+                    {
+                        return;
+                    }
                 }
                 let d = (obj.position_world - det.position_world).norm();
                 let gate = self.gate_m(det, obj);

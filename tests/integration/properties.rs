@@ -227,3 +227,44 @@ fn moved_missing_and_reappeared_are_detected() {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].state, ObjectState::Moved);
 }
+
+#[test]
+fn appearance_decides_whether_a_missing_object_reappeared() {
+    let with_embedding = |label: &str, p: [f64; 3], e: Vec<f32>| {
+        let mut d = crate::common::det(label, p);
+        d.embedding = Some(e);
+        d
+    };
+    let red = vec![1.0, 0.0, 0.0, 0.0];
+    let blue = vec![0.0, 1.0, 0.0, 0.0];
+    for (second, expect_reappeared) in [(red.clone(), true), (blue, false)] {
+        let mut m = memory();
+        let mut t = crate::common::T0;
+        let mut kf = |m: &mut mnemo::core::Memory, dets| {
+            m.ingest(&crate::common::keyframe(t, 0.0, 0.0, 0.0, dets))
+                .unwrap();
+            t += 1_000_000_000;
+        };
+        for _ in 0..3 {
+            kf(
+                &mut m,
+                vec![with_embedding("mug", [2.0, 0.0, 0.8], red.clone())],
+            );
+        }
+        for _ in 0..3 {
+            kf(&mut m, vec![]);
+        }
+        let mug = m.objects().iter().find(|o| o.label == "mug").unwrap().id;
+        assert_eq!(m.object(mug).unwrap().state, ObjectState::Missing);
+        // A look-alike ("cup" is in the mug's group) stands where the mug was.
+        kf(
+            &mut m,
+            vec![with_embedding("cup", [2.0, 0.05, 0.8], second)],
+        );
+        let revived = m.object(mug).unwrap().state.is_present();
+        assert_eq!(
+            revived, expect_reappeared,
+            "same look: reappeared; different look: a new object"
+        );
+    }
+}
