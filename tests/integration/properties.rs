@@ -268,3 +268,58 @@ fn appearance_decides_whether_a_missing_object_reappeared() {
         );
     }
 }
+
+#[test]
+fn text_queries_match_labels_and_read_text() {
+    let mut m = memory();
+    let mut t = crate::common::T0;
+    let mut sign = crate::common::det("sign", [2.0, 0.6, 1.0]);
+    sign.text = Some("EXIT".into());
+    for _ in 0..3 {
+        m.ingest(&crate::common::keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![
+                crate::common::det("coffee mug", [2.0, 0.0, 0.8]),
+                crate::common::det("plate", [2.0, -0.5, 0.8]),
+                sign.clone(),
+            ],
+        ))
+        .unwrap();
+        t += 1_000_000_000;
+    }
+    let labels = |text: &str| -> Vec<String> {
+        let Answer::Objects(hits) = m
+            .query(&Query::Where {
+                target: Target::Text(text.into()),
+                k: 10,
+                at_ns: None,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        hits.into_iter().map(|h| h.label).collect()
+    };
+    assert_eq!(labels("where is my mug?"), vec!["coffee mug"]);
+    assert_eq!(labels("plates"), vec!["plate"]);
+    assert_eq!(
+        labels("where did I see exit"),
+        vec!["sign"],
+        "OCR text is searchable"
+    );
+    assert!(labels("unicorn").is_empty());
+    // When by text finds the same object's visit.
+    let Answer::Timeline(entries) = m
+        .query(&Query::When {
+            target: Target::Text("mug".into()),
+            window: TimeWindow::all(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(entries.iter().all(|e| e.label == "coffee mug") && !entries.is_empty());
+}
