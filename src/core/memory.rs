@@ -7,7 +7,7 @@
 //! and incremental `on` / `in` / `near` relations. Queries live in `core::query`.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use nalgebra::{Isometry3, Point3, Vector3};
 use serde::Serialize;
@@ -133,14 +133,16 @@ pub struct Memory {
     pub(crate) closed_index: PointIndex,
     place_index: PointIndex,
     /// Reportable objects per label.
-    pub(crate) label_index: BTreeMap<String, BTreeSet<LabelKey>>,
+    /// Lookups only (never iterated into an answer), hence a hash map.
+    pub(crate) label_index: HashMap<String, BTreeSet<LabelKey>>,
     label_key: Vec<Option<(String, LabelKey)>>,
     /// Embedding per label that has (had) reportable objects.
     pub(crate) label_embeddings: BTreeMap<String, Vec<f32>>,
     /// Embedding of each object's OCR text.
     pub(crate) text_embeddings: BTreeMap<ObjectId, Vec<f32>>,
     /// Label -> compatibility group.
-    groups: BTreeMap<String, u32>,
+    /// Lookups only, hence a hash map.
+    groups: HashMap<String, u32>,
     next_group: u32,
     /// Missing objects per group, for re-identification.
     missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
@@ -173,7 +175,7 @@ impl Memory {
     /// [`CoreError::InvalidConfig`] when the config does not validate.
     pub fn new(config: MemoryConfig, embedder: Box<dyn Embedder>) -> Result<Self, CoreError> {
         config.validate()?;
-        let mut groups = BTreeMap::new();
+        let mut groups = HashMap::new();
         let mut next_group = 0;
         for group in &config.compatible_labels {
             for label in group {
@@ -195,7 +197,7 @@ impl Memory {
             object_index: PointIndex::new(INDEX_SLACK_M),
             closed_index: PointIndex::new(0.0),
             place_index: PointIndex::new(0.0),
-            label_index: BTreeMap::new(),
+            label_index: HashMap::new(),
             label_key: Vec::new(),
             label_embeddings: BTreeMap::new(),
             text_embeddings: BTreeMap::new(),
@@ -1483,45 +1485,46 @@ impl Memory {
     /// Keeps the per-label index in step with the object's label, state and last sighting.
     fn refresh_label_index(&mut self, id: ObjectId) {
         let obj = &self.objects[id.index()];
-        // Unchanged (the common case on a sighting of a missing-free object): no allocation.
         let wanted = obj.is_reportable().then_some((
             obj.state == ObjectState::Missing,
             Reverse(obj.last_seen_ns),
             id,
         ));
-        match (&self.label_key[id.index()], wanted) {
-            (Some((label, key)), Some(w)) if *key == w && *label == obj.label => return,
-            (None, None) => return,
-            _ => {}
-        }
-        let new_key = obj.is_reportable().then(|| {
-            (
-                obj.label.clone(),
-                (
-                    obj.state == ObjectState::Missing,
-                    Reverse(obj.last_seen_ns),
-                    id,
-                ),
-            )
-        });
-        if self.label_key[id.index()] == new_key {
-            return;
-        }
-        if let Some((label, key)) = self.label_key[id.index()].take() {
-            if let Some(set) = self.label_index.get_mut(&label) {
-                set.remove(&key);
+        let same_label =
+            matches!(&self.label_key[id.index()], Some((label, _)) if *label == obj.label);
+        match (&mut self.label_key[id.index()], wanted) {
+            (None, None) => {}
+            // Same label, new key (the common case on a sighting): move the key in place.
+            (Some((label, key)), Some(w)) if same_label => {
+                if *key != w {
+                    if let Some(set) = self.label_index.get_mut(label.as_str()) {
+                        set.remove(key);
+                        set.insert(w);
+                    }
+                    *key = w;
+                }
+            }
+            (slot, wanted) => {
+                if let Some((label, key)) = slot.take() {
+                    if let Some(set) = self.label_index.get_mut(&label) {
+                        set.remove(&key);
+                    }
+                }
+                if let Some(w) = wanted {
+                    let label = self.objects[id.index()].label.clone();
+                    match self.label_index.get_mut(&label) {
+                        Some(set) => {
+                            set.insert(w);
+                        }
+                        None => {
+                            self.ensure_label_embedding(&label);
+                            self.label_index.insert(label.clone(), BTreeSet::from([w]));
+                        }
+                    }
+                    self.label_key[id.index()] = Some((label, w));
+                }
             }
         }
-        if let Some((label, key)) = &new_key {
-            if !self.label_embeddings.contains_key(label) {
-                self.ensure_label_embedding(label);
-            }
-            self.label_index
-                .entry(label.clone())
-                .or_default()
-                .insert(*key);
-        }
-        self.label_key[id.index()] = new_key;
     }
 
     fn refresh_relations_if_moved(&mut self, id: ObjectId) {
