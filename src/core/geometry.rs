@@ -127,9 +127,8 @@ pub struct DepthImage {
 }
 
 impl DepthImage {
-    /// Depth at the camera pixel `(u, v)` (in the camera's full-resolution coordinates).
-    /// `None` when outside, when the buffer is short, or when the pixel has no return.
-    pub fn depth_at(&self, camera: &PinholeCamera, u_px: f64, v_px: f64) -> Option<f64> {
+    /// Scale from camera pixels to this image's pixels; `None` for empty images or cameras.
+    fn scale(&self, camera: &PinholeCamera) -> Option<(f64, f64)> {
         if self.width_px == 0
             || self.height_px == 0
             || camera.width_px == 0
@@ -137,20 +136,30 @@ impl DepthImage {
         {
             return None;
         }
-        let sx = self.width_px as f64 / camera.width_px as f64;
-        let sy = self.height_px as f64 / camera.height_px as f64;
-        let x = (u_px * sx).floor();
-        let y = (v_px * sy).floor();
-        if x < 0.0 || y < 0.0 || x >= self.width_px as f64 || y >= self.height_px as f64 {
-            return None;
-        }
-        let idx = y as usize * self.width_px as usize + x as usize;
-        let d = *self.depth_m.get(idx)? as f64;
+        Some((
+            f64::from(self.width_px) / f64::from(camera.width_px),
+            f64::from(self.height_px) / f64::from(camera.height_px),
+        ))
+    }
+
+    /// Depth of this image's pixel `(x, y)`, when it has a return.
+    fn at(&self, x: usize, y: usize) -> Option<f64> {
+        let d = f64::from(*self.depth_m.get(y * self.width_px as usize + x)?);
         (d.is_finite() && d > 0.0).then_some(d)
     }
-}
 
-impl DepthImage {
+    /// Depth at the camera pixel `(u, v)` (in the camera's full-resolution coordinates).
+    /// `None` when outside, when the buffer is short, or when the pixel has no return.
+    pub fn depth_at(&self, camera: &PinholeCamera, u_px: f64, v_px: f64) -> Option<f64> {
+        let (sx, sy) = self.scale(camera)?;
+        let x = (u_px * sx).floor();
+        let y = (v_px * sy).floor();
+        if x < 0.0 || y < 0.0 || x >= f64::from(self.width_px) || y >= f64::from(self.height_px) {
+            return None;
+        }
+        self.at(x as usize, y as usize)
+    }
+
     /// Fraction of the pixels with a return within `radius_px` (camera pixels) of `(u, v)`
     /// whose depth is at least `depth_m`: 1.0 means nothing stands in front of that depth
     /// around the point. `None` when no pixel in the window has a return.
@@ -162,37 +171,22 @@ impl DepthImage {
         radius_px: f64,
         depth_m: f64,
     ) -> Option<f64> {
-        if self.width_px == 0
-            || self.height_px == 0
-            || camera.width_px == 0
-            || camera.height_px == 0
-        {
-            return None;
-        }
-        let sx = self.width_px as f64 / camera.width_px as f64;
-        let sy = self.height_px as f64 / camera.height_px as f64;
+        let (sx, sy) = self.scale(camera)?;
         let x0 = ((u_px - radius_px) * sx).floor().max(0.0);
         let x1 = ((u_px + radius_px) * sx)
             .floor()
-            .min(self.width_px as f64 - 1.0);
+            .min(f64::from(self.width_px) - 1.0);
         let y0 = ((v_px - radius_px) * sy).floor().max(0.0);
         let y1 = ((v_px + radius_px) * sy)
             .floor()
-            .min(self.height_px as f64 - 1.0);
+            .min(f64::from(self.height_px) - 1.0);
         if x0 > x1 || y0 > y1 {
             return None;
         }
         let (mut total, mut clear) = (0usize, 0usize);
         for y in y0 as usize..=y1 as usize {
             for x in x0 as usize..=x1 as usize {
-                let Some(d) = self
-                    .depth_m
-                    .get(y * self.width_px as usize + x)
-                    .map(|d| f64::from(*d))
-                else {
-                    continue;
-                };
-                if d.is_finite() && d > 0.0 {
+                if let Some(d) = self.at(x, y) {
                     total += 1;
                     if d >= depth_m {
                         clear += 1;

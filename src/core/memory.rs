@@ -893,8 +893,8 @@ impl Memory {
             .entry(group)
             .or_default()
             .insert((first_seen, id));
-        self.ensure_label_embedding(&label);
         self.refresh_text_embedding(id);
+        // Registers the label (and its embedding) on first use.
         self.refresh_label_index(id);
         self.refresh_relations(id);
     }
@@ -1215,13 +1215,7 @@ impl Memory {
     fn declare_missing(&mut self, id: ObjectId, stamp: StampNs) {
         // Missed again and again right next to a look-alike that keeps being seen: a duplicate.
         if let Some(twin) = self.find_duplicate(id) {
-            let (a, b) = (&self.objects[id.index()], &self.objects[twin.index()]);
-            let (keep, drop) = if (a.first_seen_ns, a.id) <= (b.first_seen_ns, b.id) {
-                (id, twin)
-            } else {
-                (twin, id)
-            };
-            self.absorb_duplicate(keep, drop, stamp);
+            self.merge_duplicate_pair(id, twin, stamp);
             return;
         }
         if let Some(new) = self.find_new_match(id) {
@@ -1283,13 +1277,18 @@ impl Memory {
             {
                 continue;
             }
-            let (keep, drop) = if (a.first_seen_ns, a.id) <= (b.first_seen_ns, b.id) {
-                (id, other)
-            } else {
-                (other, id)
-            };
-            self.absorb_duplicate(keep, drop, stamp);
+            self.merge_duplicate_pair(id, other, stamp);
             return;
+        }
+    }
+
+    /// Merges two tracks of one object: the older (first seen earlier, then lower id) survives.
+    fn merge_duplicate_pair(&mut self, a: ObjectId, b: ObjectId, stamp: StampNs) {
+        let (oa, ob) = (&self.objects[a.index()], &self.objects[b.index()]);
+        if (oa.first_seen_ns, oa.id) <= (ob.first_seen_ns, ob.id) {
+            self.absorb_duplicate(a, b, stamp);
+        } else {
+            self.absorb_duplicate(b, a, stamp);
         }
     }
 
