@@ -150,6 +150,10 @@ pub struct Memory {
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
     /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
     neighborhood: Option<Neighborhood>,
+    /// Generation of the current neighbourhood, and per object the generation it was last
+    /// enrolled in (O(1) membership without a per-keyframe set).
+    nb_generation: u32,
+    nb_mark: Vec<u32>,
     /// New objects waiting (until the stamp) for a re-identification from the same sweep.
     pending_reid: BTreeMap<ObjectId, StampNs>,
     pub(crate) max_extent_seen_m: f64,
@@ -206,6 +210,8 @@ impl Memory {
             missing_by_group: BTreeMap::new(),
             recent_by_group: BTreeMap::new(),
             neighborhood: None,
+            nb_generation: 0,
+            nb_mark: Vec::new(),
             pending_reid: BTreeMap::new(),
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
@@ -307,6 +313,22 @@ impl Memory {
         let label = self.objects[id.index()].label.clone();
         let g = self.group_of(&label);
         self.objects[id.index()].group = g;
+    }
+
+    /// Puts an object at `position` in the spatial index. During a keyframe the object also
+    /// joins the keyframe's neighbourhood, so an object created or relocated there is found by
+    /// the keyframe's later searches.
+    fn index_object(&mut self, id: ObjectId, position: &Point3<f64>) {
+        self.object_index.upsert(id.0, to_f32(position));
+        if self.nb_mark.len() <= id.index() {
+            self.nb_mark.resize(id.index() + 1, 0);
+        }
+        if let Some(nb) = &mut self.neighborhood {
+            if self.nb_mark[id.index()] != self.nb_generation {
+                self.nb_mark[id.index()] = self.nb_generation;
+                nb.ids.push(id.0);
+            }
+        }
     }
 
     /// Calls `f(id, squared_distance)` for every indexed object within `radius_m` of `query`,
@@ -461,6 +483,12 @@ impl Memory {
         let mut ids = Vec::new();
         self.object_index
             .for_each_within(center, reach as f32, |raw, _| ids.push(raw));
+        self.nb_generation = self.nb_generation.wrapping_add(1).max(1);
+        for id in &ids {
+            if let Some(m) = self.nb_mark.get_mut(*id as usize) {
+                *m = self.nb_generation;
+            }
+        }
         self.neighborhood = Some(Neighborhood {
             center,
             radius_m: reach as f32,
@@ -675,10 +703,7 @@ impl Memory {
             last_seen_ns: stamp,
             closed_at_ns: None,
         });
-        self.object_index.upsert(id.0, to_f32(&det.position_world));
-        if let Some(nb) = &mut self.neighborhood {
-            nb.ids.push(id.0);
-        }
+        self.index_object(id, &det.position_world);
         // Candidate for re-identification as a moved object from the start.
         self.recent_by_group
             .entry(det.group)
@@ -773,7 +798,7 @@ impl Memory {
                 p.position_world = pos;
                 p.last_seen_ns = stamp;
             }
-            self.object_index.upsert(id.0, to_f32(&pos));
+            self.index_object(id, &pos);
         }
         self.refresh_label_index(id);
     }
@@ -799,7 +824,7 @@ impl Memory {
         obj.last_seen_ns = stamp;
         obj.placements.push(placement);
         let pos = obj.position_world;
-        self.object_index.upsert(id.0, to_f32(&pos));
+        self.index_object(id, &pos);
         let mut ev = self.object_event(EventKind::Reappeared, &self.objects[id.index()], stamp);
         ev.start_ns = previous_last_seen;
         ev.end_ns = stamp;
@@ -1099,7 +1124,7 @@ impl Memory {
         self.text_embeddings.remove(&new);
         self.object_index.remove(new.0);
         let pos = self.objects[old.index()].position_world;
-        self.object_index.upsert(old.0, to_f32(&pos));
+        self.index_object(old, &pos);
         let mut ev = self.object_event(EventKind::Moved, &self.objects[old.index()], stamp);
         ev.from_world = Some(to_f32(&from));
         ev.start_ns = old_last_seen;
@@ -1366,7 +1391,7 @@ impl Memory {
                 p.last_seen_ns = p.last_seen_ns.max(d.last_seen_ns);
             }
         }
-        self.object_index.upsert(keep.0, to_f32(&pos));
+        self.index_object(keep, &pos);
         self.stats.duplicates_merged += 1;
         // A confirmed duplicate folded into a tentative one confirms it.
         if d.confirmed && !self.objects[keep.index()].confirmed {

@@ -323,3 +323,15 @@ fn text_queries_match_labels_and_read_text() {
     };
     assert!(entries.iter().all(|e| e.label == "coffee mug") && !entries.is_empty());
 }
+
+/// Regression (found by `scene_graph_invariants_hold`): an object relocated into the keyframe's
+/// neighbourhood by a re-identified move was missed by later relation refreshes of that
+/// keyframe, so a `near` relation was lost.
+#[test]
+fn relations_stay_consistent_when_an_object_is_relocated_mid_keyframe() {
+    let mut m = memory();
+    for obs in random_stream(10081325336392526965, 38, 94) {
+        m.ingest(&obs).unwrap();
+    }
+    assert_eq!(m.relations(), &m.relations_from_scratch());
+}
