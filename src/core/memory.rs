@@ -685,6 +685,7 @@ impl Memory {
             retired: false,
             merged_into: None,
             placements: vec![placement],
+            open_since_ns: Some(stamp),
             missing_since_ns: None,
             seen_from: vec![robot_place],
             missed_views: 0,
@@ -823,6 +824,7 @@ impl Memory {
         obj.missing_since_ns = None;
         obj.last_seen_ns = stamp;
         obj.placements.push(placement);
+        obj.open_since_ns = Some(stamp);
         let pos = obj.position_world;
         self.index_object(id, &pos);
         let mut ev = self.object_event(EventKind::Reappeared, &self.objects[id.index()], stamp);
@@ -858,6 +860,7 @@ impl Memory {
             let pos = to_f32(&p.position_world);
             self.closed_index.upsert(pid.0, pos);
         }
+        self.objects[id.index()].open_since_ns = None;
     }
 
     fn mark_distinct(&mut self, ids: &[ObjectId]) {
@@ -1097,6 +1100,7 @@ impl Memory {
             o.position_weight = n.position_weight;
             o.open_visit = n.open_visit;
             o.placements.extend(n.placements.iter().copied());
+            o.open_since_ns = n.open_since_ns;
             for d in &n.distinct_from {
                 if !o.distinct_from.contains(d) && o.distinct_from.len() < MAX_DISTINCT {
                     o.distinct_from.push(*d);
@@ -1376,6 +1380,7 @@ impl Memory {
             r.retired = true;
             r.merged_into = Some(keep);
             r.open_visit = None;
+            r.open_since_ns = None;
         }
         let moved_events = std::mem::take(&mut self.object_events[drop.index()]);
         self.object_events[keep.index()].extend(moved_events);

@@ -476,14 +476,10 @@ impl Memory {
                 if !obj.state.is_present() || !accept(obj) {
                     return;
                 }
-                let Some(p) = obj
-                    .placements
-                    .last()
-                    .and_then(|pid| self.placements.get(pid.index()))
-                else {
+                let Some(start_ns) = obj.open_since_ns else {
                     return;
                 };
-                if p.closed_at_ns.is_none() && window.overlaps(p.start_ns, StampNs::MAX) {
+                if window.overlaps(start_ns, StampNs::MAX) {
                     found.push((
                         obj.id,
                         dist(&obj.position_world),

@@ -80,6 +80,9 @@ pub struct MemoryObject {
     pub merged_into: Option<ObjectId>,
     /// Placements in time order; the last one is current unless the object is missing.
     pub placements: Vec<PlacementId>,
+    /// Start of the open (last) placement, `None` when it is closed: the one fact `Near` needs
+    /// about placements, kept on the object so queries need not load them.
+    pub open_since_ns: Option<StampNs>,
     /// When it was declared missing (while it is).
     pub missing_since_ns: Option<StampNs>,
     /// Places the robot stood in when it detected this object (bounded): a miss only counts

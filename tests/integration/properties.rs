@@ -50,6 +50,7 @@ proptest! {
             }
             let last = &m.placements()[o.placements.last().unwrap().index()];
             prop_assert_eq!(last.closed_at_ns.is_none(), o.state.is_present());
+            prop_assert_eq!(o.open_since_ns, last.closed_at_ns.is_none().then_some(last.start_ns));
             if o.state.is_present() {
                 prop_assert!((last.position_world - o.position_world).norm() < 1e-9);
             }
