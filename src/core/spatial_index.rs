@@ -31,16 +31,23 @@ struct Level {
     positions: Vec<[f32; 3]>,
 }
 
+/// Current position and live version of one id.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    current: [f32; 3],
+    version: u32,
+}
+
 /// Exact radius search over points identified by dense `u32` ids.
 pub struct PointIndex {
     levels: Vec<Level>,
     buffer: Vec<(u32, u32)>,
     /// Current position per id.
-    current: Vec<[f32; 3]>,
+    /// Current position and live version per id, side by side (one cache line per lookup);
+    /// version 0 = absent. Tree entries with another version are stale.
+    slots: Vec<Slot>,
     /// Position at which each id is indexed.
     indexed: Vec<[f32; 3]>,
-    /// Live version per id; 0 = absent. Entries with another version are stale.
-    version: Vec<u32>,
     slack_m: f32,
     len: usize,
     /// Queries answered since the trees last changed shape (drives [`PointIndex::maintain`]).
@@ -78,9 +85,8 @@ impl PointIndex {
         Self {
             levels: Vec::new(),
             buffer: Vec::new(),
-            current: Vec::new(),
+            slots: Vec::new(),
             indexed: Vec::new(),
-            version: Vec::new(),
             slack_m: if slack_m.is_finite() {
                 slack_m.max(0.0)
             } else {
@@ -103,12 +109,15 @@ impl PointIndex {
 
     /// Whether `id` is live.
     pub fn contains(&self, id: u32) -> bool {
-        self.version.get(id as usize).is_some_and(|v| *v != 0)
+        self.slots.get(id as usize).is_some_and(|s| s.version != 0)
     }
 
     /// Current position of a live id.
     pub fn position(&self, id: u32) -> Option<[f32; 3]> {
-        self.contains(id).then(|| self.current[id as usize])
+        self.slots
+            .get(id as usize)
+            .filter(|s| s.version != 0)
+            .map(|s| s.current)
     }
 
     /// Inserts `id` at `position`, or moves it there if it is already live. Non-finite positions
@@ -119,13 +128,18 @@ impl PointIndex {
             return;
         }
         let i = id as usize;
-        if i >= self.version.len() {
-            self.version.resize(i + 1, 0);
-            self.current.resize(i + 1, [0.0; 3]);
+        if i >= self.slots.len() {
+            self.slots.resize(
+                i + 1,
+                Slot {
+                    current: [0.0; 3],
+                    version: 0,
+                },
+            );
             self.indexed.resize(i + 1, [0.0; 3]);
         }
-        self.current[i] = position;
-        if self.version[i] != 0 {
+        self.slots[i].current = position;
+        if self.slots[i].version != 0 {
             let d2 = dist2(&self.indexed[i], &position);
             if d2 <= self.slack_m * self.slack_m {
                 return;
@@ -134,9 +148,9 @@ impl PointIndex {
             self.len += 1;
         }
         // (Re)index: bump the version so any older entry goes stale.
-        self.version[i] = self.version[i].wrapping_add(1).max(1);
+        self.slots[i].version = self.slots[i].version.wrapping_add(1).max(1);
         self.indexed[i] = position;
-        self.buffer.push((id, self.version[i]));
+        self.buffer.push((id, self.slots[i].version));
         if self.buffer.len() >= BUFFER_CAP {
             self.flush_buffer();
         }
@@ -145,16 +159,18 @@ impl PointIndex {
     /// Removes `id` (no-op when absent).
     pub fn remove(&mut self, id: u32) {
         let i = id as usize;
-        if let Some(v) = self.version.get_mut(i) {
-            if *v != 0 {
-                *v = 0;
+        if let Some(slot) = self.slots.get_mut(i) {
+            if slot.version != 0 {
+                slot.version = 0;
                 self.len -= 1;
             }
         }
     }
 
     fn is_live(&self, entry: (u32, u32)) -> bool {
-        self.version.get(entry.0 as usize) == Some(&entry.1)
+        self.slots
+            .get(entry.0 as usize)
+            .is_some_and(|s| s.version == entry.1)
     }
 
     /// Compacts everything into one tree once the index has answered more queries than half
@@ -265,10 +281,14 @@ impl PointIndex {
                 let Some(entry) = level.entries.get(hit.item as usize) else {
                     continue;
                 };
-                if !self.is_live(*entry) {
+                let Some(slot) = self
+                    .slots
+                    .get(entry.0 as usize)
+                    .filter(|s| s.version == entry.1)
+                else {
                     continue;
-                }
-                let pos = self.current[entry.0 as usize];
+                };
+                let pos = slot.current;
                 let d2 = dist2(&pos, &query);
                 if d2 <= r2 {
                     f(entry.0, d2, pos);
@@ -276,10 +296,14 @@ impl PointIndex {
             }
         }
         for entry in &self.buffer {
-            if !self.is_live(*entry) {
+            let Some(slot) = self
+                .slots
+                .get(entry.0 as usize)
+                .filter(|s| s.version == entry.1)
+            else {
                 continue;
-            }
-            let pos = self.current[entry.0 as usize];
+            };
+            let pos = slot.current;
             let d2 = dist2(&pos, &query);
             if d2 <= r2 {
                 f(entry.0, d2, pos);
@@ -307,7 +331,7 @@ impl PointIndex {
             .iter()
             .map(|l| l.positions.len() * (12 + 8) + l.tree.size() * 16)
             .sum();
-        per_level + self.current.len() * (12 + 12 + 4)
+        per_level + self.slots.len() * (16 + 12)
     }
 }
 
