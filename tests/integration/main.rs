@@ -5,9 +5,11 @@
 //! - `determinism`: same seed, same memory digest.
 //! - `eval_floors`: accuracy floors on small simulated worlds.
 //! - `bad_input`: typed errors, never panics, nothing lost.
+//! - `cli`: the binary's JSON keys and error messages.
 //! - `house`: house rules (the core stays pure).
 
 mod bad_input;
+mod cli;
 mod common;
 mod determinism;
 mod eval_floors;
