@@ -52,8 +52,9 @@ pub struct MemoryConfig {
     /// to be one object that moved; a new object that only matches objects missing for longer
     /// waits this long (for a better match from the same sweep) before it is re-identified, s.
     pub reid_window_s: f64,
-    /// With appearance embeddings on both sides, the smallest cosine similarity at which two
-    /// objects may be one (re-identification, duplicates), in [-1, 1].
+    /// With appearance embeddings on both sides, the smallest cosine similarity at which a
+    /// detection may match an object, or two objects may be one (re-identification,
+    /// duplicates), in [-1, 1].
     pub min_appearance_cosine: f32,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,

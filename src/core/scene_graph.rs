@@ -69,7 +69,7 @@ pub struct MemoryObject {
     pub place: PlaceId,
     /// Text read on it (OCR), if any.
     pub text: Option<String>,
-    /// Last embedding a detector gave, if any.
+    /// Appearance: running mean (L2-normalised) of the detections' embeddings, if they had any.
     pub embedding: Option<Vec<f32>>,
     /// Whether it has been seen often enough to be reported.
     pub confirmed: bool,
@@ -189,40 +189,43 @@ impl BoxShape {
     }
 }
 
+/// Whether `a` rests on top of `b`: smaller, centred over `b`'s footprint, its bottom within
+/// `on_tolerance_m` of `b`'s top.
+fn is_on(a: &BoxShape, b: &BoxShape, on_tolerance_m: f64) -> bool {
+    let a_bottom = a.center.z - a.extent.z / 2.0;
+    let b_top = b.center.z + b.extent.z / 2.0;
+    a.volume() < b.volume()
+        && b.contains_xy(&a.center)
+        && (a_bottom - b_top).abs() <= on_tolerance_m
+}
+
+/// Whether `a` stands inside `b`: smaller, its centre inside `b`'s box.
+fn is_in(a: &BoxShape, b: &BoxShape) -> bool {
+    a.volume() < b.volume()
+        && b.contains_xy(&a.center)
+        && (a.center.z - b.center.z).abs() <= b.extent.z / 2.0
+}
+
 /// The relation of `a` to `b`, if any: `On` when `a`'s bottom sits within `on_tolerance_m` of
 /// `b`'s top and `a`'s centre is over `b`'s footprint; `In` when `a`'s centre is inside `b`'s
-/// box and `a` is the smaller; `Near` when centres are within `near_m`. Pure and symmetric in
-/// the sense that `near(a, b) == near(b, a)`.
+/// box and `a` is the smaller; `Near` when centres are within `near_m` and neither supports or
+/// contains the other. Pure; `near(a, b) == near(b, a)`.
 pub fn relation_between(
     a: &BoxShape,
     b: &BoxShape,
     near_m: f64,
     on_tolerance_m: f64,
 ) -> Option<RelationKind> {
-    let a_bottom = a.center.z - a.extent.z / 2.0;
-    let b_top = b.center.z + b.extent.z / 2.0;
-    let smaller = a.volume() < b.volume();
-    if smaller && b.contains_xy(&a.center) && (a_bottom - b_top).abs() <= on_tolerance_m {
-        return Some(RelationKind::On);
+    if is_on(a, b, on_tolerance_m) {
+        Some(RelationKind::On)
+    } else if is_in(a, b) {
+        Some(RelationKind::In)
+    } else if (a.center - b.center).norm() <= near_m && !is_on(b, a, on_tolerance_m) && !is_in(b, a)
+    {
+        Some(RelationKind::Near)
+    } else {
+        None
     }
-    if smaller && b.contains_xy(&a.center) && (a.center.z - b.center.z).abs() <= b.extent.z / 2.0 {
-        return Some(RelationKind::In);
-    }
-    let d = (a.center - b.center).norm();
-    if d <= near_m {
-        // `near` is reported between objects that do not contain or support each other.
-        let b_on_a = b.volume() < a.volume()
-            && a.contains_xy(&b.center)
-            && ((b.center.z - b.extent.z / 2.0) - (a.center.z + a.extent.z / 2.0)).abs()
-                <= on_tolerance_m;
-        let b_in_a = b.volume() < a.volume()
-            && a.contains_xy(&b.center)
-            && (b.center.z - a.center.z).abs() <= a.extent.z / 2.0;
-        if !b_on_a && !b_in_a {
-            return Some(RelationKind::Near);
-        }
-    }
-    None
 }
 
 /// The largest of an extent's components, m (0 for non-finite or negative sizes).
