@@ -1,0 +1,317 @@
+//! Association: validating detections into the map frame, gating candidates from the k-d
+//! tree (label, size, appearance), one-to-one assignment, and applying a sighting to an object
+//! (robust position, label votes, visits) or creating a tentative one.
+
+use super::*;
+
+impl Memory {
+    pub(super) fn world_detections(
+        &mut self,
+        obs: &Observation,
+        camera_from_world: &Isometry3<f64>,
+        report: &mut IngestReport,
+    ) -> Vec<WorldDetection> {
+        let mut out = Vec::with_capacity(obs.detections.len());
+        for (i, d) in obs.detections.iter().enumerate() {
+            let label = normalize_label(&d.label);
+            if label.is_empty() {
+                report.rejected.push((i, RejectReason::EmptyLabel));
+                continue;
+            }
+            if !point_is_finite(&d.position_m) {
+                report.rejected.push((i, RejectReason::NonFinitePosition));
+                continue;
+            }
+            if !vector_is_finite(&d.extent_m)
+                || d.extent_m
+                    .iter()
+                    .any(|c| *c < 0.0 || *c > MAX_OBJECT_EXTENT_M)
+            {
+                report.rejected.push((i, RejectReason::BadExtent));
+                continue;
+            }
+            if !(d.score.is_finite() && d.score > 0.0 && d.score <= 1.0) {
+                report.rejected.push((i, RejectReason::BadScore));
+                continue;
+            }
+            let (position_world, depth_m) = match d.frame {
+                DetectionFrame::Camera => (obs.world_from_camera * d.position_m, d.position_m.z),
+                DetectionFrame::World => (d.position_m, (camera_from_world * d.position_m).z),
+            };
+            if !point_is_finite(&position_world) {
+                report.rejected.push((i, RejectReason::NonFinitePosition));
+                continue;
+            }
+            let group = self.group_of(&label);
+            out.push(WorldDetection {
+                label,
+                group,
+                score: d.score,
+                position_world,
+                extent_m: d.extent_m,
+                depth_m: depth_m.abs(),
+                text: d.text.clone().filter(|t| !t.trim().is_empty()),
+                embedding: d.embedding.clone(),
+            });
+        }
+        out
+    }
+
+    /// Gate for matching a detection to an object, m.
+    pub(super) fn gate_m(&self, det: &WorldDetection, obj: &MemoryObject) -> f64 {
+        let size = max_extent(&det.extent_m).max(max_extent(&obj.extent_m));
+        self.config.gate_base_m
+            + self.config.gate_per_depth * det.depth_m
+            + self.config.gate_extent_fraction * size
+    }
+
+    pub(super) fn extent_compatible(&self, det: &WorldDetection, obj: &MemoryObject) -> bool {
+        let a = max_extent(&det.extent_m);
+        let b = max_extent(&obj.extent_m);
+        if a < 0.01 || b < 0.01 {
+            return true;
+        }
+        let ratio = if a > b { a / b } else { b / a };
+        ratio <= self.config.max_extent_ratio
+    }
+
+    /// One-to-one assignment of detections to objects, greedy by normalised distance. Candidates
+    /// are label- and size-compatible, inside the gate and, when both carry an appearance
+    /// embedding, similar enough (`min_appearance_cosine`).
+    pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Option<ObjectId>> {
+        let mut pairs: Vec<(f64, usize, ObjectId)> = Vec::new();
+        for (i, det) in detections.iter().enumerate() {
+            let search = self.config.gate_base_m
+                + self.config.gate_per_depth * det.depth_m
+                + self.config.gate_extent_fraction
+                    * max_extent(&det.extent_m).max(self.max_extent_seen_m);
+            self.objects_within(to_f32(&det.position_world), search as f32, |raw, _| {
+                let Some(obj) = self.objects.get(raw as usize) else {
+                    return;
+                };
+                if obj.retired || obj.group != det.group {
+                    return;
+                }
+                if !self.extent_compatible(det, obj) {
+                    return;
+                }
+                // With appearance on both sides, a different-looking instance is not a match.
+                if let (Some(a), Some(b)) = (&det.embedding, &obj.embedding) {
+                    if a.len() == b.len()
+                        && crate::core::embed::cosine(a, b) < self.config.min_appearance_cosine
+                    {
+                        return;
+                    }
+                }
+                let d = (obj.position_world - det.position_world).norm();
+                let gate = self.gate_m(det, obj);
+                if d <= gate {
+                    pairs.push((d / gate, i, obj.id));
+                }
+            });
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut assignment = vec![None; detections.len()];
+        let mut used: BTreeSet<ObjectId> = BTreeSet::new();
+        for (_, i, id) in pairs {
+            if assignment[i].is_none() && !used.contains(&id) {
+                assignment[i] = Some(id);
+                used.insert(id);
+            }
+        }
+        assignment
+    }
+
+    pub(super) fn create_object(
+        &mut self,
+        det: &WorldDetection,
+        stamp: StampNs,
+        robot_place: PlaceId,
+    ) -> ObjectId {
+        let id = ObjectId(self.objects.len() as u32);
+        let placement = PlacementId(self.placements.len() as u32);
+        let place = self.place_for(&det.position_world).unwrap_or(robot_place);
+        let mut votes = BTreeMap::new();
+        votes.insert(det.label.clone(), det.score);
+        self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
+        self.objects.push(MemoryObject {
+            id,
+            label: det.label.clone(),
+            group: det.group,
+            label_votes: votes,
+            position_world: det.position_world,
+            extent_m: det.extent_m,
+            first_seen_ns: stamp,
+            last_seen_ns: stamp,
+            times_seen: 1,
+            confidence: det.score,
+            state: ObjectState::Present,
+            place,
+            text: det.text.clone(),
+            embedding: det.embedding.clone(),
+            confirmed: false,
+            retired: false,
+            merged_into: None,
+            placements: vec![placement],
+            open_since_ns: Some(stamp),
+            missing_since_ns: None,
+            seen_from: vec![robot_place],
+            missed_views: 0,
+            position_weight: f64::from(det.score),
+            distinct_from: Vec::new(),
+            open_visit: Some((stamp, stamp)),
+        });
+        self.object_events.push(Vec::new());
+        self.label_key.push(None);
+        self.relation_anchor.push(det.position_world);
+        self.placements.push(Placement {
+            id: placement,
+            object: id,
+            position_world: det.position_world,
+            start_ns: stamp,
+            last_seen_ns: stamp,
+            closed_at_ns: None,
+        });
+        self.index_object(id, &det.position_world);
+        // Candidate for re-identification as a moved object from the start.
+        self.recent_by_group
+            .entry(det.group)
+            .or_default()
+            .insert((stamp, id));
+        self.stats.objects_created += 1;
+        id
+    }
+
+    /// Applies a sighting to a matched object.
+    pub(super) fn observe(
+        &mut self,
+        id: ObjectId,
+        det: &WorldDetection,
+        stamp: StampNs,
+        robot_place: PlaceId,
+    ) {
+        let visit_gap = self.config.visit_gap_ns();
+        let max_weight = self.config.max_position_weight;
+        let was_missing;
+        let mut closed_visit = None;
+        let mut label_changed = false;
+        {
+            let obj = &mut self.objects[id.index()];
+            was_missing = obj.state == ObjectState::Missing;
+            // Robust position update: score-weighted running mean with a capped weight, so the
+            // estimate converges but can still follow small drifts.
+            let w_new = f64::from(det.score);
+            let w_old = obj.position_weight.min(max_weight);
+            let alpha = w_new / (w_old + w_new);
+            obj.position_world += (det.position_world - obj.position_world) * alpha;
+            obj.extent_m += (det.extent_m - obj.extent_m) * alpha;
+            obj.position_weight = (w_old + w_new).min(max_weight);
+            match obj.label_votes.get_mut(&det.label) {
+                Some(v) => *v += det.score,
+                None => {
+                    obj.label_votes.insert(det.label.clone(), det.score);
+                }
+            }
+            if majority_label(&obj.label_votes).is_some_and(|best| *best != obj.label) {
+                obj.label = majority_label(&obj.label_votes)
+                    .cloned()
+                    .unwrap_or_default();
+                label_changed = true;
+            }
+            obj.times_seen = obj.times_seen.saturating_add(1);
+            obj.confidence = 1.0 - (1.0 - obj.confidence) * (1.0 - det.score * 0.5);
+            obj.missed_views = 0;
+            if !obj.seen_from.contains(&robot_place) {
+                if obj.seen_from.len() >= MAX_SEEN_FROM {
+                    obj.seen_from.remove(0);
+                }
+                obj.seen_from.push(robot_place);
+            }
+            if det.text.is_some() {
+                obj.text.clone_from(&det.text);
+            }
+            if let Some(e) = &det.embedding {
+                blend_embedding(&mut obj.embedding, e, obj.times_seen);
+            }
+            match obj.open_visit {
+                Some((start, end)) if stamp - end <= visit_gap => {
+                    obj.open_visit = Some((start, stamp))
+                }
+                Some(visit) => {
+                    closed_visit = obj.confirmed.then_some(visit);
+                    obj.open_visit = Some((stamp, stamp));
+                }
+                None => obj.open_visit = Some((stamp, stamp)),
+            }
+            if !was_missing {
+                obj.last_seen_ns = stamp;
+            }
+        }
+        self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
+        if label_changed {
+            self.refresh_group(id);
+        }
+        if let Some((start, end)) = closed_visit {
+            self.emit_visit(id, start, end, stamp);
+        }
+        if det.text.is_some() {
+            self.refresh_text_embedding(id);
+        }
+        if was_missing {
+            self.reappear(id, stamp);
+        } else {
+            let obj = &self.objects[id.index()];
+            let pos = obj.position_world;
+            if let Some(pid) = obj.placements.last().copied() {
+                let p = &mut self.placements[pid.index()];
+                p.position_world = pos;
+                p.last_seen_ns = stamp;
+            }
+            self.index_object(id, &pos);
+        }
+        self.refresh_label_index(id);
+    }
+
+    pub(super) fn emit_visit(
+        &mut self,
+        id: ObjectId,
+        start: StampNs,
+        end: StampNs,
+        stamp: StampNs,
+    ) {
+        let mut ev = self.object_event(EventKind::Visit, &self.objects[id.index()], stamp);
+        ev.start_ns = start;
+        ev.end_ns = end;
+        self.push_event(ev);
+    }
+
+    pub(super) fn mark_distinct(&mut self, ids: &[ObjectId]) {
+        if ids.len() < 2 {
+            return;
+        }
+        let reach = self.config.merge_distance_m.max(self.config.gate_base_m) * 4.0;
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                if a == b {
+                    continue;
+                }
+                let (pa, pb) = (
+                    self.objects[a.index()].position_world,
+                    self.objects[b.index()].position_world,
+                );
+                if (pa - pb).norm() > reach {
+                    continue;
+                }
+                for (x, y) in [(*a, *b), (*b, *a)] {
+                    let list = &mut self.objects[x.index()].distinct_from;
+                    if !list.contains(&y) {
+                        if list.len() >= MAX_DISTINCT {
+                            list.remove(0);
+                        }
+                        list.push(y);
+                    }
+                }
+            }
+        }
+    }
+}

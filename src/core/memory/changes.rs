@@ -1,0 +1,588 @@
+//! Change detection and identity: expected-but-unseen objects, missing / reappeared,
+//! confirmation of tentative tracks, re-identification of moved objects, and merging of
+//! duplicate tracks.
+
+use super::*;
+
+impl Memory {
+    /// A missing object seen again where it was.
+    pub(super) fn reappear(&mut self, id: ObjectId, stamp: StampNs) {
+        let group = self.group_of(&self.objects[id.index()].label.clone());
+        if let Some(set) = self.missing_by_group.get_mut(&group) {
+            set.remove(&id);
+        }
+        let previous_last_seen = self.objects[id.index()].last_seen_ns;
+        let placement = self.open_placement(id, stamp);
+        let obj = &mut self.objects[id.index()];
+        obj.state = ObjectState::Present;
+        obj.missing_since_ns = None;
+        obj.last_seen_ns = stamp;
+        obj.placements.push(placement);
+        obj.open_since_ns = Some(stamp);
+        let pos = obj.position_world;
+        self.index_object(id, &pos);
+        let mut ev = self.object_event(EventKind::Reappeared, &self.objects[id.index()], stamp);
+        ev.start_ns = previous_last_seen;
+        ev.end_ns = stamp;
+        self.push_event(ev);
+        self.refresh_relations(id);
+    }
+
+    /// Creates an open placement for `id` at its current position, starting at `start_ns`.
+    pub(super) fn open_placement(&mut self, id: ObjectId, start_ns: StampNs) -> PlacementId {
+        let pid = PlacementId(self.placements.len() as u32);
+        let obj = &self.objects[id.index()];
+        self.placements.push(Placement {
+            id: pid,
+            object: id,
+            position_world: obj.position_world,
+            start_ns,
+            last_seen_ns: start_ns,
+            closed_at_ns: None,
+        });
+        pid
+    }
+
+    /// Closes the object's current placement (it is no longer believed there).
+    pub(super) fn close_current_placement(&mut self, id: ObjectId, stamp: StampNs) {
+        let Some(pid) = self.objects[id.index()].placements.last().copied() else {
+            return;
+        };
+        let p = &mut self.placements[pid.index()];
+        if p.closed_at_ns.is_none() {
+            p.closed_at_ns = Some(stamp);
+            let pos = to_f32(&p.position_world);
+            self.closed_index.upsert(pid.0, pos);
+        }
+        self.objects[id.index()].open_since_ns = None;
+    }
+
+    /// Confirms a tentative object once it has been seen often enough.
+    pub(super) fn maybe_confirm(&mut self, id: ObjectId, stamp: StampNs) {
+        let obj = &self.objects[id.index()];
+        if obj.confirmed || obj.retired || obj.times_seen < self.config.min_sightings_to_confirm {
+            return;
+        }
+        self.objects[id.index()].confirmed = true;
+        // A new object of a label whose instance went missing recently is that instance, moved.
+        if let Some(old) = self.find_missing_match(id, true) {
+            self.merge_moved(old, id, stamp);
+            return;
+        }
+        // Only long-missing candidates: wait for one that goes missing in this sweep.
+        if self.find_missing_match(id, false).is_some() {
+            self.pending_reid
+                .insert(id, stamp.saturating_add(self.config.reid_window_ns()));
+        }
+        let first_seen = self.objects[id.index()].first_seen_ns;
+        let mut ev = self.object_event(EventKind::FirstSeen, &self.objects[id.index()], stamp);
+        ev.start_ns = first_seen;
+        ev.end_ns = stamp;
+        self.push_event(ev);
+        let label = self.objects[id.index()].label.clone();
+        let group = self.group_of(&label);
+        self.recent_by_group
+            .entry(group)
+            .or_default()
+            .insert((first_seen, id));
+        self.refresh_text_embedding(id);
+        // Registers the label (and its embedding) on first use.
+        self.refresh_label_index(id);
+        self.refresh_relations(id);
+    }
+
+    /// A first sighting whose appearance matches an object that went missing recently is that
+    /// object, moved: no need to wait for confirmation (appearance is the evidence).
+    pub(super) fn try_early_reid(&mut self, id: ObjectId, stamp: StampNs) {
+        if self.objects[id.index()].embedding.is_none() {
+            return;
+        }
+        if let Some(old) = self.find_missing_match(id, true) {
+            if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some() {
+                self.merge_moved(old, id, stamp);
+            }
+        }
+    }
+
+    /// New objects whose wait is over are re-identified with a long-missing object, if any.
+    pub(super) fn resolve_pending_reid(&mut self, stamp: StampNs) {
+        let due: Vec<ObjectId> = self
+            .pending_reid
+            .iter()
+            .filter(|(_, deadline)| **deadline <= stamp)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.pending_reid.remove(&id);
+            let o = &self.objects[id.index()];
+            if !o.is_reportable() || !o.state.is_present() || o.placements.len() != 1 {
+                continue;
+            }
+            if let Some(old) = self.find_missing_match(id, false) {
+                self.merge_moved(old, id, stamp);
+            }
+        }
+    }
+
+    /// The missing object of the same group nearest to `new_id`: missing for at most
+    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s`.
+    pub(super) fn find_missing_match(
+        &mut self,
+        new_id: ObjectId,
+        recent_only: bool,
+    ) -> Option<ObjectId> {
+        let label = self.objects[new_id.index()].label.clone();
+        let group = self.group_of(&label);
+        let new_obj = &self.objects[new_id.index()];
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        let min_missing_since = if recent_only {
+            now.saturating_sub(self.config.reid_window_ns())
+        } else {
+            StampNs::MIN
+        };
+        let set = self.missing_by_group.get(&group)?;
+        set.iter()
+            .copied()
+            .filter(|id| {
+                let o = &self.objects[id.index()];
+                !o.retired
+                    && o.last_seen_ns >= min_last_seen
+                    && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
+                    && o.last_seen_ns < new_obj.first_seen_ns
+                    && !new_obj.distinct_from.contains(id)
+                    && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
+            })
+            .min_by(|a, b| self.reid_order(new_obj, *a, *b))
+    }
+
+    /// A confirmed, never-moved object of the same group first seen after `old_id` was last
+    /// seen: the old object may have been carried there.
+    pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
+        let label = self.objects[old_id.index()].label.clone();
+        let group = self.group_of(&label);
+        let old = &self.objects[old_id.index()];
+        let set = self.recent_by_group.get(&group)?;
+        let earliest = self
+            .latest_stamp_ns
+            .unwrap_or(0)
+            .saturating_sub(self.config.reid_window_ns())
+            .max(old.last_seen_ns.saturating_add(1));
+        set.range((earliest, ObjectId(0))..)
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                let o = &self.objects[id.index()];
+                *id != old_id
+                    && !o.retired
+                    && (o.confirmed || appearance(o, old).is_some())
+                    && o.state.is_present()
+                    && o.placements.len() == 1
+                    && !old.distinct_from.contains(id)
+                    && !o.distinct_from.contains(&old_id)
+                    && appearance(o, old).is_none_or(|c| c >= self.config.min_appearance_cosine)
+            })
+            .min_by(|a, b| self.reid_order(old, *a, *b))
+    }
+
+    /// Orders re-identification candidates for `reference`: most similar appearance first
+    /// (when embeddings exist), then nearest, then lowest id.
+    pub(super) fn reid_order(
+        &self,
+        reference: &MemoryObject,
+        a: ObjectId,
+        b: ObjectId,
+    ) -> std::cmp::Ordering {
+        let (oa, ob) = (&self.objects[a.index()], &self.objects[b.index()]);
+        let ca = appearance(oa, reference).unwrap_or(0.0);
+        let cb = appearance(ob, reference).unwrap_or(0.0);
+        let da = (oa.position_world - reference.position_world).norm();
+        let db = (ob.position_world - reference.position_world).norm();
+        cb.total_cmp(&ca).then(da.total_cmp(&db)).then(a.cmp(&b))
+    }
+
+    /// A present object of the same group right next to `id` (within twice the base gate),
+    /// seen more recently, never seen together with it, with a compatible appearance: `id` is
+    /// its duplicate.
+    pub(super) fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
+        let label = self.objects[id.index()].label.clone();
+        let group = self.group_of(&label);
+        let me = &self.objects[id.index()];
+        let mut found: Vec<(f32, u32)> = Vec::new();
+        self.objects_within(
+            to_f32(&me.position_world),
+            2.0 * self.config.gate_base_m as f32,
+            |raw, d2| {
+                found.push((d2, raw));
+            },
+        );
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found
+            .into_iter()
+            .map(|(_, raw)| ObjectId(raw))
+            .find(|other| {
+                let o = &self.objects[other.index()];
+                *other != id
+                    && o.is_reportable()
+                    && o.state.is_present()
+                    && o.last_seen_ns > me.last_seen_ns
+                    && o.group == group
+                    && !o.distinct_from.contains(&id)
+                    && !me.distinct_from.contains(other)
+                    && appearance(o, me).is_none_or(|c| c >= self.config.min_appearance_cosine)
+            })
+    }
+
+    /// `old` (missing, or about to be) is `new`, seen elsewhere: fold `new` into `old` and
+    /// record a move.
+    pub(super) fn merge_moved(&mut self, old: ObjectId, new: ObjectId, stamp: StampNs) {
+        let old_group = self.group_of(&self.objects[old.index()].label.clone());
+        if let Some(set) = self.missing_by_group.get_mut(&old_group) {
+            set.remove(&old);
+        }
+        self.pending_reid.remove(&new);
+        let new_group = self.group_of(&self.objects[new.index()].label.clone());
+        let new_first = self.objects[new.index()].first_seen_ns;
+        if let Some(set) = self.recent_by_group.get_mut(&new_group) {
+            set.remove(&(new_first, new));
+        }
+        self.close_current_placement(old, stamp);
+        let from = self.objects[old.index()].position_world;
+        let old_last_seen = self.objects[old.index()].last_seen_ns;
+        // Close the old visit.
+        if let Some((s, e)) = self.objects[old.index()].open_visit.take() {
+            if self.objects[old.index()].confirmed {
+                self.emit_visit(old, s, e, stamp);
+            }
+        }
+        let n = self.objects[new.index()].clone();
+        {
+            let o = &mut self.objects[old.index()];
+            o.position_world = n.position_world;
+            o.extent_m = n.extent_m;
+            for (label, votes) in &n.label_votes {
+                *o.label_votes.entry(label.clone()).or_insert(0.0) += votes;
+            }
+            o.label = majority_label(&o.label_votes).cloned().unwrap_or_default();
+            o.last_seen_ns = n.last_seen_ns.max(o.last_seen_ns);
+            o.times_seen = o.times_seen.saturating_add(n.times_seen);
+            o.confidence = o.confidence.max(n.confidence);
+            o.state = ObjectState::Moved;
+            o.missing_since_ns = None;
+            o.place = n.place;
+            o.missed_views = 0;
+            o.position_weight = n.position_weight;
+            o.open_visit = n.open_visit;
+            o.placements.extend(n.placements.iter().copied());
+            o.open_since_ns = n.open_since_ns;
+            for d in &n.distinct_from {
+                if !o.distinct_from.contains(d) && o.distinct_from.len() < MAX_DISTINCT {
+                    o.distinct_from.push(*d);
+                }
+            }
+            // Viewpoints of the old position say nothing about the new one.
+            o.seen_from.clone_from(&n.seen_from);
+            if n.text.is_some() {
+                o.text.clone_from(&n.text);
+            }
+        }
+        for pid in &n.placements {
+            self.placements[pid.index()].object = old;
+        }
+        {
+            let r = &mut self.objects[new.index()];
+            r.retired = true;
+            r.merged_into = Some(old);
+            r.open_visit = None;
+        }
+        let moved_events = std::mem::take(&mut self.object_events[new.index()]);
+        self.object_events[old.index()].extend(moved_events);
+        self.object_events[old.index()].sort_unstable();
+        self.refresh_group(old);
+        self.text_embeddings.remove(&new);
+        self.object_index.remove(new.0);
+        let pos = self.objects[old.index()].position_world;
+        self.index_object(old, &pos);
+        let mut ev = self.object_event(EventKind::Moved, &self.objects[old.index()], stamp);
+        ev.from_world = Some(to_f32(&from));
+        ev.start_ns = old_last_seen;
+        ev.end_ns = n.first_seen_ns;
+        self.push_event(ev);
+        self.stats.reidentified += 1;
+        self.refresh_label_index(new);
+        self.refresh_label_index(old);
+        self.refresh_text_embedding(old);
+        self.refresh_relations(new);
+        self.refresh_relations(old);
+    }
+
+    /// Counts expected-but-unseen objects in this keyframe; declares missing or drops false
+    /// positives.
+    pub(super) fn detect_changes(
+        &mut self,
+        obs: &Observation,
+        camera_from_world: &Isometry3<f64>,
+        seen_now: &BTreeSet<ObjectId>,
+        stamp: StampNs,
+        robot_place: PlaceId,
+    ) {
+        let camera_pos = obs.world_from_camera.translation.vector;
+        let reach = obs.camera.max_depth_m + self.max_extent_seen_m;
+        // Frustum test on the index's compact positions first; objects are touched only when in
+        // view (most candidates of the radius search are not).
+        let mut expected: Vec<ObjectId> = Vec::new();
+        let margin = self.config.frustum_margin_px;
+        self.objects_within(
+            [
+                camera_pos.x as f32,
+                camera_pos.y as f32,
+                camera_pos.z as f32,
+            ],
+            reach as f32,
+            |raw, _| {
+                let Some(pos) = self.object_index.position(raw) else {
+                    return;
+                };
+                let p = Point3::new(f64::from(pos[0]), f64::from(pos[1]), f64::from(pos[2]));
+                if obs.camera.sees(&(camera_from_world * p), margin) {
+                    expected.push(ObjectId(raw));
+                }
+            },
+        );
+        expected.sort_unstable();
+        for id in expected {
+            if seen_now.contains(&id) {
+                continue;
+            }
+            let obj = &self.objects[id.index()];
+            if obj.retired
+                || obj.state == ObjectState::Missing
+                || obj.last_seen_ns >= stamp
+                || !obj.seen_from.contains(&robot_place)
+            {
+                continue;
+            }
+            let p_cam = camera_from_world * obj.position_world;
+            if !obs.camera.sees(&p_cam, self.config.frustum_margin_px) {
+                continue;
+            }
+            if let Some(depth) = &obs.depth {
+                let Some((u, v)) = obs.camera.project(&p_cam) else {
+                    continue;
+                };
+                let margin = self.config.occlusion_margin_m
+                    + 0.5 * max_extent(&obj.extent_m)
+                    + self.config.occlusion_depth_fraction * p_cam.z;
+                let clear = depth.unoccluded_fraction(
+                    &obs.camera,
+                    u,
+                    v,
+                    self.config.occlusion_window_px,
+                    p_cam.z - margin,
+                );
+                match clear {
+                    Some(f) if f >= 0.5 => {}
+                    // Mostly occluded, or no depth return: cannot tell.
+                    _ => continue,
+                }
+            }
+            let obj = &mut self.objects[id.index()];
+            obj.missed_views = obj.missed_views.saturating_add(1);
+            if !obj.confirmed {
+                if obj.missed_views >= self.config.tentative_max_misses {
+                    self.drop_tentative(id);
+                }
+            } else if obj.missed_views >= self.config.missing_after_views {
+                self.declare_missing(id, stamp);
+            }
+        }
+    }
+
+    pub(super) fn drop_tentative(&mut self, id: ObjectId) {
+        let (first, label) = {
+            let o = &self.objects[id.index()];
+            (o.first_seen_ns, o.label.clone())
+        };
+        let group = self.group_of(&label);
+        if let Some(set) = self.recent_by_group.get_mut(&group) {
+            set.remove(&(first, id));
+        }
+        let obj = &mut self.objects[id.index()];
+        obj.retired = true;
+        obj.open_visit = None;
+        self.object_index.remove(id.0);
+        self.stats.false_positives_dropped += 1;
+        self.refresh_label_index(id);
+    }
+
+    pub(super) fn declare_missing(&mut self, id: ObjectId, stamp: StampNs) {
+        // Missed again and again right next to a look-alike that keeps being seen: a duplicate.
+        if let Some(twin) = self.find_duplicate(id) {
+            self.merge_duplicate_pair(id, twin, stamp);
+            return;
+        }
+        if let Some(new) = self.find_new_match(id) {
+            self.merge_moved(id, new, stamp);
+            return;
+        }
+        self.close_current_placement(id, stamp);
+        if let Some((s, e)) = self.objects[id.index()].open_visit.take() {
+            self.emit_visit(id, s, e, stamp);
+        }
+        let last_seen = self.objects[id.index()].last_seen_ns;
+        self.objects[id.index()].state = ObjectState::Missing;
+        self.objects[id.index()].missing_since_ns = Some(stamp);
+        let label = self.objects[id.index()].label.clone();
+        let group = self.group_of(&label);
+        self.missing_by_group.entry(group).or_default().insert(id);
+        let first = self.objects[id.index()].first_seen_ns;
+        if let Some(set) = self.recent_by_group.get_mut(&group) {
+            set.remove(&(first, id));
+        }
+        let mut ev = self.object_event(EventKind::Missing, &self.objects[id.index()], stamp);
+        ev.start_ns = last_seen;
+        self.push_event(ev);
+        self.refresh_label_index(id);
+        self.refresh_relations(id);
+    }
+
+    /// Merges `id` with a compatible object closer than `merge_distance_m` that was never seen
+    /// together with it (a duplicate created by noise). The older object survives.
+    pub(super) fn merge_duplicates(
+        &mut self,
+        id: ObjectId,
+        seen_now: &BTreeSet<ObjectId>,
+        stamp: StampNs,
+    ) {
+        if self.objects[id.index()].retired {
+            return;
+        }
+        let pos = self.objects[id.index()].position_world;
+        let label = self.objects[id.index()].label.clone();
+        let group = self.group_of(&label);
+        let mut candidates: Vec<(f32, u32)> = Vec::new();
+        self.objects_within(
+            to_f32(&pos),
+            self.config.merge_distance_m as f32,
+            |raw, d2| {
+                candidates.push((d2, raw));
+            },
+        );
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, raw) in candidates {
+            let other = ObjectId(raw);
+            if other == id {
+                continue;
+            }
+            let (a, b) = (&self.objects[id.index()], &self.objects[other.index()]);
+            if b.retired
+                || b.state == ObjectState::Missing
+                || a.state == ObjectState::Missing
+                || b.group != group
+                || a.distinct_from.contains(&other)
+                || b.distinct_from.contains(&id)
+                || (seen_now.contains(&id) && seen_now.contains(&other))
+            {
+                continue;
+            }
+            self.merge_duplicate_pair(id, other, stamp);
+            return;
+        }
+    }
+
+    /// Merges two tracks of one object: the older (first seen earlier, then lower id) survives.
+    pub(super) fn merge_duplicate_pair(&mut self, a: ObjectId, b: ObjectId, stamp: StampNs) {
+        let (oa, ob) = (&self.objects[a.index()], &self.objects[b.index()]);
+        if (oa.first_seen_ns, oa.id) <= (ob.first_seen_ns, ob.id) {
+            self.absorb_duplicate(a, b, stamp);
+        } else {
+            self.absorb_duplicate(b, a, stamp);
+        }
+    }
+
+    pub(super) fn absorb_duplicate(&mut self, keep: ObjectId, drop: ObjectId, stamp: StampNs) {
+        let d = self.objects[drop.index()].clone();
+        let first = d.first_seen_ns;
+        let group = self.group_of(&d.label);
+        if let Some(set) = self.recent_by_group.get_mut(&group) {
+            set.remove(&(first, drop));
+        }
+        {
+            let k = &mut self.objects[keep.index()];
+            let total = k.position_weight + d.position_weight;
+            let apart = (d.position_world - k.position_world).norm();
+            if apart > self.config.merge_distance_m {
+                // Two tracks of one object some way apart: the one seen last is where it is.
+                if d.last_seen_ns > k.last_seen_ns {
+                    k.position_world = d.position_world;
+                    k.extent_m = d.extent_m;
+                }
+            } else if total > 0.0 {
+                k.position_world +=
+                    (d.position_world - k.position_world) * (d.position_weight / total);
+            }
+            for (label, votes) in &d.label_votes {
+                *k.label_votes.entry(label.clone()).or_insert(0.0) += votes;
+            }
+            k.label = majority_label(&k.label_votes).cloned().unwrap_or_default();
+            k.times_seen = k.times_seen.saturating_add(d.times_seen);
+            k.last_seen_ns = k.last_seen_ns.max(d.last_seen_ns);
+            k.first_seen_ns = k.first_seen_ns.min(d.first_seen_ns);
+            k.confidence = k.confidence.max(d.confidence);
+            k.position_weight = total.min(self.config.max_position_weight);
+            k.missed_views = 0;
+            k.open_visit = match (k.open_visit, d.open_visit) {
+                (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+                (a, b) => a.or(b),
+            };
+            if k.text.is_none() {
+                k.text.clone_from(&d.text);
+            }
+            for p in &d.seen_from {
+                if !k.seen_from.contains(p) && k.seen_from.len() < MAX_SEEN_FROM {
+                    k.seen_from.push(*p);
+                }
+            }
+        }
+        // The duplicate's placements stay as evidence of where the object was (they resolve to
+        // the survivor); its open one closes now.
+        for pid in &d.placements {
+            let p = &mut self.placements[pid.index()];
+            if p.closed_at_ns.is_none() {
+                p.closed_at_ns = Some(stamp);
+                let pos = to_f32(&p.position_world);
+                self.closed_index.upsert(pid.0, pos);
+            }
+        }
+        {
+            let r = &mut self.objects[drop.index()];
+            r.retired = true;
+            r.merged_into = Some(keep);
+            r.open_visit = None;
+            r.open_since_ns = None;
+        }
+        let moved_events = std::mem::take(&mut self.object_events[drop.index()]);
+        self.object_events[keep.index()].extend(moved_events);
+        self.object_events[keep.index()].sort_unstable();
+        self.refresh_group(keep);
+        self.text_embeddings.remove(&drop);
+        self.object_index.remove(drop.0);
+        let pos = self.objects[keep.index()].position_world;
+        if let Some(pid) = self.objects[keep.index()].placements.last().copied() {
+            let p = &mut self.placements[pid.index()];
+            if p.closed_at_ns.is_none() {
+                p.position_world = pos;
+                p.last_seen_ns = p.last_seen_ns.max(d.last_seen_ns);
+            }
+        }
+        self.index_object(keep, &pos);
+        self.stats.duplicates_merged += 1;
+        // A confirmed duplicate folded into a tentative one confirms it.
+        if d.confirmed && !self.objects[keep.index()].confirmed {
+            self.maybe_confirm(keep, stamp);
+        }
+        self.refresh_label_index(drop);
+        self.refresh_label_index(keep);
+        self.refresh_relations(drop);
+        self.refresh_relations(keep);
+    }
+}

@@ -1,0 +1,291 @@
+//! Keeping the scene graph's derived structure in step: places from the trajectory, captions,
+//! the per-label index and text embeddings, and incremental `on` / `in` / `near` relations.
+
+use super::*;
+
+impl Memory {
+    /// Recomputes an object's cached compatibility group after its label changed.
+    pub(super) fn refresh_group(&mut self, id: ObjectId) {
+        let label = self.objects[id.index()].label.clone();
+        let g = self.group_of(&label);
+        self.objects[id.index()].group = g;
+    }
+
+    pub(super) fn record_caption(
+        &mut self,
+        text: &str,
+        stamp: StampNs,
+        world_from_body: &Isometry3<f64>,
+        place: PlaceId,
+    ) {
+        let embedding = self.embedder.embed(text).unwrap_or_default();
+        let p = world_from_body.translation.vector;
+        let index = self.log.add_caption(CaptionRecord {
+            text: text.to_string(),
+            embedding,
+            robot_position_world: [p.x, p.y, p.z],
+            robot_yaw_rad: yaw_rad(world_from_body),
+        });
+        self.push_event(Event {
+            id: EventId(0),
+            stamp_ns: stamp,
+            kind: EventKind::Caption,
+            object: None,
+            place: Some(place),
+            start_ns: stamp,
+            end_ns: stamp,
+            position_world: [p.x as f32, p.y as f32, p.z as f32],
+            from_world: None,
+            caption: Some(index),
+        });
+    }
+
+    /// Nearest place within twice the place radius of `position`.
+    pub(super) fn place_for(&self, position: &Point3<f64>) -> Option<PlaceId> {
+        self.nearest_place(position, 2.0 * self.config.place_radius_m)
+    }
+
+    /// Nearest place within `radius_m` (ties to the lower id).
+    pub(super) fn nearest_place(&self, position: &Point3<f64>, radius_m: f64) -> Option<PlaceId> {
+        let mut best: Option<(f32, u32)> = None;
+        self.place_index
+            .for_each_within(to_f32(position), radius_m as f32, |raw, d2| {
+                if best.is_none_or(|b| (d2, raw) < b) {
+                    best = Some((d2, raw));
+                }
+            });
+        best.map(|(_, raw)| PlaceId(raw))
+    }
+
+    /// Places the robot: the nearest place within the place radius, or a new one.
+    pub(super) fn update_place(
+        &mut self,
+        stamp: StampNs,
+        world_from_body: &Isometry3<f64>,
+    ) -> PlaceId {
+        let p = world_from_body.translation.vector;
+        let here = Point3::new(p.x, p.y, p.z);
+        let place = match self.nearest_place(&here, self.config.place_radius_m) {
+            Some(id) => {
+                self.places[id.index()].last_visit_ns = stamp;
+                id
+            }
+            None => {
+                let id = PlaceId(self.places.len() as u32);
+                self.places.push(Place {
+                    id,
+                    center_world: here,
+                    first_visit_ns: stamp,
+                    last_visit_ns: stamp,
+                });
+                self.place_index.upsert(id.0, to_f32(&here));
+                id
+            }
+        };
+        if self.current_place != Some(place) {
+            self.current_place = Some(place);
+            self.push_event(Event {
+                id: EventId(0),
+                stamp_ns: stamp,
+                kind: EventKind::PlaceEntered,
+                object: None,
+                place: Some(place),
+                start_ns: stamp,
+                end_ns: stamp,
+                position_world: to_f32(&here),
+                from_world: None,
+                caption: None,
+            });
+        }
+        place
+    }
+
+    pub(super) fn ensure_label_embedding(&mut self, label: &str) {
+        if !self.label_embeddings.contains_key(label) {
+            let e = self.embedder.embed(label).unwrap_or_default();
+            self.label_embeddings.insert(label.to_string(), e);
+        }
+    }
+
+    pub(super) fn refresh_text_embedding(&mut self, id: ObjectId) {
+        let obj = &self.objects[id.index()];
+        if !obj.is_reportable() {
+            return;
+        }
+        if let Some(text) = obj.text.clone() {
+            let e = self.embedder.embed(&text).unwrap_or_default();
+            self.text_embeddings.insert(id, e);
+        }
+    }
+
+    /// Keeps the per-label index in step with the object's label, state and last sighting.
+    pub(super) fn refresh_label_index(&mut self, id: ObjectId) {
+        let obj = &self.objects[id.index()];
+        let wanted = obj.is_reportable().then_some((
+            obj.state == ObjectState::Missing,
+            Reverse(obj.last_seen_ns),
+            id,
+        ));
+        let same_label =
+            matches!(&self.label_key[id.index()], Some((label, _)) if *label == obj.label);
+        match (&mut self.label_key[id.index()], wanted) {
+            (None, None) => {}
+            // Same label, new key (the common case on a sighting): move the key in place.
+            (Some((label, key)), Some(w)) if same_label => {
+                if *key != w {
+                    if let Some(set) = self.label_index.get_mut(label.as_str()) {
+                        set.remove(key);
+                        set.insert(w);
+                    }
+                    *key = w;
+                }
+            }
+            (slot, wanted) => {
+                if let Some((label, key)) = slot.take() {
+                    if let Some(set) = self.label_index.get_mut(&label) {
+                        set.remove(&key);
+                    }
+                }
+                if let Some(w) = wanted {
+                    let label = self.objects[id.index()].label.clone();
+                    match self.label_index.get_mut(&label) {
+                        Some(set) => {
+                            set.insert(w);
+                        }
+                        None => {
+                            self.ensure_label_embedding(&label);
+                            self.label_index.insert(label.clone(), BTreeSet::from([w]));
+                        }
+                    }
+                    self.label_key[id.index()] = Some((label, w));
+                }
+            }
+        }
+    }
+
+    pub(super) fn refresh_relations_if_moved(&mut self, id: ObjectId) {
+        let obj = &self.objects[id.index()];
+        if (obj.position_world - self.relation_anchor[id.index()]).norm() >= RELATION_UPDATE_M {
+            self.refresh_relations(id);
+        }
+    }
+
+    /// Whether an object takes part in relations (reportable and present).
+    pub(super) fn in_relations(&self, id: ObjectId) -> bool {
+        self.objects
+            .get(id.index())
+            .is_some_and(|o| o.is_reportable() && o.state.is_present())
+    }
+
+    /// Search radius that finds every possible relation partner.
+    pub(super) fn relation_reach(&self) -> f64 {
+        self.config.near_relation_m.max(self.max_extent_seen_m) + self.config.on_tolerance_m
+    }
+
+    /// Recomputes every relation involving `id` from the anchors.
+    pub(super) fn refresh_relations(&mut self, id: ObjectId) {
+        self.relation_anchor[id.index()] = self.objects[id.index()].position_world;
+        let as_subject: Vec<Relation> = self
+            .relations
+            .range(
+                Relation {
+                    subject: id,
+                    kind: crate::core::scene_graph::RelationKind::On,
+                    object: ObjectId(0),
+                }..,
+            )
+            .take_while(|r| r.subject == id)
+            .copied()
+            .collect();
+        for r in as_subject {
+            self.relations.remove(&r);
+            self.relations_rev.remove(&(r.object, r.kind, r.subject));
+        }
+        let as_object: Vec<(ObjectId, crate::core::scene_graph::RelationKind, ObjectId)> = self
+            .relations_rev
+            .range((id, crate::core::scene_graph::RelationKind::On, ObjectId(0))..)
+            .take_while(|r| r.0 == id)
+            .copied()
+            .collect();
+        for r in as_object {
+            self.relations_rev.remove(&r);
+            self.relations.remove(&Relation {
+                subject: r.2,
+                kind: r.1,
+                object: r.0,
+            });
+        }
+        if !self.in_relations(id) {
+            return;
+        }
+        let anchor = self.relation_anchor[id.index()];
+        let mut partners: Vec<u32> = Vec::new();
+        self.objects_within(to_f32(&anchor), self.relation_reach() as f32, |raw, _| {
+            partners.push(raw);
+        });
+        partners.sort_unstable();
+        for raw in partners {
+            let other = ObjectId(raw);
+            if other == id || !self.in_relations(other) {
+                continue;
+            }
+            for (s, o) in [(id, other), (other, id)] {
+                if let Some(kind) = self.relation_of(s, o) {
+                    self.relations.insert(Relation {
+                        subject: s,
+                        kind,
+                        object: o,
+                    });
+                    self.relations_rev.insert((o, kind, s));
+                }
+            }
+        }
+    }
+
+    pub(super) fn relation_of(
+        &self,
+        subject: ObjectId,
+        object: ObjectId,
+    ) -> Option<crate::core::scene_graph::RelationKind> {
+        let a = BoxShape {
+            center: self.relation_anchor[subject.index()],
+            extent: self.objects[subject.index()].extent_m,
+        };
+        let b = BoxShape {
+            center: self.relation_anchor[object.index()],
+            extent: self.objects[object.index()].extent_m,
+        };
+        relation_between(
+            &a,
+            &b,
+            self.config.near_relation_m,
+            self.config.on_tolerance_m,
+        )
+    }
+
+    /// Relations recomputed from scratch over all objects (brute force). Equal to
+    /// [`Memory::relations`] at all times; exposed for tests and audits.
+    pub fn relations_from_scratch(&self) -> BTreeSet<Relation> {
+        let ids: Vec<ObjectId> = self
+            .objects
+            .iter()
+            .filter(|o| self.in_relations(o.id))
+            .map(|o| o.id)
+            .collect();
+        let mut out = BTreeSet::new();
+        for a in &ids {
+            for b in &ids {
+                if a != b {
+                    if let Some(kind) = self.relation_of(*a, *b) {
+                        out.insert(Relation {
+                            subject: *a,
+                            kind,
+                            object: *b,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}

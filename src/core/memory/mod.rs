@@ -1,0 +1,643 @@
+//! The memory: turns pose updates and keyframe observations into scene-graph changes and events.
+//!
+//! Owns [`Memory`] and the ingest path: validation, data association through the k-d tree
+//! (label-compatible, size-aware gates, one-to-one), robust position updates, confirmation of
+//! tentative objects, change detection against the camera frustum and depth image (missing,
+//! reappeared, moved by re-identification), merging of duplicates, places from the trajectory,
+//! and incremental `on` / `in` / `near` relations. Queries live in `core::query`.
+//!
+//! This file holds the state, the accessors and the ingest orchestration; the steps live in:
+//! - `association`: detections into the map frame, gating, assignment, sightings;
+//! - `changes`: expected-but-unseen objects, missing / reappeared / moved, confirmation,
+//!   re-identification, duplicate merging;
+//! - `graph`: places, captions, the label index, text embeddings, relations.
+
+mod association;
+mod changes;
+mod graph;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use nalgebra::{Isometry3, Point3, Vector3};
+use serde::Serialize;
+
+use super::config::MemoryConfig;
+use super::embed::Embedder;
+use super::episodic::{CaptionRecord, Event, EventKind, EventLog};
+use super::error::CoreError;
+use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
+use super::ids::{EventId, ObjectId, PlaceId, PlacementId};
+use super::observation::{DetectionFrame, Observation, PoseUpdate};
+use super::scene_graph::{
+    max_extent, relation_between, BoxShape, MemoryObject, ObjectState, Place, Placement, Relation,
+};
+use super::spatial_index::PointIndex;
+use super::time::StampNs;
+
+/// Largest object extent accepted, m; larger detections are rejected as implausible.
+pub const MAX_OBJECT_EXTENT_M: f64 = 10.0;
+/// Movement of an object (m) that triggers recomputation of its relations.
+const RELATION_UPDATE_M: f64 = 0.02;
+/// Slack of the object index: position updates below this do not touch the trees.
+const INDEX_SLACK_M: f32 = 0.05;
+/// Objects remembered as seen together with one object (bounded).
+const MAX_DISTINCT: usize = 16;
+/// Places remembered per object as viewpoints it was detected from (bounded).
+const MAX_SEEN_FROM: usize = 32;
+
+/// Why one detection of an observation was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Label empty after trimming.
+    EmptyLabel,
+    /// Position NaN, infinite, or beyond 1e6 m.
+    NonFinitePosition,
+    /// Extent NaN, infinite, negative or larger than [`MAX_OBJECT_EXTENT_M`].
+    BadExtent,
+    /// Score NaN, <= 0 or > 1.
+    BadScore,
+}
+
+/// What one ingest call did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IngestReport {
+    /// Detections used.
+    pub accepted: usize,
+    /// Detections refused, by index in the observation.
+    pub rejected: Vec<(usize, RejectReason)>,
+    /// Ids of the events this call appended, in order (`first..end`).
+    pub first_event: u64,
+    /// One past the last event appended.
+    pub end_event: u64,
+}
+
+/// Counters over the memory's lifetime (for diagnostics and benches).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IngestStats {
+    /// Keyframes ingested.
+    pub keyframes: u64,
+    /// Pose updates ingested.
+    pub poses: u64,
+    /// Detections used.
+    pub detections: u64,
+    /// Detections refused.
+    pub detections_rejected: u64,
+    /// Observations or poses refused whole.
+    pub inputs_rejected: u64,
+    /// Objects created (tentative included).
+    pub objects_created: u64,
+    /// Tentative objects dropped as false positives.
+    pub false_positives_dropped: u64,
+    /// Duplicates merged.
+    pub duplicates_merged: u64,
+    /// Missing objects re-identified elsewhere.
+    pub reidentified: u64,
+}
+
+/// A detection after validation, in the map frame.
+struct WorldDetection {
+    label: String,
+    group: u32,
+    score: f32,
+    position_world: Point3<f64>,
+    extent_m: Vector3<f64>,
+    depth_m: f64,
+    text: Option<String>,
+    embedding: Option<Vec<f32>>,
+}
+
+/// Key of an object in the per-label index: present before missing, then most recent first.
+type LabelKey = (bool, Reverse<StampNs>, ObjectId);
+
+/// The objects around the camera for one keyframe, found by one radius search: association,
+/// change detection and duplicate and relation checks of that keyframe all search inside it
+/// instead of walking the k-d trees again (queries whose ball does not fit fall back to the
+/// trees, so results are exact). Distances use current positions; objects created during the
+/// keyframe are added.
+#[derive(Debug)]
+struct Neighborhood {
+    center: [f32; 3],
+    radius_m: f32,
+    ids: Vec<u32>,
+}
+
+/// The spatio-temporal memory.
+pub struct Memory {
+    pub(crate) config: MemoryConfig,
+    pub(crate) embedder: Box<dyn Embedder>,
+    pub(crate) objects: Vec<MemoryObject>,
+    pub(crate) object_events: Vec<Vec<EventId>>,
+    pub(crate) placements: Vec<Placement>,
+    pub(crate) places: Vec<Place>,
+    /// Relations ordered by subject.
+    pub(crate) relations: BTreeSet<Relation>,
+    /// The same relations keyed `(object, kind, subject)`, to find those pointing at an object.
+    relations_rev: BTreeSet<(ObjectId, super::scene_graph::RelationKind, ObjectId)>,
+    relation_anchor: Vec<Point3<f64>>,
+    pub(crate) log: EventLog,
+    /// Every non-retired object at its current (or, if missing, last) position.
+    pub(crate) object_index: PointIndex,
+    /// Closed placements.
+    pub(crate) closed_index: PointIndex,
+    place_index: PointIndex,
+    /// Reportable objects per label.
+    /// Lookups only (never iterated into an answer), hence a hash map.
+    pub(crate) label_index: HashMap<String, BTreeSet<LabelKey>>,
+    label_key: Vec<Option<(String, LabelKey)>>,
+    /// Embedding per label that has (had) reportable objects.
+    pub(crate) label_embeddings: BTreeMap<String, Vec<f32>>,
+    /// Embedding of each object's OCR text.
+    pub(crate) text_embeddings: BTreeMap<ObjectId, Vec<f32>>,
+    /// Label -> compatibility group.
+    /// Lookups only, hence a hash map.
+    groups: HashMap<String, u32>,
+    next_group: u32,
+    /// Missing objects per group, for re-identification.
+    missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
+    /// Confirmed, never-moved objects per group by first sighting, for re-identification.
+    recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
+    /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
+    neighborhood: Option<Neighborhood>,
+    /// Generation of the current neighbourhood, and per object the generation it was last
+    /// enrolled in (O(1) membership without a per-keyframe set).
+    nb_generation: u32,
+    nb_mark: Vec<u32>,
+    /// New objects waiting (until the stamp) for a re-identification from the same sweep.
+    pending_reid: BTreeMap<ObjectId, StampNs>,
+    pub(crate) max_extent_seen_m: f64,
+    latest_stamp_ns: Option<StampNs>,
+    current_place: Option<PlaceId>,
+    pub(crate) stats: IngestStats,
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("objects", &self.objects.len())
+            .field("places", &self.places.len())
+            .field("events", &self.log.len())
+            .finish()
+    }
+}
+
+impl Memory {
+    /// A new, empty memory.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] when the config does not validate.
+    pub fn new(config: MemoryConfig, embedder: Box<dyn Embedder>) -> Result<Self, CoreError> {
+        config.validate()?;
+        let mut groups = HashMap::new();
+        let mut next_group = 0;
+        for group in &config.compatible_labels {
+            for label in group {
+                groups.insert(normalize_label(label), next_group);
+            }
+            next_group += 1;
+        }
+        Ok(Self {
+            config,
+            embedder,
+            objects: Vec::new(),
+            object_events: Vec::new(),
+            placements: Vec::new(),
+            places: Vec::new(),
+            relations: BTreeSet::new(),
+            relations_rev: BTreeSet::new(),
+            relation_anchor: Vec::new(),
+            log: EventLog::default(),
+            object_index: PointIndex::new(INDEX_SLACK_M),
+            closed_index: PointIndex::new(0.0),
+            place_index: PointIndex::new(0.0),
+            label_index: HashMap::new(),
+            label_key: Vec::new(),
+            label_embeddings: BTreeMap::new(),
+            text_embeddings: BTreeMap::new(),
+            groups,
+            next_group,
+            missing_by_group: BTreeMap::new(),
+            recent_by_group: BTreeMap::new(),
+            neighborhood: None,
+            nb_generation: 0,
+            nb_mark: Vec::new(),
+            pending_reid: BTreeMap::new(),
+            max_extent_seen_m: 0.0,
+            latest_stamp_ns: None,
+            current_place: None,
+            stats: IngestStats::default(),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.config
+    }
+
+    /// All objects ever created, retired ones included (check [`MemoryObject::is_reportable`]).
+    pub fn objects(&self) -> &[MemoryObject] {
+        &self.objects
+    }
+
+    /// One object.
+    pub fn object(&self, id: ObjectId) -> Option<&MemoryObject> {
+        self.objects.get(id.index())
+    }
+
+    /// Follows `merged_into` links to the object that now stands for `id`.
+    pub fn resolve(&self, mut id: ObjectId) -> ObjectId {
+        for _ in 0..64 {
+            match self.objects.get(id.index()).and_then(|o| o.merged_into) {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        id
+    }
+
+    /// All placements.
+    pub fn placements(&self) -> &[Placement] {
+        &self.placements
+    }
+
+    /// All places.
+    pub fn places(&self) -> &[Place] {
+        &self.places
+    }
+
+    /// Current relations, sorted.
+    pub fn relations(&self) -> &BTreeSet<Relation> {
+        &self.relations
+    }
+
+    /// The event log.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Events of one object (including those of duplicates merged into it), in log order.
+    pub fn object_events(&self, id: ObjectId) -> &[EventId] {
+        self.object_events
+            .get(id.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Lifetime counters.
+    pub fn stats(&self) -> &IngestStats {
+        &self.stats
+    }
+
+    /// Latest stamp ingested.
+    pub fn latest_stamp_ns(&self) -> Option<StampNs> {
+        self.latest_stamp_ns
+    }
+
+    /// The embedder used for text.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    /// Number of reportable objects believed present now.
+    pub fn present_object_count(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|o| o.is_reportable() && o.state.is_present())
+            .count()
+    }
+
+    /// Compatibility group of a normalised label (labels outside configured groups get their own).
+    pub(crate) fn group_of(&mut self, label: &str) -> u32 {
+        if let Some(g) = self.groups.get(label) {
+            return *g;
+        }
+        let g = self.next_group;
+        self.next_group += 1;
+        self.groups.insert(label.to_string(), g);
+        g
+    }
+
+    /// Puts an object at `position` in the spatial index. During a keyframe the object also
+    /// joins the keyframe's neighbourhood, so an object created or relocated there is found by
+    /// the keyframe's later searches.
+    pub(super) fn index_object(&mut self, id: ObjectId, position: &Point3<f64>) {
+        self.object_index.upsert(id.0, to_f32(position));
+        if self.nb_mark.len() <= id.index() {
+            self.nb_mark.resize(id.index() + 1, 0);
+        }
+        if let Some(nb) = &mut self.neighborhood {
+            if self.nb_mark[id.index()] != self.nb_generation {
+                self.nb_mark[id.index()] = self.nb_generation;
+                nb.ids.push(id.0);
+            }
+        }
+    }
+
+    /// Calls `f(id, squared_distance)` for every indexed object within `radius_m` of `query`,
+    /// through the keyframe's neighbourhood when the ball fits inside it.
+    pub(super) fn objects_within(
+        &self,
+        query: [f32; 3],
+        radius_m: f32,
+        mut f: impl FnMut(u32, f32),
+    ) {
+        if let Some(nb) = &self.neighborhood {
+            let dc = ((query[0] - nb.center[0]).powi(2)
+                + (query[1] - nb.center[1]).powi(2)
+                + (query[2] - nb.center[2]).powi(2))
+            .sqrt();
+            if radius_m.is_finite() && radius_m >= 0.0 && dc + radius_m <= nb.radius_m {
+                let r2 = radius_m * radius_m;
+                for id in &nb.ids {
+                    if let Some(p) = self.object_index.position(*id) {
+                        let d2 = (p[0] - query[0]).powi(2)
+                            + (p[1] - query[1]).powi(2)
+                            + (p[2] - query[2]).powi(2);
+                        if d2 <= r2 {
+                            f(*id, d2);
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        self.object_index.for_each_within(query, radius_m, f);
+    }
+
+    fn check_stamp(&self, stamp_ns: StampNs) -> Result<(), CoreError> {
+        match self.latest_stamp_ns {
+            Some(latest) if stamp_ns < latest => Err(CoreError::StampBackwards {
+                stamp_ns,
+                latest_ns: latest,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ingests a robot pose (updates places and the trajectory).
+    ///
+    /// # Errors
+    /// [`CoreError::StampBackwards`] or [`CoreError::NonFinitePose`]; the memory is unchanged.
+    pub fn ingest_pose(&mut self, pose: &PoseUpdate) -> Result<(), CoreError> {
+        let checked = self.check_stamp(pose.stamp_ns).and_then(|()| {
+            if isometry_is_finite(&pose.world_from_body) {
+                Ok(())
+            } else {
+                Err(CoreError::NonFinitePose {
+                    field: "world_from_body",
+                })
+            }
+        });
+        if let Err(e) = checked {
+            self.stats.inputs_rejected += 1;
+            return Err(e);
+        }
+        self.latest_stamp_ns = Some(pose.stamp_ns);
+        self.stats.poses += 1;
+        self.update_place(pose.stamp_ns, &pose.world_from_body);
+        Ok(())
+    }
+
+    /// Ingests one keyframe.
+    ///
+    /// # Errors
+    /// [`CoreError::StampBackwards`], [`CoreError::NonFinitePose`] or
+    /// [`CoreError::InvalidCamera`]; the memory is unchanged. Bad detections do not fail the
+    /// call: they are skipped and listed in the report.
+    pub fn ingest(&mut self, obs: &Observation) -> Result<IngestReport, CoreError> {
+        if let Err(e) = self.validate_observation(obs) {
+            self.stats.inputs_rejected += 1;
+            return Err(e);
+        }
+        let first_event = self.log.len() as u64;
+        let stamp = obs.stamp_ns;
+        self.latest_stamp_ns = Some(stamp);
+        self.stats.keyframes += 1;
+        self.resolve_pending_reid(stamp);
+        let robot_place = self.update_place(stamp, &obs.world_from_body);
+
+        let mut report = IngestReport::default();
+        let camera_from_world = obs.world_from_camera.inverse();
+        self.gather_neighborhood(obs);
+        let detections = self.world_detections(obs, &camera_from_world, &mut report);
+        self.stats.detections += detections.len() as u64;
+        self.stats.detections_rejected += report.rejected.len() as u64;
+        report.accepted = detections.len();
+
+        let assignment = self.associate(&detections);
+        let mut seen_now: BTreeSet<ObjectId> = BTreeSet::new();
+        let mut touched: Vec<ObjectId> = Vec::new();
+        for (det_index, det) in detections.iter().enumerate() {
+            let id = match assignment[det_index] {
+                Some(id) => {
+                    self.observe(id, det, stamp, robot_place);
+                    id
+                }
+                None => {
+                    let id = self.create_object(det, stamp, robot_place);
+                    self.try_early_reid(id, stamp);
+                    id
+                }
+            };
+            seen_now.insert(id);
+            touched.push(id);
+        }
+        self.mark_distinct(&touched);
+        for id in &touched {
+            self.maybe_confirm(*id, stamp);
+        }
+        self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
+        for id in &touched {
+            // Duplicates arise when a track is born or drifts: check only then.
+            let o = &self.objects[id.index()];
+            let moved =
+                (o.position_world - self.relation_anchor[id.index()]).norm() >= RELATION_UPDATE_M;
+            if o.times_seen <= self.config.min_sightings_to_confirm + 1 || moved {
+                self.merge_duplicates(*id, &seen_now, stamp);
+            }
+        }
+        if let Some(text) = obs
+            .caption
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            self.record_caption(text, stamp, &obs.world_from_body, robot_place);
+        }
+        for id in touched {
+            self.refresh_relations_if_moved(id);
+        }
+        self.neighborhood = None;
+        self.object_index.maintain();
+        self.closed_index.maintain();
+        self.place_index.maintain();
+        report.first_event = first_event;
+        report.end_event = self.log.len() as u64;
+        Ok(report)
+    }
+
+    /// One radius search around the camera covering everything this keyframe can touch:
+    /// detections up to the far depth plus noise, their gates, and relation partners.
+    fn gather_neighborhood(&mut self, obs: &Observation) {
+        let c = obs.world_from_camera.translation.vector;
+        let center = [c.x as f32, c.y as f32, c.z as f32];
+        let reach = obs.camera.max_depth_m * (1.0 + self.config.gate_per_depth)
+            + 2.0 * self.max_extent_seen_m
+            + self.config.gate_base_m
+            + self.config.near_relation_m
+            + self.config.on_tolerance_m
+            + 0.5;
+        let mut ids = Vec::new();
+        self.object_index
+            .for_each_within(center, reach as f32, |raw, _| ids.push(raw));
+        self.nb_generation = self.nb_generation.wrapping_add(1).max(1);
+        for id in &ids {
+            if let Some(m) = self.nb_mark.get_mut(*id as usize) {
+                *m = self.nb_generation;
+            }
+        }
+        self.neighborhood = Some(Neighborhood {
+            center,
+            radius_m: reach as f32,
+            ids,
+        });
+    }
+
+    fn validate_observation(&self, obs: &Observation) -> Result<(), CoreError> {
+        self.check_stamp(obs.stamp_ns)?;
+        if !isometry_is_finite(&obs.world_from_body) {
+            return Err(CoreError::NonFinitePose {
+                field: "world_from_body",
+            });
+        }
+        if !isometry_is_finite(&obs.world_from_camera) {
+            return Err(CoreError::NonFinitePose {
+                field: "world_from_camera",
+            });
+        }
+        obs.camera.validate()
+    }
+
+    pub(super) fn push_event(&mut self, event: Event) -> EventId {
+        let object = event.object;
+        let id = self.log.append(event);
+        if let Some(o) = object {
+            if let Some(list) = self.object_events.get_mut(o.index()) {
+                list.push(id);
+            }
+        }
+        id
+    }
+
+    pub(super) fn object_event(
+        &self,
+        kind: EventKind,
+        obj: &MemoryObject,
+        stamp: StampNs,
+    ) -> Event {
+        Event {
+            id: EventId(0),
+            stamp_ns: stamp,
+            kind,
+            object: Some(obj.id),
+            place: Some(obj.place),
+            start_ns: stamp,
+            end_ns: stamp,
+            position_world: to_f32(&obj.position_world),
+            from_world: None,
+            caption: None,
+        }
+    }
+
+    /// Rebuilds the k-d trees into one each (call after bulk loading, before queries).
+    pub fn compact(&mut self) {
+        self.object_index.compact();
+        self.closed_index.compact();
+        self.place_index.compact();
+    }
+
+    /// A 64-bit digest of the whole memory (objects, placements, places, relations, events,
+    /// captions), for determinism checks: the same inputs give the same digest.
+    pub fn digest(&self) -> u64 {
+        let mut w = DigestWriter(0xcbf2_9ce4_8422_2325);
+        let parts = (
+            &self.objects,
+            &self.placements,
+            &self.places,
+            &self.relations,
+            self.log.events(),
+            self.log.captions(),
+        );
+        // Serialising plain data into a hasher cannot fail.
+        if serde_json::to_writer(&mut w, &parts).is_err() {
+            return 0;
+        }
+        w.0
+    }
+}
+
+/// A `Write` that folds bytes into FNV-1a.
+struct DigestWriter(u64);
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut h = self.0;
+        for b in buf {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Folds a new appearance embedding into an object's running mean (kept L2-normalised).
+/// A vector of another dimension replaces the mean (the detector changed).
+fn blend_embedding(mean: &mut Option<Vec<f32>>, new: &[f32], times_seen: u32) {
+    if !new.iter().all(|x| x.is_finite()) {
+        return;
+    }
+    match mean {
+        Some(m) if m.len() == new.len() => {
+            let w = times_seen.clamp(1, 20) as f32;
+            for (a, b) in m.iter_mut().zip(new) {
+                *a = *a * w + b;
+            }
+            let n = m.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                m.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        _ => *mean = Some(new.to_vec()),
+    }
+}
+
+/// Cosine similarity of two objects' appearance, when both have one of the same dimension.
+fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
+    match (&a.embedding, &b.embedding) {
+        (Some(x), Some(y)) if x.len() == y.len() => Some(super::embed::cosine(x, y)),
+        _ => None,
+    }
+}
+
+/// Trims and lower-cases a label.
+pub fn normalize_label(label: &str) -> String {
+    label.trim().to_lowercase()
+}
+
+/// The label with most votes; ties go to the lexicographically smallest.
+fn majority_label(votes: &BTreeMap<String, f32>) -> Option<&String> {
+    let mut best: Option<(&String, f32)> = None;
+    for (label, v) in votes {
+        match best {
+            Some((_, bv)) if *v <= bv => {}
+            _ => best = Some((label, *v)),
+        }
+    }
+    best.map(|(l, _)| l)
+}
