@@ -46,7 +46,7 @@
 //! # Layout
 //! - [`core`]: pure memory model, ingest and queries (no I/O).
 //! - [`sim`]: synthetic household world with ground truth and a QA set; evaluation metrics.
-//! - [`bench`]: the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
+//! - [`bench`](mod@bench): the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
 //!
 //! Later issues add `store` (SQLite persistence), `replay` (rosbag2 MCAP), `ros` (the ROS 2
 //! node), `perception` (ONNX) and `viz` (Rerun) as adapters around [`core`].
