@@ -6,6 +6,7 @@
 //! - `eval_floors`: accuracy floors on small simulated worlds.
 //! - `bad_input`: typed errors, never panics, nothing lost.
 //! - `cli`: the binary's JSON keys and error messages.
+//! - `fuzz`: arbitrary values through every entry point, never a panic.
 //! - `house`: house rules (the core stays pure).
 
 mod bad_input;
@@ -13,6 +14,7 @@ mod cli;
 mod common;
 mod determinism;
 mod eval_floors;
+mod fuzz;
 mod house;
 mod oracle;
 mod properties;
