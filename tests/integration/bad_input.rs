@@ -287,3 +287,43 @@ fn invalid_configs_name_the_parameter() {
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
 }
+
+/// Regression: stamps at the ends of the i64 range overflowed `stamp - last_sighting` in the
+/// visit logic (a panic in debug builds, a wrong visit in release).
+#[test]
+fn extreme_stamps_do_not_overflow() {
+    let mut m = memory();
+    for stamp in [i64::MIN, 0, 1, i64::MAX - 1, i64::MAX] {
+        m.ingest(&keyframe(
+            stamp,
+            0.0,
+            0.0,
+            0.0,
+            vec![det("mug", [2.0, 0.0, 0.8])],
+        ))
+        .unwrap();
+    }
+    let mug = m.objects().iter().find(|o| o.label == "mug").unwrap();
+    assert_eq!(mug.times_seen, 5);
+    assert_eq!(mug.last_seen_ns, i64::MAX);
+    // Jumps longer than the visit gap split the sightings into separate visits; the very first
+    // one closed while the track was tentative and lives on as the first-seen start.
+    let Answer::Timeline(entries) = m
+        .query(&Query::When {
+            target: Target::Label("mug".into()),
+            window: TimeWindow::all(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    let visits: Vec<(i64, i64)> = entries
+        .iter()
+        .filter(|e| e.kind == mnemo::core::EventKind::Visit)
+        .map(|e| (e.start_ns, e.end_ns))
+        .collect();
+    assert_eq!(visits, vec![(0, 1), (i64::MAX - 1, i64::MAX)]);
+    assert!(entries
+        .iter()
+        .any(|e| e.kind == mnemo::core::EventKind::FirstSeen && e.start_ns == i64::MIN));
+}

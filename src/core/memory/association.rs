@@ -234,7 +234,7 @@ impl Memory {
                 blend_embedding(&mut obj.embedding, e, obj.times_seen);
             }
             match obj.open_visit {
-                Some((start, end)) if stamp - end <= visit_gap => {
+                Some((start, end)) if stamp.saturating_sub(end) <= visit_gap => {
                     obj.open_visit = Some((start, stamp))
                 }
                 Some(visit) => {
