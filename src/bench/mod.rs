@@ -261,6 +261,72 @@ struct Flat {
     end_ns: StampNs,
 }
 
+/// Start of the benchmark's time, ns.
+const T0: StampNs = 1_767_225_600 * NS_PER_S;
+
+/// A memory built by the benchmark's workload, with what the ingest cost.
+pub struct BuiltMemory {
+    /// The memory (compacted).
+    pub memory: Memory,
+    /// `(start, end)` of each patrol, ns.
+    pub spans: Vec<(StampNs, StampNs)>,
+    /// Seconds spent inside `Memory::ingest`.
+    pub ingest_s: f64,
+    /// Keyframes ingested.
+    pub keyframes: u64,
+    /// Detections ingested.
+    pub detections: u64,
+    /// Size of the floor along x, m.
+    pub extent_x: f64,
+    /// Size of the floor along y, m.
+    pub extent_y: f64,
+}
+
+/// Builds the benchmark memory: `cfg.objects` objects seen patrol by patrol (boustrophedon)
+/// until about `cfg.events` events, timing only the ingest calls.
+///
+/// # Errors
+/// [`BenchError::Core`] if the core refuses a keyframe (it should not).
+pub fn build_memory(cfg: &BenchConfig, rng: &mut Rng) -> Result<BuiltMemory, BenchError> {
+    let world = World::new(cfg.objects, rng);
+    let mut memory = Memory::new(
+        MemoryConfig::default(),
+        Box::new(LexicalEmbedder::default()),
+    )?;
+    let patrols = cfg.events.div_ceil(cfg.objects.max(1)).max(2);
+    let mut spans = Vec::with_capacity(patrols);
+    let mut ingest_s = 0.0;
+    let mut keyframes = 0u64;
+    let mut detections = 0u64;
+    for p in 0..patrols {
+        let start = T0 + p as i64 * 86_400 * NS_PER_S;
+        let mut t = start;
+        for r in 0..world.rows {
+            for i in 0..world.cols {
+                let c = if r % 2 == 0 { i } else { world.cols - 1 - i };
+                let obs = world.keyframe(c, r, t, rng);
+                detections += obs.detections.len() as u64;
+                let began = Instant::now();
+                memory.ingest(&obs)?;
+                ingest_s += began.elapsed().as_secs_f64();
+                keyframes += 1;
+                t += KEYFRAME_NS;
+            }
+        }
+        spans.push((start, t - KEYFRAME_NS));
+    }
+    memory.compact();
+    Ok(BuiltMemory {
+        memory,
+        spans,
+        ingest_s,
+        keyframes,
+        detections,
+        extent_x: world.cols as f64 * CELL_X_M,
+        extent_y: world.rows as f64 * CELL_Y_M,
+    })
+}
+
 /// Runs the benchmark.
 ///
 /// # Errors
@@ -278,37 +344,17 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         return Err(BenchError::Size("--queries must be >= 1"));
     }
     let mut rng = Rng::new(cfg.seed);
-    let world = World::new(cfg.objects, &mut rng);
-    let mut memory = Memory::new(
-        MemoryConfig::default(),
-        Box::new(LexicalEmbedder::default()),
-    )?;
-    let patrols = cfg.events.div_ceil(cfg.objects).max(2);
-    let t0: StampNs = 1_767_225_600 * NS_PER_S;
-    let mut spans = Vec::with_capacity(patrols);
-
-    // Generate keyframes patrol by patrol (boustrophedon), timing only the ingest calls.
-    let mut ingest_s = 0.0;
-    let mut keyframes = 0u64;
-    let mut detections = 0u64;
-    for p in 0..patrols {
-        let start = t0 + p as i64 * 86_400 * NS_PER_S;
-        let mut t = start;
-        for r in 0..world.rows {
-            for i in 0..world.cols {
-                let c = if r % 2 == 0 { i } else { world.cols - 1 - i };
-                let obs = world.keyframe(c, r, t, &mut rng);
-                detections += obs.detections.len() as u64;
-                let began = Instant::now();
-                memory.ingest(&obs)?;
-                ingest_s += began.elapsed().as_secs_f64();
-                keyframes += 1;
-                t += KEYFRAME_NS;
-            }
-        }
-        spans.push((start, t - KEYFRAME_NS));
-    }
-    memory.compact();
+    let built = build_memory(cfg, &mut rng)?;
+    let BuiltMemory {
+        memory,
+        spans,
+        ingest_s,
+        keyframes,
+        detections,
+        extent_x,
+        extent_y,
+    } = built;
+    let t0 = T0;
 
     // Baseline data: every placement of every reportable object (a merged duplicate's
     // placements count for the survivor), as the core knows them.
@@ -339,8 +385,6 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
 
     let baseline_queries = (cfg.queries / 20).max(20).min(cfg.queries);
     let mut agree = true;
-    let extent_x = world.cols as f64 * CELL_X_M;
-    let extent_y = world.rows as f64 * CELL_Y_M;
 
     // Near.
     let near_queries: Vec<(Point3<f64>, TimeWindow)> = (0..cfg.queries)
