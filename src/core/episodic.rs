@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::CoreError;
 use super::ids::{EventId, ObjectId, PlaceId};
 use super::time::{StampNs, TimeWindow};
 
@@ -92,6 +93,32 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// A log from saved events and captions.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParts`] when ids are not `0..n` in order, stamps go backwards, or a
+    /// caption event points past the captions.
+    pub fn from_parts(events: Vec<Event>, captions: Vec<CaptionRecord>) -> Result<Self, CoreError> {
+        for (i, e) in events.iter().enumerate() {
+            if e.id != EventId(i as u64) {
+                return Err(CoreError::InvalidParts {
+                    reason: format!("event {i} has id {}", e.id),
+                });
+            }
+            if i > 0 && e.stamp_ns < events[i - 1].stamp_ns {
+                return Err(CoreError::InvalidParts {
+                    reason: format!("event {i} goes back in time"),
+                });
+            }
+            if e.caption.is_some_and(|c| c as usize >= captions.len()) {
+                return Err(CoreError::InvalidParts {
+                    reason: format!("event {i} points past the captions"),
+                });
+            }
+        }
+        Ok(Self { events, captions })
+    }
+
     /// Appends an event, assigning its id. A stamp older than the last one is raised to it, so
     /// the log stays sorted whatever the caller does.
     pub fn append(&mut self, mut event: Event) -> EventId {

@@ -61,6 +61,12 @@ pub enum CoreError {
         /// Expected range.
         reason: &'static str,
     },
+    /// Saved memory parts that do not fit together (ids out of order, dangling references).
+    #[error("inconsistent memory parts: {reason}")]
+    InvalidParts {
+        /// What does not fit.
+        reason: String,
+    },
     /// An embedding whose dimension does not match the embedder's.
     #[error("embedding has {got} dimensions, the embedder makes {expected}")]
     EmbeddingDimension {

@@ -34,7 +34,7 @@ pub use episodic::{Event, EventKind};
 pub use error::CoreError;
 pub use geometry::{DepthImage, PinholeCamera};
 pub use ids::{EventId, ObjectId, PlaceId, PlacementId};
-pub use memory::{IngestReport, Memory};
+pub use memory::{IngestReport, Memory, MemoryParts};
 pub use observation::{Detection, DetectionFrame, Observation, PoseUpdate};
 pub use query::{Answer, ObjectHit, Query, Target};
 pub use scene_graph::{ObjectState, Relation, RelationKind};

@@ -42,3 +42,142 @@ fn random_streams_replay_identically() {
     b.ingest(&extra).unwrap();
     assert_ne!(a.digest(), b.digest());
 }
+
+fn restore(m: &mnemo::core::Memory) -> mnemo::core::Memory {
+    // Through JSON, as a store might keep the parts.
+    let json = serde_json::to_string(&m.to_parts()).unwrap();
+    let parts: mnemo::core::MemoryParts = serde_json::from_str(&json).unwrap();
+    assert_eq!(parts, m.to_parts(), "parts survive a JSON round trip");
+    mnemo::core::Memory::from_parts(
+        m.config().clone(),
+        Box::new(mnemo::core::LexicalEmbedder::default()),
+        parts,
+    )
+    .unwrap()
+}
+
+fn same_answers(a: &mnemo::core::Memory, b: &mnemo::core::Memory) {
+    use mnemo::core::query::{Query, Target};
+    use mnemo::core::TimeWindow;
+    let end = a.latest_stamp_ns().unwrap_or(0);
+    let queries = [
+        Query::Where {
+            target: Target::Label("mug".into()),
+            k: 10,
+            at_ns: None,
+        },
+        Query::Where {
+            target: Target::Text("cup".into()),
+            k: 10,
+            at_ns: Some(end - 3_600_000_000_000),
+        },
+        Query::When {
+            target: Target::Label("book".into()),
+            window: TimeWindow::all(),
+        },
+        Query::Near {
+            point_world: nalgebra::Point3::new(2.5, 2.5, 0.8),
+            radius_m: 3.0,
+            window: TimeWindow::all(),
+            label: None,
+            k: 100,
+        },
+        Query::Recall {
+            window: TimeWindow::all(),
+            text: Some("kitchen".into()),
+            k: 5,
+        },
+        Query::SceneGraphAt { stamp_ns: end },
+        Query::Changes {
+            window: TimeWindow::all(),
+        },
+    ];
+    for q in &queries {
+        assert_eq!(a.query(q), b.query(q), "{q:?}");
+    }
+}
+
+#[test]
+fn a_restored_memory_continues_exactly_where_it_left_off() {
+    let cfg = SimConfig {
+        days: 2,
+        seed: 8,
+        ..SimConfig::default()
+    };
+    let mut stream = Vec::new();
+    mnemo::sim::simulate(&cfg, |o| stream.push(o.clone())).unwrap();
+    // Cut mid-patrol and between patrols.
+    for cut in [stream.len() / 3, stream.len() / 2 + 7] {
+        let mut a = mnemo::core::Memory::new(
+            memory_config(),
+            Box::new(mnemo::core::LexicalEmbedder::default()),
+        )
+        .unwrap();
+        for o in &stream[..cut] {
+            a.ingest(o).unwrap();
+        }
+        let mut b = restore(&a);
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(a.relations(), b.relations());
+        same_answers(&a, &b);
+        for o in &stream[cut..] {
+            a.ingest(o).unwrap();
+            b.ingest(o).unwrap();
+        }
+        assert_eq!(a.digest(), b.digest(), "cut at {cut}");
+        assert_eq!(a.stats(), b.stats());
+        same_answers(&a, &b);
+    }
+}
+
+#[test]
+fn restoring_random_streams_at_random_points_changes_nothing() {
+    for seed in [1, 2, 3, 4] {
+        let stream = random_stream(seed, 50, 300);
+        let cut = 37 * seed as usize + 60;
+        let mut a = memory();
+        for o in &stream[..cut] {
+            a.ingest(o).unwrap();
+        }
+        let mut b = restore(&a);
+        for o in &stream[cut..] {
+            a.ingest(o).unwrap();
+            b.ingest(o).unwrap();
+        }
+        assert_eq!(a.digest(), b.digest(), "seed {seed}");
+        assert_eq!(b.relations(), &b.relations_from_scratch());
+    }
+}
+
+#[test]
+fn inconsistent_parts_are_refused_with_a_reason() {
+    let mut a = memory();
+    for o in random_stream(9, 20, 60) {
+        a.ingest(&o).unwrap();
+    }
+    let fresh = || Box::new(mnemo::core::LexicalEmbedder::default());
+    let mut p = a.to_parts();
+    p.objects.swap(0, 1);
+    assert!(matches!(
+        mnemo::core::Memory::from_parts(a.config().clone(), fresh(), p),
+        Err(mnemo::core::CoreError::InvalidParts { .. })
+    ));
+    let mut p = a.to_parts();
+    p.placements[0].object = mnemo::core::ObjectId(1_000_000);
+    assert!(matches!(
+        mnemo::core::Memory::from_parts(a.config().clone(), fresh(), p),
+        Err(mnemo::core::CoreError::InvalidParts { .. })
+    ));
+    let mut p = a.to_parts();
+    p.events.reverse();
+    assert!(matches!(
+        mnemo::core::Memory::from_parts(a.config().clone(), fresh(), p),
+        Err(mnemo::core::CoreError::InvalidParts { .. })
+    ));
+    let mut p = a.to_parts();
+    p.relation_anchors.pop();
+    assert!(matches!(
+        mnemo::core::Memory::from_parts(a.config().clone(), fresh(), p),
+        Err(mnemo::core::CoreError::InvalidParts { .. })
+    ));
+}

@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::MemoryConfig;
 use super::embed::Embedder;
@@ -74,7 +74,7 @@ pub struct IngestReport {
 }
 
 /// Counters over the memory's lifetime (for diagnostics and benches).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestStats {
     /// Keyframes ingested.
     pub keyframes: u64,
@@ -110,6 +110,38 @@ struct WorldDetection {
 
 /// Key of an object in the per-label index: present before missing, then most recent first.
 type LabelKey = (bool, Reverse<StampNs>, ObjectId);
+
+/// Everything a memory is, as plain data: what only its history determines. Every index and
+/// cache (k-d trees, label index, relations, groups, per-object event lists) is derived again
+/// by [`Memory::from_parts`]. A store saves these; restoring them continues exactly where the
+/// memory left off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryParts {
+    /// All objects, retired ones included, in id order.
+    pub objects: Vec<MemoryObject>,
+    /// All placements, in id order.
+    pub placements: Vec<Placement>,
+    /// All places, in id order.
+    pub places: Vec<Place>,
+    /// The event log, in order.
+    pub events: Vec<Event>,
+    /// Captions referenced by caption events.
+    pub captions: Vec<CaptionRecord>,
+    /// Per object, the position its relations were last computed from.
+    pub relation_anchors: Vec<Point3<f64>>,
+    /// Re-identification candidates: `(group, first_seen_ns, object)`.
+    pub reid_candidates: Vec<(u32, StampNs, ObjectId)>,
+    /// New objects waiting for a re-identification, with their deadline.
+    pub pending_reid: Vec<(ObjectId, StampNs)>,
+    /// Largest detection extent seen, m.
+    pub max_extent_seen_m: f64,
+    /// Latest stamp ingested.
+    pub latest_stamp_ns: Option<StampNs>,
+    /// The place the robot is in.
+    pub current_place: Option<PlaceId>,
+    /// Lifetime counters.
+    pub stats: IngestStats,
+}
 
 /// The objects around the camera for one keyframe, found by one radius search: association,
 /// change detection and duplicate and relation checks of that keyframe all search inside it
@@ -228,6 +260,180 @@ impl Memory {
             current_place: None,
             stats: IngestStats::default(),
         })
+    }
+
+    /// The memory's essential state as plain data (see [`MemoryParts`]).
+    pub fn to_parts(&self) -> MemoryParts {
+        MemoryParts {
+            objects: self.objects.clone(),
+            placements: self.placements.clone(),
+            places: self.places.clone(),
+            events: self.log.events().to_vec(),
+            captions: self.log.captions().to_vec(),
+            relation_anchors: self.relation_anchor.clone(),
+            reid_candidates: self
+                .recent_by_group
+                .iter()
+                .flat_map(|(g, set)| set.iter().map(move |(t, id)| (*g, *t, *id)))
+                .collect(),
+            pending_reid: self.pending_reid.iter().map(|(id, t)| (*id, *t)).collect(),
+            max_extent_seen_m: self.max_extent_seen_m,
+            latest_stamp_ns: self.latest_stamp_ns,
+            current_place: self.current_place,
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Rebuilds a memory from its parts: validates them, then derives every index and cache.
+    /// The result behaves exactly as the memory the parts came from (same answers, and the same
+    /// digest after the same further inputs).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] for a bad config; [`CoreError::InvalidParts`] when ids are
+    /// out of order or a reference dangles.
+    pub fn from_parts(
+        config: MemoryConfig,
+        embedder: Box<dyn Embedder>,
+        parts: MemoryParts,
+    ) -> Result<Self, CoreError> {
+        let mut m = Self::new(config, embedder)?;
+        let bad = |reason: String| Err(CoreError::InvalidParts { reason });
+        let (n_obj, n_pl, n_places) = (
+            parts.objects.len(),
+            parts.placements.len(),
+            parts.places.len(),
+        );
+        if parts.relation_anchors.len() != n_obj {
+            return bad(format!(
+                "{} relation anchors for {n_obj} objects",
+                parts.relation_anchors.len()
+            ));
+        }
+        for (i, o) in parts.objects.iter().enumerate() {
+            if o.id.index() != i {
+                return bad(format!("object {i} has id {}", o.id));
+            }
+            if o.place.index() >= n_places && !o.retired {
+                return bad(format!("object {i} is in unknown place {}", o.place));
+            }
+            if o.placements.iter().any(|p| p.index() >= n_pl)
+                || o.merged_into.is_some_and(|t| t.index() >= n_obj)
+            {
+                return bad(format!(
+                    "object {i} references a missing placement or object"
+                ));
+            }
+            if !(crate::core::geometry::point_is_finite(&o.position_world) || o.retired) {
+                return bad(format!("object {i} has a non-finite position"));
+            }
+        }
+        for (i, p) in parts.placements.iter().enumerate() {
+            if p.id.index() != i || p.object.index() >= n_obj {
+                return bad(format!(
+                    "placement {i} has id {} / object {}",
+                    p.id, p.object
+                ));
+            }
+        }
+        for (i, p) in parts.places.iter().enumerate() {
+            if p.id.index() != i {
+                return bad(format!("place {i} has id {}", p.id));
+            }
+        }
+        if parts.events.iter().any(|e| {
+            e.object.is_some_and(|o| o.index() >= n_obj)
+                || e.place.is_some_and(|p| p.index() >= n_places)
+        }) {
+            return bad("an event references a missing object or place".to_string());
+        }
+        if parts.current_place.is_some_and(|p| p.index() >= n_places)
+            || parts.reid_candidates.iter().any(|c| c.2.index() >= n_obj)
+            || parts.pending_reid.iter().any(|c| c.0.index() >= n_obj)
+        {
+            return bad("a reference past the objects or places".to_string());
+        }
+        m.log = EventLog::from_parts(parts.events, parts.captions)?;
+        m.objects = parts.objects;
+        m.placements = parts.placements;
+        m.places = parts.places;
+        m.relation_anchor = parts.relation_anchors;
+        m.max_extent_seen_m = parts.max_extent_seen_m;
+        m.latest_stamp_ns = parts.latest_stamp_ns;
+        m.current_place = parts.current_place;
+        m.stats = parts.stats;
+        for (g, t, id) in parts.reid_candidates {
+            m.recent_by_group.entry(g).or_default().insert((t, id));
+        }
+        m.pending_reid = parts.pending_reid.into_iter().collect();
+        // Groups: configured ones first, then every label an object ever voted for.
+        for o in &m.objects {
+            for label in o.label_votes.keys() {
+                m.groups.entry(label.clone()).or_insert(o.group);
+            }
+            m.next_group = m.next_group.max(o.group.saturating_add(1));
+        }
+        // Spatial indexes.
+        for p in &m.places {
+            m.place_index.upsert(p.id.0, to_f32(&p.center_world));
+        }
+        for p in &m.placements {
+            if p.closed_at_ns.is_some() {
+                m.closed_index.upsert(p.id.0, to_f32(&p.position_world));
+            }
+        }
+        for o in &m.objects {
+            if !o.retired {
+                m.object_index.upsert(o.id.0, to_f32(&o.position_world));
+            }
+        }
+        m.compact();
+        // Per-object event lists (events of merged duplicates belong to the survivor).
+        m.object_events = vec![Vec::new(); n_obj];
+        m.label_key = vec![None; n_obj];
+        m.nb_mark = vec![0; n_obj];
+        for e in m.log.events() {
+            if let Some(o) = e.object {
+                let owner = m.resolve(o);
+                m.object_events[owner.index()].push(e.id);
+            }
+        }
+        // Missing sets, label index, text embeddings.
+        for i in 0..n_obj {
+            let id = ObjectId(i as u32);
+            let o = &m.objects[i];
+            if !o.retired && o.state == ObjectState::Missing {
+                m.missing_by_group.entry(o.group).or_default().insert(id);
+            }
+            m.refresh_label_index(id);
+            m.refresh_text_embedding(id);
+        }
+        // Relations, from the saved anchors.
+        for i in 0..n_obj {
+            let id = ObjectId(i as u32);
+            if !m.in_relations(id) {
+                continue;
+            }
+            let anchor = m.relation_anchor[i];
+            let mut partners: Vec<u32> = Vec::new();
+            m.object_index
+                .for_each_within(to_f32(&anchor), m.relation_reach() as f32, |raw, _| {
+                    partners.push(raw)
+                });
+            for raw in partners {
+                let other = ObjectId(raw);
+                if other != id && m.in_relations(other) {
+                    if let Some(kind) = m.relation_of(id, other) {
+                        m.relations.insert(Relation {
+                            subject: id,
+                            kind,
+                            object: other,
+                        });
+                        m.relations_rev.insert((other, kind, id));
+                    }
+                }
+            }
+        }
+        Ok(m)
     }
 
     /// The configuration in force.
