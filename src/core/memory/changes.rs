@@ -288,18 +288,7 @@ impl Memory {
         for pid in &n.placements {
             self.placements[pid.index()].object = old;
         }
-        {
-            let r = &mut self.objects[new.index()];
-            r.retired = true;
-            r.merged_into = Some(old);
-            r.open_visit = None;
-        }
-        let moved_events = std::mem::take(&mut self.object_events[new.index()]);
-        self.object_events[old.index()].extend(moved_events);
-        self.object_events[old.index()].sort_unstable();
-        self.refresh_group(old);
-        self.text_embeddings.remove(&new);
-        self.object_index.remove(new.0);
+        self.retire_into(new, old);
         let pos = self.objects[old.index()].position_world;
         self.index_object(old, &pos);
         let mut ev = self.object_event(EventKind::Moved, &self.objects[old.index()], stamp);
@@ -395,6 +384,21 @@ impl Memory {
                 self.declare_missing(id, stamp);
             }
         }
+    }
+
+    /// `gone` is now known to be `survivor`: retire it, and hand its history (events) over.
+    fn retire_into(&mut self, gone: ObjectId, survivor: ObjectId) {
+        let r = &mut self.objects[gone.index()];
+        r.retired = true;
+        r.merged_into = Some(survivor);
+        r.open_visit = None;
+        r.open_since_ns = None;
+        let moved_events = std::mem::take(&mut self.object_events[gone.index()]);
+        self.object_events[survivor.index()].extend(moved_events);
+        self.object_events[survivor.index()].sort_unstable();
+        self.refresh_group(survivor);
+        self.text_embeddings.remove(&gone);
+        self.object_index.remove(gone.0);
     }
 
     pub(super) fn drop_tentative(&mut self, id: ObjectId) {
@@ -553,19 +557,7 @@ impl Memory {
                 self.closed_index.upsert(pid.0, pos);
             }
         }
-        {
-            let r = &mut self.objects[drop.index()];
-            r.retired = true;
-            r.merged_into = Some(keep);
-            r.open_visit = None;
-            r.open_since_ns = None;
-        }
-        let moved_events = std::mem::take(&mut self.object_events[drop.index()]);
-        self.object_events[keep.index()].extend(moved_events);
-        self.object_events[keep.index()].sort_unstable();
-        self.refresh_group(keep);
-        self.text_embeddings.remove(&drop);
-        self.object_index.remove(drop.0);
+        self.retire_into(drop, keep);
         let pos = self.objects[keep.index()].position_world;
         if let Some(pid) = self.objects[keep.index()].placements.last().copied() {
             let p = &mut self.placements[pid.index()];

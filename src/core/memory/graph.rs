@@ -218,6 +218,11 @@ impl Memory {
         if !self.in_relations(id) {
             return;
         }
+        self.add_relations_of(id);
+    }
+
+    /// Inserts every relation between `id` (at its anchor) and its partners, both ways.
+    pub(super) fn add_relations_of(&mut self, id: ObjectId) {
         let anchor = self.relation_anchor[id.index()];
         let mut partners: Vec<u32> = Vec::new();
         self.objects_within(to_f32(&anchor), self.relation_reach() as f32, |raw, _| {

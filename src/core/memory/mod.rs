@@ -410,27 +410,8 @@ impl Memory {
         // Relations, from the saved anchors.
         for i in 0..n_obj {
             let id = ObjectId(i as u32);
-            if !m.in_relations(id) {
-                continue;
-            }
-            let anchor = m.relation_anchor[i];
-            let mut partners: Vec<u32> = Vec::new();
-            m.object_index
-                .for_each_within(to_f32(&anchor), m.relation_reach() as f32, |raw, _| {
-                    partners.push(raw)
-                });
-            for raw in partners {
-                let other = ObjectId(raw);
-                if other != id && m.in_relations(other) {
-                    if let Some(kind) = m.relation_of(id, other) {
-                        m.relations.insert(Relation {
-                            subject: id,
-                            kind,
-                            object: other,
-                        });
-                        m.relations_rev.insert((other, kind, id));
-                    }
-                }
+            if m.in_relations(id) {
+                m.add_relations_of(id);
             }
         }
         Ok(m)
