@@ -67,6 +67,12 @@ pub enum CoreError {
         /// What does not fit.
         reason: String,
     },
+    /// Evicted events could not be read back from their store.
+    #[error("reading evicted events failed: {reason}")]
+    Cold {
+        /// The store's error.
+        reason: String,
+    },
     /// An embedding whose dimension does not match the embedder's.
     #[error("embedding has {got} dimensions, the embedder makes {expected}")]
     EmbeddingDimension {

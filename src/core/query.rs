@@ -14,7 +14,7 @@ use super::episodic::{Event, EventKind};
 use super::error::CoreError;
 use super::geometry::{point_is_finite, to_f32};
 use super::ids::{ObjectId, PlaceId};
-use super::memory::{normalize_label, Memory};
+use super::memory::{normalize_label, ColdEvents, Memory};
 use super::scene_graph::{relation_between, BoxShape, MemoryObject, ObjectState, Relation};
 use super::spatial_index::PointIndex;
 use super::time::{StampNs, TimeWindow};
@@ -221,11 +221,25 @@ impl Memory {
     /// [`CoreError::EmptyText`] for blank text, [`CoreError::NonFinitePoint`] /
     /// [`CoreError::InvalidRadius`] for bad `Near` geometry. Windows are valid by construction.
     pub fn query(&self, query: &Query) -> Result<Answer, CoreError> {
+        self.query_with(query, None)
+    }
+
+    /// Answers a query, reading events evicted from RAM from `cold` when the query's window
+    /// reaches before [`crate::core::episodic::EventLog::evicted_before_ns`]. Without a cold
+    /// source such windows are answered from RAM only.
+    ///
+    /// # Errors
+    /// As [`Memory::query`], plus [`CoreError::Cold`] when the cold source fails.
+    pub fn query_with(
+        &self,
+        query: &Query,
+        cold: Option<&dyn ColdEvents>,
+    ) -> Result<Answer, CoreError> {
         match query {
             Query::Where { target, k, at_ns } => {
                 self.where_is(target, *k, *at_ns).map(Answer::Objects)
             }
-            Query::When { target, window } => self.when(target, window).map(Answer::Timeline),
+            Query::When { target, window } => self.when(target, window, cold).map(Answer::Timeline),
             Query::Near {
                 point_world,
                 radius_m,
@@ -236,12 +250,12 @@ impl Memory {
                 .near(point_world, *radius_m, window, label.as_deref(), *k)
                 .map(Answer::Objects),
             Query::Recall { window, text, k } => self
-                .recall(window, text.as_deref(), *k)
+                .recall(window, text.as_deref(), *k, cold)
                 .map(Answer::Episodes),
             Query::SceneGraphAt { stamp_ns } => {
                 Ok(Answer::SceneGraph(self.scene_graph_at(*stamp_ns)))
             }
-            Query::Changes { window } => Ok(Answer::Changes(self.changes(window))),
+            Query::Changes { window } => self.changes(window, cold).map(Answer::Changes),
         }
     }
 
@@ -395,15 +409,85 @@ impl Memory {
         Some(h)
     }
 
-    fn when(&self, target: &Target, window: &TimeWindow) -> Result<Vec<TimelineEntry>, CoreError> {
+    /// The part of `window` (by recorded stamp, from `from_ns` on) that lies before the
+    /// eviction stamp, when a cold source must be asked.
+    fn cold_window(&self, from_ns: StampNs, to_ns: StampNs) -> Option<TimeWindow> {
+        let evicted = self.log.evicted_before_ns()?;
+        if from_ns >= evicted {
+            return None;
+        }
+        TimeWindow::new(from_ns, to_ns.min(evicted.saturating_sub(1))).ok()
+    }
+
+    /// Events of `window` (by recorded stamp) from RAM and, for the evicted part, from `cold`;
+    /// with `objects`, only events of those objects (ids as stored, merged ones included).
+    fn events_recorded_in(
+        &self,
+        window: &TimeWindow,
+        cold: Option<&dyn ColdEvents>,
+        objects: Option<&[ObjectId]>,
+    ) -> Result<Vec<Event>, CoreError> {
+        let mut out = Vec::new();
+        if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), window.end_ns()))
+        {
+            out = cold.recorded_in(&w, objects)?;
+        }
+        let from_cold = out.len();
+        out.extend(
+            self.log
+                .recorded_in(window)
+                .iter()
+                .filter(|e| {
+                    objects
+                        .is_none_or(|ids| e.object.is_some_and(|o| ids.binary_search(&o).is_ok()))
+                })
+                .cloned(),
+        );
+        // A cold source and RAM never overlap, but be safe about ids.
+        if from_cold > 0 {
+            out.sort_by_key(|e| e.id);
+            out.dedup_by_key(|e| e.id);
+        }
+        Ok(out)
+    }
+
+    fn when(
+        &self,
+        target: &Target,
+        window: &TimeWindow,
+        cold: Option<&dyn ColdEvents>,
+    ) -> Result<Vec<TimelineEntry>, CoreError> {
         let matches = self.matching_objects(target)?;
+        // Events end no later than they are recorded, so only those recorded from the window's
+        // start on can overlap it; older ones left RAM and are read from the cold source.
+        let mut cold_events: BTreeMap<ObjectId, Vec<Event>> = BTreeMap::new();
+        if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), StampNs::MAX)) {
+            if !matches.is_empty() {
+                let wanted: BTreeSet<ObjectId> = matches.iter().map(|m| m.0).collect();
+                let mut ids: Vec<ObjectId> = wanted.iter().copied().collect();
+                ids.extend(
+                    self.objects
+                        .iter()
+                        .filter(|o| o.merged_into.is_some() && wanted.contains(&self.resolve(o.id)))
+                        .map(|o| o.id),
+                );
+                ids.sort_unstable();
+                for e in cold.recorded_in(&w, Some(&ids))? {
+                    if let Some(o) = e.object {
+                        cold_events.entry(self.resolve(o)).or_default().push(e);
+                    }
+                }
+            }
+        }
         let mut out = Vec::new();
         for (id, _) in matches {
             let Some(obj) = self.object(id) else { continue };
-            for eid in self.object_events(id) {
-                let Some(ev) = self.log.get(*eid) else {
-                    continue;
-                };
+            let old = cold_events.remove(&id).unwrap_or_default();
+            let hot = self
+                .object_events(id)
+                .iter()
+                .filter_map(|eid| self.log.get(*eid));
+            for ev in old.iter().chain(hot) {
                 if matches!(ev.kind, EventKind::Caption | EventKind::PlaceEntered) {
                     continue;
                 }
@@ -533,6 +617,7 @@ impl Memory {
         window: &TimeWindow,
         text: Option<&str>,
         k: usize,
+        cold: Option<&dyn ColdEvents>,
     ) -> Result<Vec<Episode>, CoreError> {
         let query = match text {
             Some(t) if t.trim().is_empty() => return Err(CoreError::EmptyText),
@@ -542,13 +627,27 @@ impl Memory {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let mut out: Vec<Episode> = self
-            .log
-            .recorded_in(window)
+        let events = self.events_recorded_in(window, cold, None)?;
+        let mut records = BTreeMap::new();
+        for e in &events {
+            if let (EventKind::Caption, Some(c)) = (e.kind, e.caption) {
+                let record = match self.log.caption(c) {
+                    Some(r) => Some(r.clone()),
+                    None => match cold {
+                        Some(cold) => cold.caption(c)?,
+                        None => None,
+                    },
+                };
+                if let Some(r) = record {
+                    records.insert(c, r);
+                }
+            }
+        }
+        let mut out: Vec<Episode> = events
             .iter()
             .filter(|e| e.kind == EventKind::Caption)
             .filter_map(|e: &Event| {
-                let c = self.log.caption(e.caption?)?;
+                let c = records.get(&e.caption?)?;
                 let score = match &query {
                     Some(q) => cosine(q, &c.embedding),
                     None => 1.0,
@@ -640,12 +739,17 @@ impl Memory {
         }
     }
 
-    fn changes(&self, window: &TimeWindow) -> Vec<ChangeHit> {
+    fn changes(
+        &self,
+        window: &TimeWindow,
+        cold: Option<&dyn ColdEvents>,
+    ) -> Result<Vec<ChangeHit>, CoreError> {
         // Per object, in log order: a move anywhere in the window wins (from the first old
         // position to the last new one); otherwise the last of missing / reappeared, and a
         // reappearance that undoes a missing in the same window cancels out.
         let mut per_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
-        for e in self.log.recorded_in(window) {
+        let events = self.events_recorded_in(window, cold, None)?;
+        for e in &events {
             if matches!(
                 e.kind,
                 EventKind::Moved | EventKind::Missing | EventKind::Reappeared
@@ -695,6 +799,6 @@ impl Memory {
                 .cmp(&b.stamp_ns)
                 .then(a.object_id.cmp(&b.object_id))
         });
-        out
+        Ok(out)
     }
 }

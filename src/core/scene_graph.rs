@@ -96,6 +96,9 @@ pub struct MemoryObject {
     pub distinct_from: Vec<ObjectId>,
     /// The open visit interval `(start_ns, end_ns)`, if any.
     pub open_visit: Option<(StampNs, StampNs)>,
+    /// While it is a candidate for re-identification as a moved object (confirmed or tentative,
+    /// never missing): its key `(group, since_ns)` in the memory's candidate sets.
+    pub reid_key: Option<(u32, StampNs)>,
 }
 
 impl MemoryObject {

@@ -169,7 +169,7 @@ fn inconsistent_parts_are_refused_with_a_reason() {
         Err(mnemo::core::CoreError::InvalidParts { .. })
     ));
     let mut p = a.to_parts();
-    p.events.reverse();
+    p.log.events.reverse();
     assert!(matches!(
         mnemo::core::Memory::from_parts(a.config().clone(), fresh(), p),
         Err(mnemo::core::CoreError::InvalidParts { .. })

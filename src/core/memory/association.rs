@@ -160,6 +160,7 @@ impl Memory {
             position_weight: f64::from(det.score),
             distinct_from: Vec::new(),
             open_visit: Some((stamp, stamp)),
+            reid_key: None,
         });
         self.object_events.push(Vec::new());
         self.label_key.push(None);
@@ -173,11 +174,10 @@ impl Memory {
             closed_at_ns: None,
         });
         self.index_object(id, &det.position_world);
+        self.touch(id);
+        self.touch_placement(placement);
         // Candidate for re-identification as a moved object from the start.
-        self.recent_by_group
-            .entry(det.group)
-            .or_default()
-            .insert((stamp, id));
+        self.reid_enroll(id, det.group, stamp);
         self.stats.objects_created += 1;
         id
     }
@@ -196,6 +196,7 @@ impl Memory {
         let mut closed_visit = None;
         let mut label_changed = false;
         {
+            self.touch(id);
             let obj = &mut self.objects[id.index()];
             was_missing = obj.state == ObjectState::Missing;
             // Robust position update: score-weighted running mean with a capped weight, so the
@@ -263,6 +264,7 @@ impl Memory {
             let obj = &self.objects[id.index()];
             let pos = obj.position_world;
             if let Some(pid) = obj.placements.last().copied() {
+                self.touch_placement(pid);
                 let p = &mut self.placements[pid.index()];
                 p.position_world = pos;
                 p.last_seen_ns = stamp;
@@ -303,6 +305,7 @@ impl Memory {
                     continue;
                 }
                 for (x, y) in [(*a, *b), (*b, *a)] {
+                    self.touch(x);
                     let list = &mut self.objects[x.index()].distinct_from;
                     if !list.contains(&y) {
                         if list.len() >= MAX_DISTINCT {

@@ -13,6 +13,7 @@ impl Memory {
         }
         let previous_last_seen = self.objects[id.index()].last_seen_ns;
         let placement = self.open_placement(id, stamp);
+        self.touch(id);
         let obj = &mut self.objects[id.index()];
         obj.state = ObjectState::Present;
         obj.missing_since_ns = None;
@@ -40,6 +41,7 @@ impl Memory {
             last_seen_ns: start_ns,
             closed_at_ns: None,
         });
+        self.touch_placement(pid);
         pid
     }
 
@@ -48,12 +50,14 @@ impl Memory {
         let Some(pid) = self.objects[id.index()].placements.last().copied() else {
             return;
         };
+        self.touch_placement(pid);
         let p = &mut self.placements[pid.index()];
         if p.closed_at_ns.is_none() {
             p.closed_at_ns = Some(stamp);
             let pos = to_f32(&p.position_world);
             self.closed_index.upsert(pid.0, pos);
         }
+        self.touch(id);
         self.objects[id.index()].open_since_ns = None;
     }
 
@@ -63,6 +67,7 @@ impl Memory {
         if obj.confirmed || obj.retired || obj.times_seen < self.config.min_sightings_to_confirm {
             return;
         }
+        self.touch(id);
         self.objects[id.index()].confirmed = true;
         // A new object of a label whose instance went missing recently is that instance, moved.
         if let Some(old) = self.find_missing_match(id, true) {
@@ -81,10 +86,7 @@ impl Memory {
         self.push_event(ev);
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
-        self.recent_by_group
-            .entry(group)
-            .or_default()
-            .insert((first_seen, id));
+        self.reid_enroll(id, group, first_seen);
         self.refresh_text_embedding(id);
         // Registers the label (and its embedding) on first use.
         self.refresh_label_index(id);
@@ -240,15 +242,12 @@ impl Memory {
             set.remove(&old);
         }
         self.pending_reid.remove(&new);
-        let new_group = self.group_of(&self.objects[new.index()].label.clone());
-        let new_first = self.objects[new.index()].first_seen_ns;
-        if let Some(set) = self.recent_by_group.get_mut(&new_group) {
-            set.remove(&(new_first, new));
-        }
+        self.reid_withdraw(new);
         self.close_current_placement(old, stamp);
         let from = self.objects[old.index()].position_world;
         let old_last_seen = self.objects[old.index()].last_seen_ns;
         // Close the old visit.
+        self.touch(old);
         if let Some((s, e)) = self.objects[old.index()].open_visit.take() {
             if self.objects[old.index()].confirmed {
                 self.emit_visit(old, s, e, stamp);
@@ -256,6 +255,7 @@ impl Memory {
         }
         let n = self.objects[new.index()].clone();
         {
+            self.touch(old);
             let o = &mut self.objects[old.index()];
             o.position_world = n.position_world;
             o.extent_m = n.extent_m;
@@ -286,6 +286,7 @@ impl Memory {
             }
         }
         for pid in &n.placements {
+            self.touch_placement(*pid);
             self.placements[pid.index()].object = old;
         }
         self.retire_into(new, old);
@@ -374,6 +375,7 @@ impl Memory {
                     _ => continue,
                 }
             }
+            self.touch(id);
             let obj = &mut self.objects[id.index()];
             obj.missed_views = obj.missed_views.saturating_add(1);
             if !obj.confirmed {
@@ -388,6 +390,7 @@ impl Memory {
 
     /// `gone` is now known to be `survivor`: retire it, and hand its history (events) over.
     fn retire_into(&mut self, gone: ObjectId, survivor: ObjectId) {
+        self.touch(gone);
         let r = &mut self.objects[gone.index()];
         r.retired = true;
         r.merged_into = Some(survivor);
@@ -402,14 +405,8 @@ impl Memory {
     }
 
     pub(super) fn drop_tentative(&mut self, id: ObjectId) {
-        let (first, label) = {
-            let o = &self.objects[id.index()];
-            (o.first_seen_ns, o.label.clone())
-        };
-        let group = self.group_of(&label);
-        if let Some(set) = self.recent_by_group.get_mut(&group) {
-            set.remove(&(first, id));
-        }
+        self.reid_withdraw(id);
+        self.touch(id);
         let obj = &mut self.objects[id.index()];
         obj.retired = true;
         obj.open_visit = None;
@@ -429,19 +426,19 @@ impl Memory {
             return;
         }
         self.close_current_placement(id, stamp);
+        self.touch(id);
         if let Some((s, e)) = self.objects[id.index()].open_visit.take() {
             self.emit_visit(id, s, e, stamp);
         }
         let last_seen = self.objects[id.index()].last_seen_ns;
+        self.touch(id);
         self.objects[id.index()].state = ObjectState::Missing;
+        self.touch(id);
         self.objects[id.index()].missing_since_ns = Some(stamp);
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         self.missing_by_group.entry(group).or_default().insert(id);
-        let first = self.objects[id.index()].first_seen_ns;
-        if let Some(set) = self.recent_by_group.get_mut(&group) {
-            set.remove(&(first, id));
-        }
+        self.reid_withdraw(id);
         let mut ev = self.object_event(EventKind::Missing, &self.objects[id.index()], stamp);
         ev.start_ns = last_seen;
         self.push_event(ev);
@@ -505,12 +502,9 @@ impl Memory {
 
     pub(super) fn absorb_duplicate(&mut self, keep: ObjectId, drop: ObjectId, stamp: StampNs) {
         let d = self.objects[drop.index()].clone();
-        let first = d.first_seen_ns;
-        let group = self.group_of(&d.label);
-        if let Some(set) = self.recent_by_group.get_mut(&group) {
-            set.remove(&(first, drop));
-        }
+        self.reid_withdraw(drop);
         {
+            self.touch(keep);
             let k = &mut self.objects[keep.index()];
             let total = k.position_weight + d.position_weight;
             let apart = (d.position_world - k.position_world).norm();
@@ -550,6 +544,7 @@ impl Memory {
         // The duplicate's placements stay as evidence of where the object was (they resolve to
         // the survivor); its open one closes now.
         for pid in &d.placements {
+            self.touch_placement(*pid);
             let p = &mut self.placements[pid.index()];
             if p.closed_at_ns.is_none() {
                 p.closed_at_ns = Some(stamp);
@@ -560,6 +555,7 @@ impl Memory {
         self.retire_into(drop, keep);
         let pos = self.objects[keep.index()].position_world;
         if let Some(pid) = self.objects[keep.index()].placements.last().copied() {
+            self.touch_placement(pid);
             let p = &mut self.placements[pid.index()];
             if p.closed_at_ns.is_none() {
                 p.position_world = pos;

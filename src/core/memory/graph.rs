@@ -8,6 +8,7 @@ impl Memory {
     pub(super) fn refresh_group(&mut self, id: ObjectId) {
         let label = self.objects[id.index()].label.clone();
         let g = self.group_of(&label);
+        self.touch(id);
         self.objects[id.index()].group = g;
     }
 
@@ -67,11 +68,13 @@ impl Memory {
         let here = Point3::new(p.x, p.y, p.z);
         let place = match self.nearest_place(&here, self.config.place_radius_m) {
             Some(id) => {
+                self.touch_place(id);
                 self.places[id.index()].last_visit_ns = stamp;
                 id
             }
             None => {
                 let id = PlaceId(self.places.len() as u32);
+                self.touch_place(id);
                 self.places.push(Place {
                     id,
                     center_world: here,
@@ -184,6 +187,7 @@ impl Memory {
 
     /// Recomputes every relation involving `id` from the anchors.
     pub(super) fn refresh_relations(&mut self, id: ObjectId) {
+        self.touch(id);
         self.relation_anchor[id.index()] = self.objects[id.index()].position_world;
         let as_subject: Vec<Relation> = self
             .relations
@@ -208,6 +212,7 @@ impl Memory {
             .copied()
             .collect();
         for r in as_object {
+            self.touch(r.2);
             self.relations_rev.remove(&r);
             self.relations.remove(&Relation {
                 subject: r.2,
@@ -236,6 +241,7 @@ impl Memory {
             }
             for (s, o) in [(id, other), (other, id)] {
                 if let Some(kind) = self.relation_of(s, o) {
+                    self.touch(s);
                     self.relations.insert(Relation {
                         subject: s,
                         kind,

@@ -14,7 +14,10 @@
 
 mod association;
 mod changes;
+mod forget;
 mod graph;
+
+pub use forget::{Forget, ForgetReport};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::MemoryConfig;
 use super::embed::Embedder;
-use super::episodic::{CaptionRecord, Event, EventKind, EventLog};
+use super::episodic::{CaptionRecord, Event, EventKind, EventLog, EventLogParts};
 use super::error::CoreError;
 use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
 use super::ids::{EventId, ObjectId, PlaceId, PlacementId};
@@ -33,7 +36,7 @@ use super::scene_graph::{
     max_extent, relation_between, BoxShape, MemoryObject, ObjectState, Place, Placement, Relation,
 };
 use super::spatial_index::PointIndex;
-use super::time::StampNs;
+use super::time::{StampNs, TimeWindow};
 
 /// Largest object extent accepted, m; larger detections are rejected as implausible.
 pub const MAX_OBJECT_EXTENT_M: f64 = 10.0;
@@ -123,14 +126,10 @@ pub struct MemoryParts {
     pub placements: Vec<Placement>,
     /// All places, in id order.
     pub places: Vec<Place>,
-    /// The event log, in order.
-    pub events: Vec<Event>,
-    /// Captions referenced by caption events.
-    pub captions: Vec<CaptionRecord>,
+    /// The event log as far as it is in RAM (a store keeps evicted events).
+    pub log: EventLogParts,
     /// Per object, the position its relations were last computed from.
     pub relation_anchors: Vec<Point3<f64>>,
-    /// Re-identification candidates: `(group, first_seen_ns, object)`.
-    pub reid_candidates: Vec<(u32, StampNs, ObjectId)>,
     /// New objects waiting for a re-identification, with their deadline.
     pub pending_reid: Vec<(ObjectId, StampNs)>,
     /// Largest detection extent seen, m.
@@ -141,6 +140,83 @@ pub struct MemoryParts {
     pub current_place: Option<PlaceId>,
     /// Lifetime counters.
     pub stats: IngestStats,
+}
+
+/// What changed since the last [`Memory::take_changes`]: the rows a store must rewrite. Events
+/// and captions are append-only (or erased by [`Memory::forget`]) and tracked by id instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// Objects whose data, relation anchor or relations (as subject) changed, sorted.
+    pub objects: Vec<ObjectId>,
+    /// Placements created or changed, sorted.
+    pub placements: Vec<PlacementId>,
+    /// Places created or changed, sorted.
+    pub places: Vec<PlaceId>,
+}
+
+impl ChangeSet {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.placements.is_empty() && self.places.is_empty()
+    }
+}
+
+/// A set of arena slots marked as changed: O(1) marking, no duplicates.
+#[derive(Debug, Default)]
+struct Marks {
+    list: Vec<u32>,
+    marked: Vec<bool>,
+}
+
+impl Marks {
+    fn touch(&mut self, i: u32) {
+        let at = i as usize;
+        if self.marked.len() <= at {
+            self.marked.resize(at + 1, false);
+        }
+        if !self.marked[at] {
+            self.marked[at] = true;
+            self.list.push(i);
+        }
+    }
+
+    fn take(&mut self) -> Vec<u32> {
+        let mut list = std::mem::take(&mut self.list);
+        for i in &list {
+            self.marked[*i as usize] = false;
+        }
+        list.sort_unstable();
+        list
+    }
+}
+
+/// Changed-row tracking for stores.
+#[derive(Debug, Default)]
+struct Dirty {
+    objects: Marks,
+    placements: Marks,
+    places: Marks,
+}
+
+/// Where a memory finds the events it evicted from RAM (a store implements it; the core only
+/// defines the seam). Queries whose window reaches before [`EventLog::evicted_before_ns`] ask it.
+pub trait ColdEvents {
+    /// Events recorded in `window` (inclusive), ids increasing; with `objects`, only those whose
+    /// `object` is in the list (sorted).
+    ///
+    /// # Errors
+    /// [`CoreError::Cold`] when the store cannot be read.
+    fn recorded_in(
+        &self,
+        window: &TimeWindow,
+        objects: Option<&[ObjectId]>,
+    ) -> Result<Vec<Event>, CoreError>;
+
+    /// One caption by index.
+    ///
+    /// # Errors
+    /// [`CoreError::Cold`] when the store cannot be read.
+    fn caption(&self, index: u32) -> Result<Option<super::episodic::CaptionRecord>, CoreError>;
 }
 
 /// The objects around the camera for one keyframe, found by one radius search: association,
@@ -202,6 +278,8 @@ pub struct Memory {
     latest_stamp_ns: Option<StampNs>,
     current_place: Option<PlaceId>,
     pub(crate) stats: IngestStats,
+    /// Rows changed since the last `take_changes`.
+    dirty: Dirty,
 }
 
 impl std::fmt::Debug for Memory {
@@ -259,6 +337,7 @@ impl Memory {
             latest_stamp_ns: None,
             current_place: None,
             stats: IngestStats::default(),
+            dirty: Dirty::default(),
         })
     }
 
@@ -268,14 +347,8 @@ impl Memory {
             objects: self.objects.clone(),
             placements: self.placements.clone(),
             places: self.places.clone(),
-            events: self.log.events().to_vec(),
-            captions: self.log.captions().to_vec(),
+            log: self.log.to_parts(),
             relation_anchors: self.relation_anchor.clone(),
-            reid_candidates: self
-                .recent_by_group
-                .iter()
-                .flat_map(|(g, set)| set.iter().map(move |(t, id)| (*g, *t, *id)))
-                .collect(),
             pending_reid: self.pending_reid.iter().map(|(id, t)| (*id, *t)).collect(),
             max_extent_seen_m: self.max_extent_seen_m,
             latest_stamp_ns: self.latest_stamp_ns,
@@ -340,19 +413,18 @@ impl Memory {
                 return bad(format!("place {i} has id {}", p.id));
             }
         }
-        if parts.events.iter().any(|e| {
+        if parts.log.events.iter().any(|e| {
             e.object.is_some_and(|o| o.index() >= n_obj)
                 || e.place.is_some_and(|p| p.index() >= n_places)
         }) {
             return bad("an event references a missing object or place".to_string());
         }
         if parts.current_place.is_some_and(|p| p.index() >= n_places)
-            || parts.reid_candidates.iter().any(|c| c.2.index() >= n_obj)
             || parts.pending_reid.iter().any(|c| c.0.index() >= n_obj)
         {
             return bad("a reference past the objects or places".to_string());
         }
-        m.log = EventLog::from_parts(parts.events, parts.captions)?;
+        m.log = EventLog::from_parts(parts.log)?;
         m.objects = parts.objects;
         m.placements = parts.placements;
         m.places = parts.places;
@@ -361,8 +433,10 @@ impl Memory {
         m.latest_stamp_ns = parts.latest_stamp_ns;
         m.current_place = parts.current_place;
         m.stats = parts.stats;
-        for (g, t, id) in parts.reid_candidates {
-            m.recent_by_group.entry(g).or_default().insert((t, id));
+        for o in &m.objects {
+            if let Some((g, t)) = o.reid_key {
+                m.recent_by_group.entry(g).or_default().insert((t, o.id));
+            }
         }
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Groups: configured ones first, then every label an object ever voted for.
@@ -414,6 +488,8 @@ impl Memory {
                 m.add_relations_of(id);
             }
         }
+        // Everything restored is, by definition, stored.
+        m.dirty = Dirty::default();
         Ok(m)
     }
 
@@ -597,7 +673,7 @@ impl Memory {
             self.stats.inputs_rejected += 1;
             return Err(e);
         }
-        let first_event = self.log.len() as u64;
+        let first_event = self.log.next_id();
         let stamp = obs.stamp_ns;
         self.latest_stamp_ns = Some(stamp);
         self.stats.keyframes += 1;
@@ -660,7 +736,7 @@ impl Memory {
         self.closed_index.maintain();
         self.place_index.maintain();
         report.first_event = first_event;
-        report.end_event = self.log.len() as u64;
+        report.end_event = self.log.next_id();
         Ok(report)
     }
 
@@ -735,6 +811,126 @@ impl Memory {
             from_world: None,
             caption: None,
         }
+    }
+
+    /// Marks an object's row as changed.
+    pub(super) fn touch(&mut self, id: ObjectId) {
+        self.dirty.objects.touch(id.0);
+    }
+
+    /// Marks a placement's row as changed.
+    pub(super) fn touch_placement(&mut self, id: PlacementId) {
+        self.dirty.placements.touch(id.0);
+    }
+
+    /// Marks a place's row as changed.
+    pub(super) fn touch_place(&mut self, id: PlaceId) {
+        self.dirty.places.touch(id.0);
+    }
+
+    /// Makes an object a re-identification candidate of `group` since `since_ns` (replacing
+    /// any earlier entry).
+    pub(super) fn reid_enroll(&mut self, id: ObjectId, group: u32, since_ns: StampNs) {
+        self.reid_withdraw(id);
+        self.recent_by_group
+            .entry(group)
+            .or_default()
+            .insert((since_ns, id));
+        self.touch(id);
+        self.objects[id.index()].reid_key = Some((group, since_ns));
+    }
+
+    /// Removes an object from the re-identification candidates.
+    pub(super) fn reid_withdraw(&mut self, id: ObjectId) {
+        if let Some((g, t)) = self.objects[id.index()].reid_key.take() {
+            self.touch(id);
+            if let Some(set) = self.recent_by_group.get_mut(&g) {
+                set.remove(&(t, id));
+            }
+        }
+    }
+
+    /// The rows changed since the last call (objects, placements, places), and forgets them:
+    /// a store calls this when it writes a batch. Events and captions are tracked by id
+    /// ([`EventLog::next_id`]).
+    pub fn take_changes(&mut self) -> ChangeSet {
+        ChangeSet {
+            objects: self
+                .dirty
+                .objects
+                .take()
+                .into_iter()
+                .map(ObjectId)
+                .collect(),
+            placements: self
+                .dirty
+                .placements
+                .take()
+                .into_iter()
+                .map(PlacementId)
+                .collect(),
+            places: self.dirty.places.take().into_iter().map(PlaceId).collect(),
+        }
+    }
+
+    /// Marks rows as changed again (a store whose write failed gives its batch back, so
+    /// nothing is lost and the next write retries it).
+    pub fn restore_changes(&mut self, changes: &ChangeSet) {
+        for id in &changes.objects {
+            self.dirty.objects.touch(id.0);
+        }
+        for id in &changes.placements {
+            self.dirty.placements.touch(id.0);
+        }
+        for id in &changes.places {
+            self.dirty.places.touch(id.0);
+        }
+    }
+
+    /// The position an object's relations were last computed from.
+    pub fn relation_anchor(&self, id: ObjectId) -> Option<&Point3<f64>> {
+        self.relation_anchor.get(id.index())
+    }
+
+    /// Current relations with `id` as subject.
+    pub fn relations_of(&self, id: ObjectId) -> impl Iterator<Item = &Relation> {
+        self.relations
+            .range(
+                Relation {
+                    subject: id,
+                    kind: super::scene_graph::RelationKind::On,
+                    object: ObjectId(0),
+                }..,
+            )
+            .take_while(move |r| r.subject == id)
+    }
+
+    /// New objects waiting for a re-identification, with their deadline.
+    pub fn pending_reid(&self) -> Vec<(ObjectId, StampNs)> {
+        self.pending_reid.iter().map(|(id, t)| (*id, *t)).collect()
+    }
+
+    /// The place the robot is in.
+    pub fn current_place(&self) -> Option<PlaceId> {
+        self.current_place
+    }
+
+    /// Drops from RAM the events recorded before `stamp_ns` (and their captions); the caller
+    /// must have stored them (a [`ColdEvents`] source then answers for them). Returns the number
+    /// of events dropped.
+    pub fn evict_events_before(&mut self, stamp_ns: StampNs) -> usize {
+        let n = self.log.evict_before(stamp_ns);
+        if n > 0 {
+            if let Some(first) = self.log.events().first().map(|e| e.id) {
+                for list in &mut self.object_events {
+                    let cut = list.partition_point(|e| *e < first);
+                    list.drain(..cut);
+                }
+            } else {
+                self.object_events.iter_mut().for_each(Vec::clear);
+            }
+        }
+        n
     }
 
     /// Rebuilds the k-d trees into one each (call after bulk loading, before queries).
