@@ -46,13 +46,15 @@
 //! # Layout
 //! - [`core`]: pure memory model, ingest and queries (no I/O).
 //! - [`sim`]: synthetic household world with ground truth and a QA set; evaluation metrics.
+//! - [`store`]: crash-safe SQLite persistence, group commit, retention, forget, crash test.
 //! - [`bench`](mod@bench): the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
 //!
-//! Later issues add `store` (SQLite persistence), `replay` (rosbag2 MCAP), `ros` (the ROS 2
-//! node), `perception` (ONNX) and `viz` (Rerun) as adapters around [`core`].
+//! Later issues add `replay` (rosbag2 MCAP), `ros` (the ROS 2 node), `perception` (ONNX) and
+//! `viz` (Rerun) as adapters around [`core`].
 
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod core;
 pub mod sim;
+pub mod store;

@@ -1,16 +1,25 @@
-//! `mnemo`: the command-line tool. Evaluates the memory on simulated worlds, benchmarks it, and
-//! shows a small demo of its answers. Thin: argument parsing and printing only.
+//! `mnemo`: the command-line tool. Evaluates the memory on simulated worlds, benchmarks it,
+//! shows a small demo, answers queries from a database, inspects and prunes databases, and runs
+//! the crash test. Thin: argument parsing and printing only.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use mnemo::bench::{run_bench, BenchConfig};
+use mnemo::core::embed::LexicalEmbedder;
+use mnemo::core::ids::ObjectId;
+use mnemo::core::memory::{ColdEvents, Forget};
 use mnemo::core::query::{Answer, Query, Target};
 use mnemo::core::time::{ns_to_secs, TimeWindow};
 use mnemo::sim::scenario::SIM_EPOCH_NS;
 use mnemo::sim::{memory_config, run_eval, SimConfig};
+use mnemo::store::{
+    crashtest, default_db_path, CommitPolicy, HotEvents, OpenMode, PersistentMemory,
+    RetentionConfig, Store,
+};
 
 #[derive(Parser)]
 #[command(name = "mnemo", version, about = "Spatio-temporal memory for robots")]
@@ -31,6 +40,87 @@ enum Command {
         /// Also list, per patrol gap, the true changes and the changes the memory reported.
         #[arg(long)]
         explain: bool,
+        /// Write the memory into this database (created if needed) and print, per simulated
+        /// day, events in RAM, peak RSS and database size.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+    /// Answer a query from a database (opened read-only: works while a node writes it).
+    Query {
+        #[command(subcommand)]
+        query: QueryCmd,
+        /// The database [default: $ROS_HOME/mnemo/memory.db, else ~/.ros/mnemo/memory.db].
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Print a database's schema version, counts, time span and file size.
+    Inspect {
+        /// The database [default: $ROS_HOME/mnemo/memory.db, else ~/.ros/mnemo/memory.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also time a full load (as a restarting node does) and report peak RSS.
+        #[arg(long)]
+        load_timing: bool,
+        /// Also run SQLite's integrity check.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Erase objects, events and captions from a database (and their bytes from the file).
+    Forget {
+        /// The database [default: $ROS_HOME/mnemo/memory.db, else ~/.ros/mnemo/memory.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Object ids (repeatable).
+        #[arg(long = "object")]
+        objects: Vec<u32>,
+        /// Every object with this label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Everything within a sphere: X,Y,Z,RADIUS in m, map frame.
+        #[arg(long, value_delimiter = ',', num_args = 4, allow_hyphen_values = true)]
+        region: Option<Vec<f64>>,
+        /// Everything recorded from this stamp (ns; with --to-ns).
+        #[arg(long, requires = "to_ns")]
+        from_ns: Option<i64>,
+        /// ... to this stamp (ns, inclusive).
+        #[arg(long, requires = "from_ns")]
+        to_ns: Option<i64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kill a writer with SIGKILL at random moments and check what survives.
+    Crashtest {
+        /// Kill-and-reopen rounds.
+        #[arg(long, default_value_t = 100)]
+        trials: u64,
+        /// Seed of the world and the kill moments.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory for the scratch databases [default: a temporary directory].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The writer the crash test kills (internal).
+    #[command(hide = true)]
+    CrashtestChild {
+        /// The database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Seed of the world.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Simulate a household and show the memory answering a few everyday questions.
     Demo {
@@ -55,6 +145,120 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A query against a database.
+#[derive(Subcommand)]
+enum QueryCmd {
+    /// Where is it now (or at --at-ns)?
+    Where {
+        /// What to look for (matched against labels and read text).
+        text: String,
+        /// Match the label exactly instead of by text similarity.
+        #[arg(long)]
+        label: bool,
+        /// Most objects.
+        #[arg(long, default_value_t = 5)]
+        k: usize,
+        /// As known at this stamp, ns.
+        #[arg(long)]
+        at_ns: Option<i64>,
+    },
+    /// When was it seen, and what happened to it?
+    When {
+        /// What to look for.
+        text: String,
+        /// Match the label exactly.
+        #[arg(long)]
+        label: bool,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// What stood within a radius of a point during a window?
+    Near {
+        /// Centre x, map frame, m.
+        #[arg(long, allow_hyphen_values = true)]
+        x: f64,
+        /// Centre y, m.
+        #[arg(long, allow_hyphen_values = true)]
+        y: f64,
+        /// Centre z, m.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
+        z: f64,
+        /// Radius, m.
+        #[arg(long, default_value_t = 1.0)]
+        radius: f64,
+        /// Only this label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Most objects.
+        #[arg(long, default_value_t = 20)]
+        k: usize,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// Which keyframe captions, ranked by a text?
+    Recall {
+        /// Text to rank by (chronological without).
+        text: Option<String>,
+        /// Most episodes.
+        #[arg(long, default_value_t = 5)]
+        k: usize,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// The scene graph (objects and relations) as known at a stamp [default: latest].
+    Graph {
+        /// The stamp, ns.
+        #[arg(long)]
+        at_ns: Option<i64>,
+    },
+}
+
+/// A time window in ns; open ends reach the start or end of time.
+#[derive(Args)]
+struct WindowArgs {
+    /// From this stamp, ns.
+    #[arg(long)]
+    from_ns: Option<i64>,
+    /// To this stamp (inclusive), ns.
+    #[arg(long)]
+    to_ns: Option<i64>,
+}
+
+impl WindowArgs {
+    fn window(&self) -> Result<TimeWindow> {
+        Ok(TimeWindow::new(
+            self.from_ns.unwrap_or(i64::MIN),
+            self.to_ns.unwrap_or(i64::MAX),
+        )?)
+    }
+}
+
+/// Retention of a persistent run.
+#[derive(Args)]
+struct RetentionArgs {
+    /// Events of the last this many hours stay in RAM.
+    #[arg(long, default_value_t = 24.0)]
+    hot_window_hours: f64,
+    /// Visits older than this many days become one summary per object and day (0: never).
+    #[arg(long, default_value_t = 1.0)]
+    consolidate_after_days: f64,
+    /// Events and captions older than this many days are deleted (0: never).
+    #[arg(long, default_value_t = 14.0)]
+    max_age_days: f64,
+}
+
+impl RetentionArgs {
+    fn config(&self) -> RetentionConfig {
+        let opt = |days: f64| (days > 0.0).then_some(days * 86_400.0);
+        RetentionConfig {
+            hot_window_s: self.hot_window_hours * 3600.0,
+            consolidate_after_s: opt(self.consolidate_after_days),
+            max_age_s: opt(self.max_age_days),
+            ..RetentionConfig::default()
+        }
+    }
 }
 
 /// The simulation knobs, all optional, defaults from [`SimConfig::default`].
@@ -131,7 +335,107 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Eval { sim, json, explain } => eval(&sim.config(), json, explain),
+        Command::Eval {
+            sim,
+            json,
+            explain,
+            db: Some(db),
+            retention,
+        } => {
+            let _ = explain;
+            eval_persistent(&sim.config(), json, &db, &retention.config())
+        }
+        Command::Eval {
+            sim, json, explain, ..
+        } => eval(&sim.config(), json, explain),
+        Command::Query { query, db, json } => {
+            query_db(&db.unwrap_or_else(default_db_path), &query, json)
+        }
+        Command::Inspect {
+            db,
+            json,
+            load_timing,
+            check,
+        } => inspect(
+            &db.unwrap_or_else(default_db_path),
+            json,
+            load_timing,
+            check,
+        ),
+        Command::Forget {
+            db,
+            objects,
+            label,
+            region,
+            from_ns,
+            to_ns,
+            json,
+        } => {
+            let mut selectors = Vec::new();
+            if !objects.is_empty() {
+                selectors.push(Forget::Objects(objects.into_iter().map(ObjectId).collect()));
+            }
+            if let Some(l) = label {
+                selectors.push(Forget::Label(l));
+            }
+            if let Some(r) = region {
+                selectors.push(Forget::Region {
+                    center_world: nalgebra::Point3::new(r[0], r[1], r[2]),
+                    radius_m: r[3],
+                });
+            }
+            if let (Some(a), Some(b)) = (from_ns, to_ns) {
+                selectors.push(Forget::Window(TimeWindow::new(a, b)?));
+            }
+            anyhow::ensure!(
+                !selectors.is_empty(),
+                "say what to forget: --object, --label, --region or --from-ns/--to-ns"
+            );
+            forget(&db.unwrap_or_else(default_db_path), &selectors, json)
+        }
+        Command::Crashtest {
+            trials,
+            seed,
+            dir,
+            json,
+        } => {
+            let tmp;
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    tmp = tempdir()?;
+                    tmp.clone()
+                }
+            };
+            let report = crashtest::run_trials(&crashtest::CrashConfig {
+                trials,
+                seed,
+                exe: std::env::current_exe()?,
+                dir: dir.clone(),
+            })
+            .map_err(anyhow::Error::msg)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "crashtest: {} trials ({} killed mid-stream, {} acknowledgements), {} acknowledged events lost, {} corruptions, mean reopen {:.1} ms",
+                    report.trials, report.killed_mid_stream, report.acknowledgements,
+                    report.acknowledged_lost, report.corruptions, report.mean_reopen_ms
+                );
+                for p in &report.problems {
+                    println!("  {p}");
+                }
+            }
+            anyhow::ensure!(
+                report.acknowledged_lost == 0 && report.corruptions == 0,
+                "the crash test found lost or corrupted data"
+            );
+            Ok(())
+        }
+        Command::CrashtestChild { db, seed } => {
+            crashtest::run_child(&db, seed).map_err(anyhow::Error::msg)
+        }
         Command::Demo { sim } => demo(&sim.config()),
         Command::Bench {
             objects,
@@ -199,6 +503,340 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
     if explain {
         for line in mnemo::sim::qa::explain_changes(&run.memory, &run.questions) {
             println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// A fresh scratch directory under the system's temporary directory.
+fn tempdir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for i in 0..1000u32 {
+        let d = base.join(format!("mnemo-crashtest-{}-{i}", std::process::id()));
+        if std::fs::create_dir(&d).is_ok() {
+            return Ok(d);
+        }
+    }
+    anyhow::bail!("cannot create a directory under {}", base.display())
+}
+
+/// Peak and current resident set size, MiB (Linux `/proc`; `None` elsewhere).
+fn rss_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+fn file_mib(path: &Path) -> f64 {
+    let mut total = 0u64;
+    for suffix in ["", "-wal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        total += std::fs::metadata(PathBuf::from(p))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    }
+    total as f64 / (1024.0 * 1024.0)
+}
+
+fn eval_persistent(
+    sim: &SimConfig,
+    json: bool,
+    db: &Path,
+    retention: &RetentionConfig,
+) -> Result<()> {
+    let mut pm = PersistentMemory::open(
+        db,
+        Some(memory_config()),
+        Box::new(LexicalEmbedder::default()),
+        CommitPolicy::default(),
+        *retention,
+    )
+    .with_context(|| format!("opening {}", db.display()))?;
+    let header = "  day  events_in_ram  events_on_disk  peak_rss_mib  rss_mib  db_mib";
+    if json {
+        eprintln!("{header}");
+    } else {
+        println!("mnemo eval --db {}: per simulated day", db.display());
+        println!("{header}");
+    }
+    let run = mnemo::sim::run_eval_persistent(sim, &mut pm, |day, pm| {
+        let on_disk = pm
+            .store()
+            .and_then(|s| s.inspect().ok())
+            .map_or(0, |i| i.events);
+        let (peak, now) = rss_mib().unwrap_or((f64::NAN, f64::NAN));
+        let line = format!(
+            "  {:>3}  {:>13}  {:>14}  {:>12.1}  {:>7.1}  {:>6.2}",
+            day + 1,
+            pm.memory().log().len(),
+            on_disk,
+            peak,
+            now,
+            file_mib(db)
+        );
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    })
+    .context("evaluation failed")?;
+    let status = pm.status();
+    if let Some(d) = &status.degraded {
+        eprintln!("warning: the database is degraded: {d}");
+    }
+    let r = &run.report;
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!(
+            "  where median {:.3} m, found {:.3}, change F1 {:.3}, near recall {:.3}; {} commits, {} events acknowledged",
+            r.where_median_error_m, r.where_found_rate, r.change_f1, r.near_recall,
+            status.commits, status.acknowledged_events
+        );
+    }
+    pm.close().context("final commit")?;
+    Ok(())
+}
+
+/// Opens a database read-only and loads its memory with every event left on disk.
+fn open_read_only(db: &Path) -> Result<(Store, mnemo::core::memory::Memory)> {
+    let store = Store::open(db, OpenMode::ReadOnly)?;
+    let memory = store.load(None, Box::new(LexicalEmbedder::default()), HotEvents::None)?;
+    Ok((store, memory))
+}
+
+fn query_db(db: &Path, cmd: &QueryCmd, json: bool) -> Result<()> {
+    let (store, memory) = open_read_only(db)?;
+    let target = |text: &String, label: bool| {
+        if label {
+            Target::Label(text.clone())
+        } else {
+            Target::Text(text.clone())
+        }
+    };
+    let query = match cmd {
+        QueryCmd::Where {
+            text,
+            label,
+            k,
+            at_ns,
+        } => Query::Where {
+            target: target(text, *label),
+            k: *k,
+            at_ns: *at_ns,
+        },
+        QueryCmd::When {
+            text,
+            label,
+            window,
+        } => Query::When {
+            target: target(text, *label),
+            window: window.window()?,
+        },
+        QueryCmd::Near {
+            x,
+            y,
+            z,
+            radius,
+            label,
+            k,
+            window,
+        } => Query::Near {
+            point_world: nalgebra::Point3::new(*x, *y, *z),
+            radius_m: *radius,
+            window: window.window()?,
+            label: label.clone(),
+            k: *k,
+        },
+        QueryCmd::Recall { text, k, window } => Query::Recall {
+            window: window.window()?,
+            text: text.clone(),
+            k: *k,
+        },
+        QueryCmd::Graph { at_ns } => Query::SceneGraphAt {
+            stamp_ns: at_ns.or(memory.latest_stamp_ns()).unwrap_or(0),
+        },
+    };
+    let answer = memory.query_with(&query, Some(&store as &dyn ColdEvents))?;
+    print_answer(&answer, json)
+}
+
+fn print_answer(answer: &Answer, json: bool) -> Result<()> {
+    use serde_json::json;
+    let pos = |p: [f64; 3]| json!([p[0], p[1], p[2]]);
+    match answer {
+        Answer::Objects(hits) => {
+            if json {
+                let v: Vec<_> = hits
+                    .iter()
+                    .map(|h| {
+                        json!({
+                            "id": h.id.0,
+                            "label": h.label,
+                            "position": pos(h.position_world),
+                            "frame": "map",
+                            "first_seen_ns": h.first_seen_ns,
+                            "last_seen_ns": h.last_seen_ns,
+                            "state": h.state.as_str(),
+                            "place": h.place.0,
+                            "score": h.score,
+                            "distance_m": h.distance_m,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string(&v)?);
+            } else if hits.is_empty() {
+                println!("nothing found");
+            } else {
+                for h in hits {
+                    let p = h.position_world;
+                    println!(
+                        "#{} {} at ({:.2}, {:.2}, {:.2}) m [map], {}, last seen {} ns, score {:.2}",
+                        h.id,
+                        h.label,
+                        p[0],
+                        p[1],
+                        p[2],
+                        h.state.as_str(),
+                        h.last_seen_ns,
+                        h.score
+                    );
+                }
+            }
+        }
+        Answer::Timeline(entries) => {
+            if json {
+                let v: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "kind": e.kind.as_str(),
+                            "start_ns": e.start_ns,
+                            "end_ns": e.end_ns,
+                            "object_id": e.object_id.0,
+                            "label": e.label,
+                            "position": pos(e.position_world),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string(&v)?);
+            } else if entries.is_empty() {
+                println!("never");
+            } else {
+                for e in entries {
+                    let p = e.position_world;
+                    println!(
+                        "{} {} #{} {}..{} ns at ({:.2}, {:.2}, {:.2})",
+                        e.kind.as_str(),
+                        e.label,
+                        e.object_id,
+                        e.start_ns,
+                        e.end_ns,
+                        p[0],
+                        p[1],
+                        p[2]
+                    );
+                }
+            }
+        }
+        Answer::Episodes(eps) => {
+            if json {
+                println!("{}", serde_json::to_string(eps)?);
+            } else {
+                for e in eps {
+                    println!(
+                        "{} ns: \"{}\" (score {:.2})",
+                        e.stamp_ns, e.caption, e.score
+                    );
+                }
+            }
+        }
+        Answer::SceneGraph(g) => {
+            if json {
+                println!("{}", serde_json::to_string(g)?);
+            } else {
+                println!(
+                    "scene graph at {} ns: {} objects, {} relations",
+                    g.stamp_ns,
+                    g.objects.len(),
+                    g.relations.len()
+                );
+                for r in &g.relations {
+                    println!("  #{} {} #{}", r.subject, r.kind.as_str(), r.object);
+                }
+            }
+        }
+        Answer::Changes(c) => println!("{}", serde_json::to_string(c)?),
+    }
+    Ok(())
+}
+
+fn inspect(db: &Path, json: bool, load_timing: bool, check: bool) -> Result<()> {
+    let store = Store::open(db, OpenMode::ReadOnly)?;
+    let info = store.inspect()?;
+    let mut v = serde_json::to_value(&info)?;
+    if check {
+        let ok = store.integrity_check();
+        v["integrity"] = serde_json::json!(match &ok {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        });
+    }
+    if load_timing {
+        let t0 = std::time::Instant::now();
+        let m = store.load(
+            None,
+            Box::new(LexicalEmbedder::default()),
+            HotEvents::AsSaved,
+        )?;
+        let load_s = t0.elapsed().as_secs_f64();
+        let (peak, _) = rss_mib().unwrap_or((f64::NAN, f64::NAN));
+        v["load_s"] = serde_json::json!(load_s);
+        v["load_objects"] = serde_json::json!(m.objects().len());
+        v["load_events_in_ram"] = serde_json::json!(m.log().len());
+        v["peak_rss_mib"] = serde_json::json!(peak);
+    }
+    if json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
+}
+
+fn forget(db: &Path, selectors: &[Forget], json: bool) -> Result<()> {
+    anyhow::ensure!(db.exists(), "no memory database at {}", db.display());
+    let mut pm = PersistentMemory::open(
+        db,
+        None,
+        Box::new(LexicalEmbedder::default()),
+        CommitPolicy::default(),
+        RetentionConfig::keep_everything(),
+    )?;
+    let mut reports = Vec::new();
+    for what in selectors {
+        reports.push(pm.forget(what)?);
+    }
+    if let Some(d) = pm.status().degraded {
+        anyhow::bail!("forgotten in RAM but not on disk: {d}");
+    }
+    pm.close()?;
+    if json {
+        println!("{}", serde_json::to_string(&reports)?);
+    } else {
+        for r in &reports {
+            println!(
+                "forgot {} objects, {} events and {} captions held in RAM (and every matching row on disk)",
+                r.objects.len(),
+                r.events_erased,
+                r.captions_erased.len()
+            );
         }
     }
     Ok(())

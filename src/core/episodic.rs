@@ -267,6 +267,11 @@ impl EventLog {
         self.next_caption
     }
 
+    /// Stamp of the last event ever appended.
+    pub fn last_stamp_ns(&self) -> Option<StampNs> {
+        self.last_stamp_ns
+    }
+
     /// Events recorded before this stamp are no longer in RAM.
     pub fn evicted_before_ns(&self) -> Option<StampNs> {
         self.evicted_before_ns

@@ -66,9 +66,61 @@ pub fn run_eval(sim: &SimConfig, config: MemoryConfig) -> Result<EvalRun, EvalEr
         }
     })?;
     let questions = questions(&truth);
-    let report = evaluate(&memory, &truth, &questions);
+    let report = evaluate(&memory, None, &truth, &questions);
     Ok(EvalRun {
         memory,
+        truth,
+        questions,
+        report,
+        rejected_keyframes: rejected,
+    })
+}
+
+/// Result of [`run_eval_persistent`].
+pub struct PersistentEvalRun {
+    /// What really happened.
+    pub truth: GroundTruth,
+    /// The questions asked.
+    pub questions: Vec<Question>,
+    /// The scores (old windows answered from the store).
+    pub report: EvalReport,
+    /// Keyframes the memory refused.
+    pub rejected_keyframes: u64,
+}
+
+/// Simulates a world into a persistent memory (committing as its policy says), calls
+/// `on_day(day, memory)` after each simulated day (0-based, at the first keyframe of the next
+/// day and once at the end), commits, and scores the answers.
+///
+/// # Errors
+/// [`EvalError`] for bad knobs.
+pub fn run_eval_persistent(
+    sim: &SimConfig,
+    memory: &mut crate::store::PersistentMemory,
+    mut on_day: impl FnMut(u32, &crate::store::PersistentMemory),
+) -> Result<PersistentEvalRun, EvalError> {
+    let mut rejected = 0u64;
+    let mut day = 0u32;
+    let truth = simulate(sim, |obs| {
+        let d = u32::try_from((obs.stamp_ns - scenario::SIM_EPOCH_NS).max(0) / 86_400_000_000_000)
+            .unwrap_or(u32::MAX);
+        while day < d {
+            let _ = memory.commit();
+            on_day(day, memory);
+            day += 1;
+        }
+        if memory.ingest(obs).is_err() {
+            rejected += 1;
+        }
+    })?;
+    let _ = memory.commit();
+    on_day(day, memory);
+    let questions = questions(&truth);
+    let cold = memory
+        .store()
+        .map(|s| s as &dyn crate::core::memory::ColdEvents);
+    let report = evaluate(memory.memory(), cold, &truth, &questions);
+    Ok(PersistentEvalRun {
         truth,
         questions,
         report,

@@ -9,7 +9,7 @@ use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
 use crate::core::episodic::EventKind;
-use crate::core::memory::Memory;
+use crate::core::memory::{ColdEvents, Memory};
 use crate::core::query::{Answer, Query, Target};
 use crate::core::time::{ns_to_secs, StampNs, TimeWindow};
 
@@ -279,8 +279,14 @@ fn greedy_match(costs: Vec<(f64, usize, usize)>) -> Vec<(usize, usize)> {
     out
 }
 
-/// Asks the memory every question and scores the answers.
-pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) -> EvalReport {
+/// Asks the memory every question and scores the answers; `cold` serves events the memory
+/// evicted from RAM (a store), if any.
+pub fn evaluate(
+    memory: &Memory,
+    cold: Option<&dyn ColdEvents>,
+    truth: &GroundTruth,
+    questions: &[Question],
+) -> EvalReport {
     let groups = look_alike_groups();
     let mut where_errors = Vec::new();
     let mut last_seen_errors = Vec::new();
@@ -294,11 +300,14 @@ pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) ->
                 at_ns,
                 instances,
             } => {
-                let answer = memory.query(&Query::Where {
-                    target: Target::Label(label.clone()),
-                    k: 1000,
-                    at_ns: *at_ns,
-                });
+                let answer = memory.query_with(
+                    &Query::Where {
+                        target: Target::Label(label.clone()),
+                        k: 1000,
+                        at_ns: *at_ns,
+                    },
+                    cold,
+                );
                 let positions: Vec<Point3<f64>> = match answer {
                     Ok(Answer::Objects(hits)) => hits
                         .iter()
@@ -320,10 +329,13 @@ pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) ->
                 position,
                 truth_ns,
             } => {
-                let answer = memory.query(&Query::When {
-                    target: Target::Label(label.clone()),
-                    window: TimeWindow::all(),
-                });
+                let answer = memory.query_with(
+                    &Query::When {
+                        target: Target::Label(label.clone()),
+                        window: TimeWindow::all(),
+                    },
+                    cold,
+                );
                 let best = match answer {
                     Ok(Answer::Timeline(entries)) => entries
                         .iter()
@@ -343,7 +355,8 @@ pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) ->
                 observable,
                 unobservable,
             } => {
-                let Ok(Answer::Changes(hits)) = memory.query(&Query::Changes { window: *window })
+                let Ok(Answer::Changes(hits)) =
+                    memory.query_with(&Query::Changes { window: *window }, cold)
                 else {
                     continue;
                 };
@@ -395,13 +408,16 @@ pub fn evaluate(memory: &Memory, truth: &GroundTruth, questions: &[Question]) ->
                 window,
                 truth: t,
             } => {
-                let answer = memory.query(&Query::Near {
-                    point_world: *point,
-                    radius_m: *radius_m,
-                    window: *window,
-                    label: None,
-                    k: 10_000,
-                });
+                let answer = memory.query_with(
+                    &Query::Near {
+                        point_world: *point,
+                        radius_m: *radius_m,
+                        window: *window,
+                        label: None,
+                        k: 10_000,
+                    },
+                    cold,
+                );
                 let hits = match answer {
                     Ok(Answer::Objects(hits)) => hits,
                     _ => Vec::new(),

@@ -910,6 +910,11 @@ impl Memory {
         self.pending_reid.iter().map(|(id, t)| (*id, *t)).collect()
     }
 
+    /// Largest detection extent seen, m.
+    pub fn max_extent_seen_m(&self) -> f64 {
+        self.max_extent_seen_m
+    }
+
     /// The place the robot is in.
     pub fn current_place(&self) -> Option<PlaceId> {
         self.current_place

@@ -1,0 +1,1361 @@
+//! Crash-safe persistence of a [`Memory`] in SQLite (rusqlite, bundled).
+//!
+//! Owns the database file: schema and migrations ([`schema`]), writing changed rows in one
+//! transaction per batch ([`Store::write`]), loading a memory back ([`Store::load`]), reading
+//! events evicted from RAM ([`ColdEvents`]), retention on disk ([`Store::apply_retention`]) and
+//! erasure ([`Store::erase`]). Group commit, eviction and degraded mode live in
+//! [`persistent::PersistentMemory`]. Decides nothing about the memory's content: that is the
+//! core's.
+//!
+//! Guarantees: WAL journal, `synchronous=FULL` by default, so a batch is *acknowledged* once
+//! [`Store::write`] returned and survives a process kill or power loss; `secure_delete` so
+//! erased bytes are zeroed; one writer per file (an advisory lock), any number of read-only
+//! readers alongside it.
+
+pub mod crashtest;
+pub mod persistent;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nalgebra::Point3;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::MemoryConfig;
+use crate::core::embed::Embedder;
+use crate::core::episodic::{CaptionRecord, Event, EventKind, EventLogParts};
+use crate::core::error::CoreError;
+use crate::core::ids::{EventId, ObjectId, PlaceId, PlacementId};
+use crate::core::memory::{ColdEvents, Forget, ForgetReport, IngestStats, Memory, MemoryParts};
+use crate::core::scene_graph::{MemoryObject, Place, Placement};
+use crate::core::time::{StampNs, TimeWindow};
+
+pub use persistent::{CommitPolicy, PersistentMemory, RetentionConfig};
+use schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+
+/// Why the store failed. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file or its directory cannot be created or opened.
+    #[error("cannot open memory database {path}: {reason}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+    /// Another process is writing this database.
+    #[error("memory database {path} is already open for writing by another process")]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer Mnemo.
+    #[error(
+        "memory database {path} has schema version {found}, newer than this build's {supported}; \
+         upgrade mnemo"
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Newest version this build knows.
+        supported: u32,
+    },
+    /// A read-only open of a file that needs migrating first.
+    #[error(
+        "memory database {path} has schema version {found}; open it once for writing to migrate \
+         it to {supported}"
+    )]
+    NeedsMigration {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build writes.
+        supported: u32,
+    },
+    /// The file is not a Mnemo database (another SQLite file, or not SQLite at all).
+    #[error("{path} is not a mnemo memory database: {reason}")]
+    NotMnemo {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The file is damaged (truncated, overwritten) or its rows do not fit together.
+    #[error("memory database {path} is corrupted: {reason}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The disk (or the file's size limit) is full; the batch was not written.
+    #[error("memory database {path}: disk full, batch not written ({reason})")]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        reason: String,
+    },
+    /// The store was opened read-only.
+    #[error("memory database {path} is open read-only")]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Any other SQLite failure.
+    #[error("memory database {path}: {reason}")]
+    Sql {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        reason: String,
+    },
+    /// The configuration saved in the file, or given, is invalid.
+    #[error("memory database {path}: {source}")]
+    Core {
+        /// The database file.
+        path: PathBuf,
+        /// The core's error.
+        source: CoreError,
+    },
+}
+
+/// How to open a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create if needed, migrate, take the writer lock.
+    ReadWrite,
+    /// Read only, no lock: works while a writer is running.
+    ReadOnly,
+}
+
+/// How hard a commit is pushed to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed batch survives a power loss (default).
+    #[default]
+    PowerLoss,
+    /// `synchronous=NORMAL`: a committed batch survives a process crash; faster.
+    ProcessCrash,
+}
+
+/// Which events a load puts in RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotEvents {
+    /// Those the writer kept in RAM (a restart continues exactly).
+    AsSaved,
+    /// None: every event is read from disk when a query needs it (fast one-shot queries).
+    None,
+}
+
+/// Small state saved beside the rows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SavedState {
+    pending_reid: Vec<(ObjectId, StampNs)>,
+    max_extent_seen_m: f64,
+    latest_stamp_ns: Option<StampNs>,
+    current_place: Option<PlaceId>,
+    stats: IngestStats,
+    next_event_id: u64,
+    next_caption: u32,
+    last_event_stamp_ns: Option<StampNs>,
+    evicted_before_ns: Option<StampNs>,
+    /// Visits recorded before this stamp are consolidated on disk.
+    consolidated_before_ns: Option<StampNs>,
+    /// Events and captions recorded before this stamp were deleted by retention.
+    expired_before_ns: Option<StampNs>,
+}
+
+/// What one [`Store::write`] stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WriteReport {
+    /// Object rows written.
+    pub objects: usize,
+    /// Placement rows written.
+    pub placements: usize,
+    /// Place rows written.
+    pub places: usize,
+    /// Events appended.
+    pub events: u64,
+    /// Captions appended.
+    pub captions: usize,
+    /// Every event with a smaller id is acknowledged (on disk, or erased on purpose).
+    pub acknowledged_events: u64,
+}
+
+/// What [`Store::apply_retention`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RetentionReport {
+    /// Visit rows folded into summaries.
+    pub visits_consolidated: u64,
+    /// Events deleted for age.
+    pub events_expired: u64,
+    /// Captions deleted for age.
+    pub captions_expired: u64,
+}
+
+/// Figures about a database, for `mnemo inspect`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspection {
+    /// The file.
+    pub path: PathBuf,
+    /// Schema version in the file.
+    pub schema_version: u32,
+    /// Object rows (tombstones included).
+    pub objects: u64,
+    /// Objects a query may report (confirmed, not retired).
+    pub reportable_objects: u64,
+    /// Placements.
+    pub placements: u64,
+    /// Places.
+    pub places: u64,
+    /// Relations.
+    pub relations: u64,
+    /// Events on disk.
+    pub events: u64,
+    /// Captions on disk.
+    pub captions: u64,
+    /// Earliest event stamp on disk, ns.
+    pub first_stamp_ns: Option<StampNs>,
+    /// Latest event stamp on disk, ns.
+    pub last_stamp_ns: Option<StampNs>,
+    /// Main file size, bytes.
+    pub file_bytes: u64,
+    /// Write-ahead log size, bytes.
+    pub wal_bytes: u64,
+}
+
+/// The default database path, as ROS tools place their files: `$ROS_HOME/mnemo/memory.db`,
+/// else `~/.ros/mnemo/memory.db`.
+pub fn default_db_path() -> PathBuf {
+    let base = match std::env::var_os("ROS_HOME").filter(|v| !v.is_empty()) {
+        Some(ros_home) => PathBuf::from(ros_home),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".ros"),
+    };
+    base.join("mnemo").join("memory.db")
+}
+
+/// Stable on-disk code of an event kind.
+fn kind_code(kind: EventKind) -> i64 {
+    match kind {
+        EventKind::FirstSeen => 0,
+        EventKind::Visit => 1,
+        EventKind::Moved => 2,
+        EventKind::Missing => 3,
+        EventKind::Reappeared => 4,
+        EventKind::Caption => 5,
+        EventKind::PlaceEntered => 6,
+    }
+}
+
+fn kind_from_code(code: i64) -> Option<EventKind> {
+    Some(match code {
+        0 => EventKind::FirstSeen,
+        1 => EventKind::Visit,
+        2 => EventKind::Moved,
+        3 => EventKind::Missing,
+        4 => EventKind::Reappeared,
+        5 => EventKind::Caption,
+        6 => EventKind::PlaceEntered,
+        _ => return None,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "id, stamp_ns, kind, object, place, start_ns, end_ns, x, y, z, fx, fy, fz, caption";
+
+/// A `u32` id column.
+fn id32(v: i64) -> rusqlite::Result<u32> {
+    u32::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, v))
+}
+
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let code: i64 = row.get(2)?;
+    let kind = kind_from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(2, code))?;
+    let from = match (
+        row.get::<_, Option<f64>>(10)?,
+        row.get::<_, Option<f64>>(11)?,
+        row.get::<_, Option<f64>>(12)?,
+    ) {
+        (Some(x), Some(y), Some(z)) => Some([x as f32, y as f32, z as f32]),
+        _ => None,
+    };
+    Ok(Event {
+        id: EventId(u64::try_from(row.get::<_, i64>(0)?).unwrap_or(u64::MAX)),
+        stamp_ns: row.get(1)?,
+        kind,
+        object: row
+            .get::<_, Option<i64>>(3)?
+            .map(id32)
+            .transpose()?
+            .map(ObjectId),
+        place: row
+            .get::<_, Option<i64>>(4)?
+            .map(id32)
+            .transpose()?
+            .map(PlaceId),
+        start_ns: row.get(5)?,
+        end_ns: row.get(6)?,
+        position_world: [
+            row.get::<_, f64>(7)? as f32,
+            row.get::<_, f64>(8)? as f32,
+            row.get::<_, f64>(9)? as f32,
+        ],
+        from_world: from,
+        caption: row.get::<_, Option<i64>>(13)?.map(id32).transpose()?,
+    })
+}
+
+fn embedding_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn embedding_from_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// An object row's blob: the object and its relation anchor.
+#[derive(Serialize, Deserialize)]
+struct ObjectBlob {
+    object: MemoryObject,
+    anchor: [f64; 3],
+}
+
+/// An open memory database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    mode: OpenMode,
+    /// Held while open for writing (advisory lock: one writer per file).
+    _lock: Option<File>,
+    /// Every event with a smaller id is on disk (or erased).
+    written_events: u64,
+    state: SavedState,
+    /// Whether this session wrote the configuration yet.
+    config_written: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (and for [`OpenMode::ReadWrite`] creates and migrates) a database.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] (missing file, read-only directory), [`StoreError::Locked`] (another
+    /// writer), [`StoreError::NotMnemo`], [`StoreError::NewerSchema`],
+    /// [`StoreError::NeedsMigration`], [`StoreError::Corrupt`].
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
+        Self::open_with(path, mode, Durability::default())
+    }
+
+    /// [`Store::open`] with a chosen durability.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(
+        path: &Path,
+        mode: OpenMode,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
+        let p = path.to_path_buf();
+        let open_err = |reason: String| StoreError::Open {
+            path: p.clone(),
+            reason,
+        };
+        let (conn, lock) = match mode {
+            OpenMode::ReadWrite => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| open_err(format!("creating {}: {e}", dir.display())))?;
+                }
+                let lock = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| open_err(e.to_string()))?;
+                match lock.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(StoreError::Locked { path: p });
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        return Err(open_err(format!("locking: {e}")))
+                    }
+                }
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| open_err(e.to_string()))?;
+                (conn, Some(lock))
+            }
+            OpenMode::ReadOnly => {
+                if !path.exists() {
+                    return Err(open_err("no such file".to_string()));
+                }
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| open_err(e.to_string()))?;
+                (conn, None)
+            }
+        };
+        let mut store = Self {
+            conn,
+            path: p,
+            mode,
+            _lock: lock,
+            written_events: 0,
+            state: SavedState::default(),
+            config_written: false,
+        };
+        store.setup(durability)?;
+        Ok(store)
+    }
+
+    /// Maps a SQLite error to a store error naming the file.
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        sql_error(&self.path, e)
+    }
+
+    fn setup(&mut self, durability: Durability) -> Result<(), StoreError> {
+        let c = &self.conn;
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| sql_error(&self.path, e))?;
+        // Reading the header tells a non-database file apart before anything is written.
+        let app_id: i32 = c
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        let version: u32 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        let tables: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql_error(&self.path, e))?;
+        if app_id != APPLICATION_ID && (tables > 0 || app_id != 0) {
+            return Err(StoreError::NotMnemo {
+                path: self.path.clone(),
+                reason: format!("application id {app_id:#x}, {tables} tables"),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if self.mode == OpenMode::ReadOnly {
+            if version < SCHEMA_VERSION {
+                return Err(StoreError::NeedsMigration {
+                    path: self.path.clone(),
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        } else {
+            let sync = match durability {
+                Durability::PowerLoss => "FULL",
+                Durability::ProcessCrash => "NORMAL",
+            };
+            let mode: String = c
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(|e| sql_error(&self.path, e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Open {
+                    path: self.path.clone(),
+                    reason: format!("write-ahead logging unavailable (journal mode {mode})"),
+                });
+            }
+            c.execute_batch(&format!(
+                "PRAGMA synchronous = {sync}; PRAGMA secure_delete = ON;"
+            ))
+            .map_err(|e| sql_error(&self.path, e))?;
+            self.migrate(version)?;
+        }
+        self.state = self.read_state()?;
+        self.written_events = self.state.next_event_id;
+        Ok(())
+    }
+
+    /// Runs the migrations from `from` to the current version in one transaction.
+    fn migrate(&mut self, from: u32) -> Result<(), StoreError> {
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&path, e))?;
+        for step in &MIGRATIONS[from as usize..] {
+            tx.execute_batch(step).map_err(|e| sql_error(&path, e))?;
+        }
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))
+        .map_err(|e| sql_error(&path, e))?;
+        tx.commit().map_err(|e| sql_error(&path, e))
+    }
+
+    /// Applies only the first `version` migrations to a new file (for migration tests).
+    #[doc(hidden)]
+    pub fn create_at_version(path: &Path, version: u32) -> Result<(), StoreError> {
+        let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
+        for step in &MIGRATIONS[..version.min(SCHEMA_VERSION) as usize] {
+            conn.execute_batch(step).map_err(|e| sql_error(path, e))?;
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {version};"
+        ))
+        .map_err(|e| sql_error(path, e))
+    }
+
+    fn read_state(&self) -> Result<SavedState, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match raw {
+            None => Ok(SavedState::default()),
+            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: format!("saved state: {e}"),
+            }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Schema version in the file.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether nothing was ever written.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM meta WHERE key = 'state'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(n == 0)
+    }
+
+    /// The memory configuration saved in the file, if any.
+    pub fn saved_config(&self) -> Result<Option<MemoryConfig>, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'config'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        raw.map(|b| {
+            serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: format!("saved config: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    /// Every event with a smaller id is on disk.
+    pub fn written_events(&self) -> u64 {
+        self.written_events
+    }
+
+    /// Events recorded before this stamp were deleted by retention.
+    pub fn expired_before_ns(&self) -> Option<StampNs> {
+        self.state.expired_before_ns
+    }
+
+    /// Loads the memory: every object, placement and place, the events `hot` selects, and
+    /// rebuilds every index (k-d trees included). `config` overrides the saved configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when rows cannot be decoded or do not fit together;
+    /// [`StoreError::Core`] for an invalid configuration.
+    pub fn load(
+        &self,
+        config: Option<MemoryConfig>,
+        embedder: Box<dyn Embedder>,
+        hot: HotEvents,
+    ) -> Result<Memory, StoreError> {
+        let config = match config {
+            Some(c) => c,
+            None => self.saved_config()?.unwrap_or_default(),
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        let mut objects = Vec::new();
+        let mut anchors = Vec::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, data FROM objects ORDER BY id")
+                .map_err(|e| self.err(e))?;
+            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let id: i64 = row.get(0).map_err(|e| self.err(e))?;
+                let data: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
+                let blob: ObjectBlob = postcard::from_bytes(&data)
+                    .map_err(|e| corrupt(format!("object {id}: {e}")))?;
+                if i64::from(blob.object.id.0) != id {
+                    return Err(corrupt(format!(
+                        "object row {id} holds object {}",
+                        blob.object.id
+                    )));
+                }
+                objects.push(blob.object);
+                anchors.push(Point3::from(blob.anchor));
+            }
+        }
+        let placements = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, object, x, y, z, start_ns, last_seen_ns, closed_at_ns \
+                     FROM placements ORDER BY id",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(Placement {
+                        id: PlacementId(id32(r.get(0)?)?),
+                        object: ObjectId(id32(r.get(1)?)?),
+                        position_world: Point3::new(r.get(2)?, r.get(3)?, r.get(4)?),
+                        start_ns: r.get(5)?,
+                        last_seen_ns: r.get(6)?,
+                        closed_at_ns: r.get(7)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?
+        };
+        let places = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, x, y, z, first_visit_ns, last_visit_ns FROM places ORDER BY id",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(Place {
+                        id: PlaceId(id32(r.get(0)?)?),
+                        center_world: Point3::new(r.get(1)?, r.get(2)?, r.get(3)?),
+                        first_visit_ns: r.get(4)?,
+                        last_visit_ns: r.get(5)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?
+        };
+        let st = &self.state;
+        let evicted_before_ns = match hot {
+            HotEvents::AsSaved => st.evicted_before_ns,
+            HotEvents::None => st
+                .latest_stamp_ns
+                .max(st.last_event_stamp_ns)
+                .map(|t| t.saturating_add(1)),
+        };
+        let (events, captions) = match evicted_before_ns {
+            Some(t) if hot == HotEvents::None => {
+                let _ = t;
+                (Vec::new(), BTreeMap::new())
+            }
+            _ => {
+                let from = evicted_before_ns.unwrap_or(StampNs::MIN);
+                let events = self.events_where("stamp_ns >= ?1", params![from])?;
+                let mut captions = BTreeMap::new();
+                for e in &events {
+                    if let Some(c) = e.caption {
+                        if let Some(rec) = self.read_caption(c)? {
+                            captions.insert(c, rec);
+                        }
+                    }
+                }
+                (events, captions)
+            }
+        };
+        let parts = MemoryParts {
+            objects,
+            placements,
+            places,
+            log: EventLogParts {
+                events,
+                next_id: st.next_event_id,
+                captions,
+                next_caption: st.next_caption,
+                last_stamp_ns: st.last_event_stamp_ns,
+                evicted_before_ns,
+            },
+            relation_anchors: anchors,
+            pending_reid: st.pending_reid.clone(),
+            max_extent_seen_m: st.max_extent_seen_m,
+            latest_stamp_ns: st.latest_stamp_ns,
+            current_place: st.current_place,
+            stats: st.stats.clone(),
+        };
+        Memory::from_parts(config, embedder, parts).map_err(|e| match e {
+            CoreError::InvalidConfig { .. } => StoreError::Core {
+                path: self.path.clone(),
+                source: e,
+            },
+            other => corrupt(other.to_string()),
+        })
+    }
+
+    fn events_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, event_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    fn read_caption(&self, index: u32) -> Result<Option<CaptionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT text, embedding, x, y, z, yaw FROM captions WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        stmt.query_row([index], |r| {
+            Ok(CaptionRecord {
+                text: r.get(0)?,
+                embedding: embedding_from_bytes(&r.get::<_, Vec<u8>>(1)?),
+                robot_position_world: [r.get(2)?, r.get(3)?, r.get(4)?],
+                robot_yaw_rad: r.get(5)?,
+            })
+        })
+        .optional()
+        .map_err(|e| self.err(e))
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.mode {
+            OpenMode::ReadWrite => Ok(()),
+            OpenMode::ReadOnly => Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    /// Writes everything the memory changed since the last write in one transaction: changed
+    /// objects (with their relations), placements and places, new events and captions, the
+    /// small state and the configuration. On success every event so far is acknowledged; on
+    /// failure nothing is written and the memory keeps its changes for the next attempt.
+    ///
+    /// # Errors
+    /// [`StoreError::DiskFull`], [`StoreError::ReadOnly`], [`StoreError::Sql`].
+    pub fn write(&mut self, memory: &mut Memory) -> Result<WriteReport, StoreError> {
+        self.writable()?;
+        let changes = memory.take_changes();
+        match self.write_batch(memory, &changes, None) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                memory.restore_changes(&changes);
+                Err(e)
+            }
+        }
+    }
+
+    /// Erases on disk what [`Memory::forget`] erased in RAM (`report`), plus the events and
+    /// captions `what` selects among those evicted from RAM, then writes the memory's changes,
+    /// all in one transaction, and checkpoints the write-ahead log so the erased bytes are gone
+    /// from every file.
+    ///
+    /// # Errors
+    /// As [`Store::write`].
+    pub fn erase(
+        &mut self,
+        memory: &mut Memory,
+        what: &Forget,
+        report: &ForgetReport,
+    ) -> Result<WriteReport, StoreError> {
+        self.writable()?;
+        let changes = memory.take_changes();
+        let r = match self.write_batch(memory, &changes, Some((what, report))) {
+            Ok(r) => r,
+            Err(e) => {
+                memory.restore_changes(&changes);
+                return Err(e);
+            }
+        };
+        self.checkpoint()?;
+        Ok(r)
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it.
+    ///
+    /// # Errors
+    /// [`StoreError::Sql`], or busy while a reader holds an old snapshot.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        if busy != 0 {
+            return Err(StoreError::Sql {
+                path: self.path.clone(),
+                reason: "checkpoint blocked by a reader; retry when it is done".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn write_batch(
+        &mut self,
+        memory: &Memory,
+        changes: &crate::core::memory::ChangeSet,
+        erase: Option<(&Forget, &ForgetReport)>,
+    ) -> Result<WriteReport, StoreError> {
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| sql_error(&path, err);
+        let mut report = WriteReport::default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        if let Some((what, erased)) = erase {
+            erase_rows(&tx, what, erased).map_err(e)?;
+        }
+        {
+            let mut put_object = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO objects \
+                     (id, label, state, retired, x, y, z, first_seen_ns, last_seen_ns, data) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(e)?;
+            let mut drop_relations = tx
+                .prepare_cached("DELETE FROM relations WHERE subject = ?1")
+                .map_err(e)?;
+            let mut put_relation = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO relations (subject, kind, object) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(e)?;
+            for id in &changes.objects {
+                let Some(o) = memory.object(*id) else {
+                    continue;
+                };
+                let anchor = memory
+                    .relation_anchor(*id)
+                    .copied()
+                    .unwrap_or(o.position_world);
+                let blob = postcard::to_allocvec(&ObjectBlob {
+                    object: o.clone(),
+                    anchor: [anchor.x, anchor.y, anchor.z],
+                })
+                .map_err(|err| StoreError::Sql {
+                    path: path.clone(),
+                    reason: format!("encoding object {id}: {err}"),
+                })?;
+                put_object
+                    .execute(params![
+                        id.0,
+                        o.label,
+                        o.state.as_str(),
+                        o.retired,
+                        o.position_world.x,
+                        o.position_world.y,
+                        o.position_world.z,
+                        o.first_seen_ns,
+                        o.last_seen_ns,
+                        blob
+                    ])
+                    .map_err(e)?;
+                drop_relations.execute([id.0]).map_err(e)?;
+                for r in memory.relations_of(*id) {
+                    put_relation
+                        .execute(params![r.subject.0, r.kind.as_str(), r.object.0])
+                        .map_err(e)?;
+                }
+                report.objects += 1;
+            }
+            let mut put_placement = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO placements \
+                     (id, object, x, y, z, start_ns, last_seen_ns, closed_at_ns) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(e)?;
+            for id in &changes.placements {
+                let Some(p) = memory.placements().get(id.index()) else {
+                    continue;
+                };
+                put_placement
+                    .execute(params![
+                        p.id.0,
+                        p.object.0,
+                        p.position_world.x,
+                        p.position_world.y,
+                        p.position_world.z,
+                        p.start_ns,
+                        p.last_seen_ns,
+                        p.closed_at_ns
+                    ])
+                    .map_err(e)?;
+                report.placements += 1;
+            }
+            let mut put_place = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO places \
+                     (id, x, y, z, first_visit_ns, last_visit_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for id in &changes.places {
+                let Some(p) = memory.places().get(id.index()) else {
+                    continue;
+                };
+                put_place
+                    .execute(params![
+                        p.id.0,
+                        p.center_world.x,
+                        p.center_world.y,
+                        p.center_world.z,
+                        p.first_visit_ns,
+                        p.last_visit_ns
+                    ])
+                    .map_err(e)?;
+                report.places += 1;
+            }
+            let mut put_event = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO events ({EVENT_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ))
+                .map_err(e)?;
+            let mut put_caption = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO captions (id, stamp_ns, text, embedding, x, y, z, yaw) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(e)?;
+            let events = memory.log().events();
+            let first_new = events.partition_point(|ev| ev.id.0 < self.written_events);
+            for ev in &events[first_new..] {
+                let from = ev.from_world.map(|f| f.map(f64::from));
+                put_event
+                    .execute(params![
+                        ev.id.0 as i64,
+                        ev.stamp_ns,
+                        kind_code(ev.kind),
+                        ev.object.map(|o| o.0),
+                        ev.place.map(|p| p.0),
+                        ev.start_ns,
+                        ev.end_ns,
+                        f64::from(ev.position_world[0]),
+                        f64::from(ev.position_world[1]),
+                        f64::from(ev.position_world[2]),
+                        from.map(|f| f[0]),
+                        from.map(|f| f[1]),
+                        from.map(|f| f[2]),
+                        ev.caption
+                    ])
+                    .map_err(e)?;
+                report.events += 1;
+                if let Some(c) = ev
+                    .caption
+                    .and_then(|c| memory.log().caption(c).map(|r| (c, r)))
+                {
+                    put_caption
+                        .execute(params![
+                            c.0,
+                            ev.stamp_ns,
+                            c.1.text,
+                            embedding_bytes(&c.1.embedding),
+                            c.1.robot_position_world[0],
+                            c.1.robot_position_world[1],
+                            c.1.robot_position_world[2],
+                            c.1.robot_yaw_rad
+                        ])
+                        .map_err(e)?;
+                    report.captions += 1;
+                }
+            }
+        }
+        let log = memory.log();
+        let mut state = self.state.clone();
+        state.pending_reid = memory.pending_reid();
+        state.max_extent_seen_m = memory.max_extent_seen_m();
+        state.latest_stamp_ns = memory.latest_stamp_ns();
+        state.current_place = memory.current_place();
+        state.stats = memory.stats().clone();
+        state.next_event_id = log.next_id();
+        state.next_caption = log.next_caption();
+        state.last_event_stamp_ns = log.last_stamp_ns();
+        state.evicted_before_ns = log.evicted_before_ns();
+        let state_json = serde_json::to_vec(&state).map_err(|err| StoreError::Sql {
+            path: path.clone(),
+            reason: format!("encoding state: {err}"),
+        })?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?1)",
+            [state_json],
+        )
+        .map_err(e)?;
+        if !self.config_written {
+            let config = serde_json::to_vec(memory.config()).map_err(|err| StoreError::Sql {
+                path: path.clone(),
+                reason: format!("encoding config: {err}"),
+            })?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?1)",
+                [config],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        self.state = state;
+        self.config_written = true;
+        self.written_events = log.next_id();
+        report.acknowledged_events = self.written_events;
+        Ok(report)
+    }
+
+    /// Retention on disk, for events already evicted from RAM: visits recorded before
+    /// `consolidate_before_ns` are folded into one summary per object and day (keeping the
+    /// earliest start, the latest end and the number of sightings), and events and captions
+    /// recorded before `expire_before_ns` are deleted. Both are clamped to the memory's eviction
+    /// stamp, so RAM and disk never disagree.
+    ///
+    /// # Errors
+    /// As [`Store::write`].
+    pub fn apply_retention(
+        &mut self,
+        evicted_before_ns: Option<StampNs>,
+        consolidate_before_ns: Option<StampNs>,
+        expire_before_ns: Option<StampNs>,
+    ) -> Result<RetentionReport, StoreError> {
+        self.writable()?;
+        let Some(evicted) = evicted_before_ns else {
+            return Ok(RetentionReport::default());
+        };
+        const DAY_NS: i64 = 86_400_000_000_000;
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| sql_error(&path, err);
+        let mut report = RetentionReport::default();
+        let mut state = self.state.clone();
+        state.evicted_before_ns = Some(evicted);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        // Whole days only, so a day is consolidated once.
+        if let Some(c) = consolidate_before_ns.map(|c| c.min(evicted)) {
+            let until = c.div_euclid(DAY_NS) * DAY_NS;
+            let from = state.consolidated_before_ns.unwrap_or(StampNs::MIN);
+            if until > from {
+                let mut rows: Vec<(i64, i64, i64, i64, i64)> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT id, object, start_ns, end_ns, sightings FROM events \
+                             WHERE kind = ?1 AND stamp_ns >= ?2 AND stamp_ns < ?3 \
+                             AND object IS NOT NULL",
+                        )
+                        .map_err(e)?;
+                    let it = stmt
+                        .query_map(params![kind_code(EventKind::Visit), from, until], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                        })
+                        .map_err(e)?;
+                    it.collect::<Result<_, _>>().map_err(e)?
+                };
+                rows.sort_by_key(|r| (r.1, r.2.div_euclid(DAY_NS), r.0));
+                let mut update = tx
+                    .prepare_cached(
+                        "UPDATE events SET start_ns = ?2, end_ns = ?3, sightings = ?4 WHERE id = ?1",
+                    )
+                    .map_err(e)?;
+                let mut delete = tx
+                    .prepare_cached("DELETE FROM events WHERE id = ?1")
+                    .map_err(e)?;
+                let mut i = 0;
+                while i < rows.len() {
+                    let key = (rows[i].1, rows[i].2.div_euclid(DAY_NS));
+                    let mut j = i + 1;
+                    while j < rows.len() && (rows[j].1, rows[j].2.div_euclid(DAY_NS)) == key {
+                        j += 1;
+                    }
+                    if j - i > 1 {
+                        let group = &rows[i..j];
+                        let start = group.iter().map(|r| r.2).min().unwrap_or(rows[i].2);
+                        let end = group.iter().map(|r| r.3).max().unwrap_or(rows[i].3);
+                        let n: i64 = group.iter().map(|r| r.4).sum();
+                        update
+                            .execute(params![group[0].0, start, end, n])
+                            .map_err(e)?;
+                        for r in &group[1..] {
+                            delete.execute([r.0]).map_err(e)?;
+                            report.visits_consolidated += 1;
+                        }
+                    }
+                    i = j;
+                }
+                state.consolidated_before_ns = Some(until);
+            }
+        }
+        if let Some(x) = expire_before_ns.map(|x| x.min(evicted)) {
+            report.events_expired = tx
+                .execute("DELETE FROM events WHERE stamp_ns < ?1", [x])
+                .map_err(e)? as u64;
+            report.captions_expired = tx
+                .execute("DELETE FROM captions WHERE stamp_ns < ?1", [x])
+                .map_err(e)? as u64;
+            state.expired_before_ns = Some(state.expired_before_ns.unwrap_or(x).max(x));
+        }
+        let state_json = serde_json::to_vec(&state).map_err(|err| StoreError::Sql {
+            path: path.clone(),
+            reason: format!("encoding state: {err}"),
+        })?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?1)",
+            [state_json],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        self.state = state;
+        Ok(report)
+    }
+
+    /// Counts, time span and file sizes.
+    ///
+    /// # Errors
+    /// [`StoreError::Sql`] / [`StoreError::Corrupt`].
+    pub fn inspect(&self) -> Result<Inspection, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))
+        };
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row("SELECT min(stamp_ns), max(stamp_ns) FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok(Inspection {
+            path: self.path.clone(),
+            schema_version: self.schema_version()?,
+            objects: count("SELECT count(*) FROM objects")?,
+            reportable_objects: count(
+                "SELECT count(*) FROM objects WHERE retired = 0 AND label <> ''",
+            )?,
+            placements: count("SELECT count(*) FROM placements")?,
+            places: count("SELECT count(*) FROM places")?,
+            relations: count("SELECT count(*) FROM relations")?,
+            events: count("SELECT count(*) FROM events")?,
+            captions: count("SELECT count(*) FROM captions")?,
+            first_stamp_ns: first,
+            last_stamp_ns: last,
+            file_bytes: size(&self.path),
+            wal_bytes: size(Path::new(&wal)),
+        })
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when the file is sound, else the problems found.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] listing the problems, or [`StoreError::Sql`].
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(|e| self.err(e))?;
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: lines.join("; "),
+            })
+        }
+    }
+
+    /// Limits the file to `pages` pages (tests simulate a full disk with it).
+    #[doc(hidden)]
+    pub fn set_max_pages(&self, pages: u64) -> Result<(), StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Deletes the rows a forget selects: events and relations of erased objects, and events and
+/// captions recorded in the window or region.
+fn erase_rows(
+    tx: &rusqlite::Transaction<'_>,
+    what: &Forget,
+    report: &ForgetReport,
+) -> rusqlite::Result<()> {
+    {
+        let mut by_object = tx.prepare_cached("DELETE FROM events WHERE object = ?1")?;
+        let mut rel =
+            tx.prepare_cached("DELETE FROM relations WHERE subject = ?1 OR object = ?1")?;
+        for id in &report.objects {
+            by_object.execute([id.0])?;
+            rel.execute([id.0])?;
+        }
+    }
+    match what {
+        Forget::Window(w) => {
+            tx.execute(
+                "DELETE FROM events WHERE stamp_ns >= ?1 AND stamp_ns <= ?2",
+                [w.start_ns(), w.end_ns()],
+            )?;
+            tx.execute(
+                "DELETE FROM captions WHERE stamp_ns >= ?1 AND stamp_ns <= ?2",
+                [w.start_ns(), w.end_ns()],
+            )?;
+        }
+        Forget::Region {
+            center_world: c,
+            radius_m: r,
+        } => {
+            let r2 = r * r;
+            tx.execute(
+                "DELETE FROM events WHERE \
+                 (x - ?1) * (x - ?1) + (y - ?2) * (y - ?2) + (z - ?3) * (z - ?3) <= ?4 \
+                 OR (fx IS NOT NULL AND \
+                 (fx - ?1) * (fx - ?1) + (fy - ?2) * (fy - ?2) + (fz - ?3) * (fz - ?3) <= ?4)",
+                params![c.x, c.y, c.z, r2],
+            )?;
+            tx.execute(
+                "DELETE FROM captions WHERE \
+                 (x - ?1) * (x - ?1) + (y - ?2) * (y - ?2) + (z - ?3) * (z - ?3) <= ?4",
+                params![c.x, c.y, c.z, r2],
+            )?;
+        }
+        Forget::Objects(_) | Forget::Label(_) => {}
+    }
+    // Captions whose event is gone go with it.
+    tx.execute(
+        "DELETE FROM captions WHERE id NOT IN \
+         (SELECT caption FROM events WHERE caption IS NOT NULL)",
+        [],
+    )?;
+    let mut del = tx.prepare_cached("DELETE FROM captions WHERE id = ?1")?;
+    for c in &report.captions_erased {
+        del.execute([c])?;
+    }
+    Ok(())
+}
+
+/// Maps a SQLite error to a store error naming the file.
+fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let path = path.to_path_buf();
+    let reason = e.to_string();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull { path, reason },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path, reason },
+        Some(ErrorCode::NotADatabase) => StoreError::NotMnemo { path, reason },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path },
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
+        Some(ErrorCode::CannotOpen) => StoreError::Open { path, reason },
+        _ => StoreError::Sql { path, reason },
+    }
+}
+
+impl ColdEvents for Store {
+    fn recorded_in(
+        &self,
+        window: &TimeWindow,
+        objects: Option<&[ObjectId]>,
+    ) -> Result<Vec<Event>, CoreError> {
+        let cold = |e: StoreError| CoreError::Cold {
+            reason: e.to_string(),
+        };
+        match objects {
+            None => self
+                .events_where(
+                    "stamp_ns >= ?1 AND stamp_ns <= ?2",
+                    params![window.start_ns(), window.end_ns()],
+                )
+                .map_err(cold),
+            Some(ids) => {
+                let mut out = Vec::new();
+                for id in ids {
+                    out.extend(
+                        self.events_where(
+                            "object = ?1 AND stamp_ns >= ?2 AND stamp_ns <= ?3",
+                            params![id.0, window.start_ns(), window.end_ns()],
+                        )
+                        .map_err(cold)?,
+                    );
+                }
+                out.sort_by_key(|e| e.id);
+                Ok(out)
+            }
+        }
+    }
+
+    fn caption(&self, index: u32) -> Result<Option<CaptionRecord>, CoreError> {
+        self.read_caption(index).map_err(|e| CoreError::Cold {
+            reason: e.to_string(),
+        })
+    }
+}
