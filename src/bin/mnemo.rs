@@ -111,6 +111,9 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Use a writer that acknowledges before committing: the test must report losses.
+        #[arg(long, hide = true)]
+        lying_child: bool,
     },
     /// The writer the crash test kills (internal).
     #[command(hide = true)]
@@ -121,6 +124,9 @@ enum Command {
         /// Seed of the world.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Acknowledge before committing (to check that the crash test catches it).
+        #[arg(long)]
+        lie: bool,
     },
     /// Simulate a household and show the memory answering a few everyday questions.
     Demo {
@@ -398,6 +404,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             dir,
             json,
+            lying_child,
         } => {
             let tmp;
             let dir = match dir {
@@ -412,6 +419,7 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 exe: std::env::current_exe()?,
                 dir: dir.clone(),
+                lying_child,
             })
             .map_err(anyhow::Error::msg)?;
             let _ = std::fs::remove_dir_all(&dir);
@@ -433,8 +441,8 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::CrashtestChild { db, seed } => {
-            crashtest::run_child(&db, seed).map_err(anyhow::Error::msg)
+        Command::CrashtestChild { db, seed, lie } => {
+            crashtest::run_child(&db, seed, lie).map_err(anyhow::Error::msg)
         }
         Command::Demo { sim } => demo(&sim.config()),
         Command::Bench {

@@ -27,7 +27,7 @@ use crate::sim::{memory_config, simulate, SimConfig};
 pub fn child_world(seed: u64) -> SimConfig {
     SimConfig {
         seed,
-        days: 2,
+        days: 3,
         rooms: 2,
         objects: 30,
         ..SimConfig::default()
@@ -43,11 +43,12 @@ pub fn child_policy() -> CommitPolicy {
 }
 
 /// Runs the child: ingests [`child_world`] into `db` and prints `ack <events> <keyframes>` after
-/// every commit, flushing stdout each time.
+/// every commit, flushing stdout each time. With `lie`, it acknowledges every event as soon as
+/// it is ingested, before any commit: the parent must then find losses (a check of the check).
 ///
 /// # Errors
 /// A message when the database cannot be opened or a commit fails.
-pub fn run_child(db: &Path, seed: u64) -> Result<(), String> {
+pub fn run_child(db: &Path, seed: u64, lie: bool) -> Result<(), String> {
     let mut pm = PersistentMemory::open(
         db,
         Some(memory_config()),
@@ -72,7 +73,11 @@ pub fn run_child(db: &Path, seed: u64) -> Result<(), String> {
             failure = Some(d);
             return;
         }
-        if st.commits != last_commits {
+        if lie {
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "ack {} 0", pm.memory().log().next_id());
+            let _ = out.flush();
+        } else if st.commits != last_commits {
             last_commits = st.commits;
             let mut out = stdout.lock();
             let _ = writeln!(
@@ -166,6 +171,8 @@ pub struct CrashConfig {
     pub exe: PathBuf,
     /// Directory for the databases.
     pub dir: PathBuf,
+    /// Run a child that acknowledges before committing (the checks must catch it).
+    pub lying_child: bool,
 }
 
 /// Runs `trials` kill-and-reopen rounds.
@@ -175,11 +182,31 @@ pub struct CrashConfig {
 pub fn run_trials(cfg: &CrashConfig) -> Result<CrashReport, String> {
     let reference = reference(cfg.seed)?;
     let mut rng = Rng::new(cfg.seed ^ 0x00c0_ffee);
-    // The child also starts a process and writes to disk: give it several times the in-RAM run.
-    let max_delay_ms = (reference.duration.as_millis() as u64 * 6).clamp(50, 3_000);
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
+    // Calibration: one child run to the end; kills then land uniformly over its duration.
+    let calibration = cfg.dir.join("calibration.db");
+    let t0 = Instant::now();
+    let status = Command::new(&cfg.exe)
+        .args(["crashtest-child", "--seed", &cfg.seed.to_string(), "--db"])
+        .arg(&calibration)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("starting {}: {e}", cfg.exe.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "the crash-test writer failed on its own ({status})"
+        ));
+    }
+    let max_delay_ms = (t0.elapsed().as_millis() as u64)
+        .max(reference.duration.as_millis() as u64)
+        .max(10);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = calibration.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
     let mut report = CrashReport::default();
     let mut reopen_ms_total = 0.0;
-    std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
     for trial in 0..cfg.trials {
         let db = cfg.dir.join(format!("crash-{trial}.db"));
         for suffix in ["", "-wal", "-shm"] {
@@ -187,8 +214,13 @@ pub fn run_trials(cfg: &CrashConfig) -> Result<CrashReport, String> {
             p.push(suffix);
             let _ = std::fs::remove_file(PathBuf::from(p));
         }
-        let mut child = Command::new(&cfg.exe)
-            .args(["crashtest-child", "--seed", &cfg.seed.to_string(), "--db"])
+        let mut cmd = Command::new(&cfg.exe);
+        cmd.args(["crashtest-child", "--seed", &cfg.seed.to_string()]);
+        if cfg.lying_child {
+            cmd.arg("--lie");
+        }
+        let mut child = cmd
+            .arg("--db")
             .arg(&db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -90,7 +90,7 @@ impl RetentionConfig {
                 reason,
             })
         };
-        if !(self.hot_window_s > 0.0) {
+        if self.hot_window_s.is_nan() || self.hot_window_s <= 0.0 {
             return bad("hot_window_s", self.hot_window_s.to_string(), "must be > 0");
         }
         if self.max_hot_events == 0 {

@@ -98,3 +98,174 @@ fn bad_flags_fail_with_a_message_naming_the_flag() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--objects"));
 }
+
+fn array_keys(stdout: &[u8]) -> Vec<BTreeSet<String>> {
+    let v: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_object().unwrap().keys().cloned().collect())
+        .collect()
+}
+
+#[test]
+fn eval_db_query_inspect_and_forget_work_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let db_s = db.to_str().unwrap();
+    let out = mnemo(&[
+        "eval",
+        "--seed",
+        "2",
+        "--days",
+        "2",
+        "--rooms",
+        "2",
+        "--objects",
+        "20",
+        "--db",
+        db_s,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("peak_rss_mib") && text.contains("db_mib"),
+        "{text}"
+    );
+
+    let out = mnemo(&[
+        "inspect",
+        "--db",
+        db_s,
+        "--json",
+        "--check",
+        "--load-timing",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let k = keys(&out.stdout);
+    for want in [
+        "schema_version",
+        "objects",
+        "events",
+        "captions",
+        "first_stamp_ns",
+        "last_stamp_ns",
+        "file_bytes",
+        "integrity",
+        "load_s",
+        "peak_rss_mib",
+    ] {
+        assert!(k.contains(want), "inspect lacks {want}: {k:?}");
+    }
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["integrity"], "ok");
+    assert!(info["events"].as_u64().unwrap() > 0);
+
+    // Pick a label the memory holds.
+    let out = mnemo(&["query", "graph", "--db", db_s, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let graph: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let label = graph["objects"][0]["label"].as_str().unwrap().to_string();
+
+    let out = mnemo(&["query", "where", &label, "--db", db_s, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: BTreeSet<String> = [
+        "id",
+        "label",
+        "position",
+        "frame",
+        "first_seen_ns",
+        "last_seen_ns",
+        "state",
+        "place",
+        "score",
+        "distance_m",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = array_keys(&out.stdout);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+
+    let out = mnemo(&["query", "when", &label, "--label", "--db", db_s, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: BTreeSet<String> = [
+        "kind",
+        "start_ns",
+        "end_ns",
+        "object_id",
+        "label",
+        "position",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = array_keys(&out.stdout);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+
+    let out = mnemo(&["forget", "--label", &label, "--db", db_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = mnemo(&["query", "where", &label, "--label", "--db", db_s, "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
+
+#[test]
+fn query_of_a_missing_database_names_it() {
+    let out = mnemo(&["query", "where", "mug", "--db", "/nonexistent/dir/m.db"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir/m.db"));
+}
+
+#[test]
+fn crashtest_json_has_the_specified_keys_and_catches_a_lying_writer() {
+    let out = mnemo(&["crashtest", "--trials", "4", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let k = keys(&out.stdout);
+    for want in [
+        "trials",
+        "acknowledged_lost",
+        "corruptions",
+        "mean_reopen_ms",
+    ] {
+        assert!(k.contains(want), "crashtest lacks {want}: {k:?}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["trials"], 4);
+    assert_eq!(v["acknowledged_lost"], 0);
+    assert_eq!(v["corruptions"], 0);
+    // A writer that acknowledges before committing must be caught.
+    let out = mnemo(&["crashtest", "--trials", "12", "--json", "--lying-child"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["acknowledged_lost"].as_u64().unwrap() > 0, "{v}");
+}

@@ -8,6 +8,7 @@
 //! - `cli`: the binary's JSON keys and error messages.
 //! - `fuzz`: arbitrary values through every entry point, never a panic.
 //! - `house`: house rules (the core stays pure).
+//! - `store`: persistence, retention, forget and faults (issue 3).
 
 mod bad_input;
 mod cli;
@@ -18,3 +19,4 @@ mod fuzz;
 mod house;
 mod oracle;
 mod properties;
+mod store;

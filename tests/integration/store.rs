@@ -1,0 +1,608 @@
+//! Persistence (issue 3): what is written comes back exactly, restarts continue exactly,
+//! evicted events answer from disk, forgotten bytes leave the file, and faults give clear
+//! errors without losing committed data.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mnemo::core::memory::{Forget, Memory};
+use mnemo::core::query::{Answer, Query, Target};
+use mnemo::core::{LexicalEmbedder, Observation, TimeWindow};
+use mnemo::sim::{memory_config, simulate, SimConfig};
+use mnemo::store::{
+    CommitPolicy, HotEvents, OpenMode, PersistentMemory, RetentionConfig, Store, StoreError,
+};
+
+use crate::common;
+
+fn world(seed: u64, days: u32) -> Vec<Observation> {
+    let mut out = Vec::new();
+    simulate(
+        &SimConfig {
+            seed,
+            days,
+            rooms: 2,
+            objects: 30,
+            ..SimConfig::default()
+        },
+        |o| out.push(o.clone()),
+    )
+    .unwrap();
+    out
+}
+
+fn in_ram(stream: &[Observation]) -> Memory {
+    let mut m = Memory::new(memory_config(), Box::new(LexicalEmbedder::default())).unwrap();
+    for o in stream {
+        let _ = m.ingest(o);
+    }
+    m
+}
+
+/// Small batches at irregular points: every change must reach the disk whatever the split.
+fn small_batches() -> CommitPolicy {
+    CommitPolicy {
+        max_delay: Duration::from_secs(3600),
+        max_changes: 37,
+    }
+}
+
+fn open(path: &Path, retention: RetentionConfig) -> PersistentMemory {
+    PersistentMemory::open(
+        path,
+        Some(memory_config()),
+        Box::new(LexicalEmbedder::default()),
+        small_batches(),
+        retention,
+    )
+    .unwrap()
+}
+
+fn load(path: &Path) -> Memory {
+    Store::open(path, OpenMode::ReadOnly)
+        .unwrap()
+        .load(
+            None,
+            Box::new(LexicalEmbedder::default()),
+            HotEvents::AsSaved,
+        )
+        .unwrap()
+}
+
+fn db(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("memory.db")
+}
+
+#[test]
+fn reload_equals_the_memory_it_came_from() {
+    for seed in [1, 2] {
+        let stream = world(seed, 2);
+        let reference = in_ram(&stream);
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        let mut pm = open(&path, RetentionConfig::keep_everything());
+        for o in &stream {
+            let _ = pm.ingest(o);
+        }
+        pm.close().unwrap();
+        let back = load(&path);
+        assert_eq!(back.to_parts(), reference.to_parts(), "seed {seed}");
+        assert_eq!(back.digest(), reference.digest());
+        assert_eq!(back.relations(), reference.relations());
+    }
+}
+
+#[test]
+fn reload_of_random_streams_is_exact() {
+    for seed in 0..4 {
+        let stream = common::random_stream(seed, 25, 120);
+        let mut reference = common::memory();
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        let mut pm = PersistentMemory::open(
+            &path,
+            Some(reference.config().clone()),
+            Box::new(LexicalEmbedder::default()),
+            CommitPolicy {
+                max_delay: Duration::from_secs(3600),
+                max_changes: 1 + seed as usize * 5,
+            },
+            RetentionConfig::keep_everything(),
+        )
+        .unwrap();
+        for o in &stream {
+            let _ = reference.ingest(o);
+            let _ = pm.ingest(o);
+        }
+        drop(pm);
+        assert_eq!(load(&path).to_parts(), reference.to_parts(), "seed {seed}");
+    }
+}
+
+#[test]
+fn restart_continues_exactly() {
+    let stream = world(3, 2);
+    let reference = in_ram(&stream);
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let half = stream.len() / 2;
+    {
+        let mut pm = open(&path, RetentionConfig::keep_everything());
+        for o in &stream[..half] {
+            let _ = pm.ingest(o);
+        }
+    }
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    assert_eq!(pm.memory().stats().keyframes as usize, half);
+    for o in &stream[half..] {
+        let _ = pm.ingest(o);
+    }
+    assert_eq!(pm.memory().digest(), reference.digest());
+}
+
+fn all_labels(m: &Memory) -> Vec<String> {
+    let mut labels: Vec<String> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable())
+        .map(|o| o.label.clone())
+        .collect();
+    labels.sort();
+    labels.dedup();
+    labels
+}
+
+#[test]
+fn evicted_events_are_answered_from_disk() {
+    let stream = world(4, 3);
+    let reference = in_ram(&stream);
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let retention = RetentionConfig {
+        hot_window_s: 3600.0,
+        consolidate_after_s: None,
+        max_age_s: None,
+        maintain_every_s: 0.0,
+        ..RetentionConfig::default()
+    };
+    let mut pm = open(&path, retention);
+    for o in &stream {
+        let _ = pm.ingest(o);
+    }
+    pm.commit().unwrap();
+    // Most events left RAM, none left the disk.
+    assert!(pm.memory().log().len() * 3 < reference.log().len());
+    assert!(pm.memory().log().evicted_before_ns().is_some());
+    let t0 = stream[0].stamp_ns;
+    let t1 = stream.last().unwrap().stamp_ns;
+    let mut queries = Vec::new();
+    for label in all_labels(&reference) {
+        queries.push(Query::When {
+            target: Target::Label(label.clone()),
+            window: TimeWindow::all(),
+        });
+        queries.push(Query::When {
+            target: Target::Text(label),
+            window: TimeWindow::new(t0 + (t1 - t0) / 3, t1).unwrap(),
+        });
+    }
+    let step = (t1 - t0) / 6;
+    for i in 0..6 {
+        let w = TimeWindow::new(t0 + i * step, t0 + (i + 1) * step).unwrap();
+        queries.push(Query::Changes { window: w });
+        queries.push(Query::Recall {
+            window: w,
+            text: Some("mug on the table".into()),
+            k: 20,
+        });
+        queries.push(Query::Recall {
+            window: w,
+            text: None,
+            k: 1000,
+        });
+    }
+    let mut nonempty = 0;
+    for q in &queries {
+        let want = reference.query(q).unwrap();
+        let got = pm.query(q).unwrap();
+        assert_eq!(got, want, "{q:?}");
+        nonempty += usize::from(match &want {
+            Answer::Timeline(v) => !v.is_empty(),
+            Answer::Changes(v) => !v.is_empty(),
+            Answer::Episodes(v) => !v.is_empty(),
+            _ => false,
+        });
+        // Without the disk the old part is missing: the comparison above means something.
+    }
+    assert!(nonempty > queries.len() / 2);
+    let without_disk = pm.memory().query(&queries[0]).unwrap();
+    assert_ne!(without_disk, reference.query(&queries[0]).unwrap());
+}
+
+#[test]
+fn retention_consolidates_and_expires_on_disk_only() {
+    let stream = world(5, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let retention = RetentionConfig {
+        hot_window_s: 3600.0,
+        consolidate_after_s: Some(86_400.0),
+        max_age_s: Some(2.0 * 86_400.0),
+        maintain_every_s: 0.0,
+        ..RetentionConfig::default()
+    };
+    let mut pm = open(&path, retention);
+    for o in &stream {
+        let _ = pm.ingest(o);
+    }
+    pm.commit().unwrap();
+    let now = pm.memory().latest_stamp_ns().unwrap();
+    let info = pm.store().unwrap().inspect().unwrap();
+    // Nothing older than the max age remains.
+    assert!(info.first_stamp_ns.unwrap() >= now - 2 * 86_400_000_000_000 - 600_000_000_000);
+    // Reloading gives the same RAM state (hot events), and queries still answer.
+    let back = load(&path);
+    assert_eq!(back.log().events(), pm.memory().log().events());
+    assert_eq!(back.objects(), pm.memory().objects());
+    let keep_all = in_ram(&stream);
+    assert!((info.events as usize) < keep_all.log().len());
+}
+
+fn file_contains(path: &Path, needle: &str) -> bool {
+    let mut hit = false;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(bytes) = std::fs::read(PathBuf::from(p)) {
+            hit |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+    }
+    hit
+}
+
+#[test]
+fn forget_removes_objects_captions_and_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let mut pm = PersistentMemory::open(
+        &path,
+        Some(common::memory().config().clone()),
+        Box::new(LexicalEmbedder::default()),
+        small_batches(),
+        RetentionConfig::keep_everything(),
+    )
+    .unwrap();
+    let secret_caption = "zebra7731 passport lies on the desk";
+    let mut t = common::T0;
+    for i in 0..8 {
+        let mut kf = common::keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![
+                common::det("passportx9", [1.0, 2.0, 0.1]),
+                common::det("mug", [3.0, 0.0, 0.2]),
+            ],
+        );
+        if i == 3 {
+            kf.caption = Some(secret_caption.into());
+        }
+        pm.ingest(&kf).unwrap();
+        t += 500_000_000;
+    }
+    pm.commit().unwrap();
+    assert!(file_contains(&path, "zebra7731"));
+    assert!(file_contains(&path, "passportx9"));
+    let report = pm.forget(&Forget::Label("passportx9".into())).unwrap();
+    assert_eq!(report.objects.len(), 1);
+    let window = TimeWindow::new(common::T0, t).unwrap();
+    pm.forget(&Forget::Window(
+        TimeWindow::new(common::T0 + 1_400_000_000, common::T0 + 1_600_000_000).unwrap(),
+    ))
+    .unwrap();
+    assert!(pm.status().degraded.is_none());
+    pm.close().unwrap();
+    assert!(
+        !file_contains(&path, "zebra7731"),
+        "caption bytes left in the file"
+    );
+    assert!(
+        !file_contains(&path, "passportx9"),
+        "label bytes left in the file"
+    );
+    let back = load(&path);
+    let where_ = back
+        .query(&Query::Where {
+            target: Target::Label("passportx9".into()),
+            k: 5,
+            at_ns: None,
+        })
+        .unwrap();
+    assert_eq!(where_, Answer::Objects(vec![]));
+    let recall = back
+        .query(&Query::Recall {
+            window,
+            text: None,
+            k: 10,
+        })
+        .unwrap();
+    assert_eq!(recall, Answer::Episodes(vec![]));
+    // The mug is still remembered.
+    let mug = back
+        .query(&Query::Where {
+            target: Target::Label("mug".into()),
+            k: 5,
+            at_ns: None,
+        })
+        .unwrap();
+    assert!(matches!(mug, Answer::Objects(v) if v.len() == 1));
+}
+
+#[test]
+fn forget_reaches_events_evicted_to_disk() {
+    let stream = world(6, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let retention = RetentionConfig {
+        hot_window_s: 600.0,
+        consolidate_after_s: None,
+        max_age_s: None,
+        maintain_every_s: 0.0,
+        ..RetentionConfig::default()
+    };
+    let mut pm = open(&path, retention);
+    for o in &stream {
+        let _ = pm.ingest(o);
+    }
+    pm.commit().unwrap();
+    let label = all_labels(pm.memory())[0].clone();
+    let when = Query::When {
+        target: Target::Label(label.clone()),
+        window: TimeWindow::all(),
+    };
+    assert!(matches!(pm.query(&when).unwrap(), Answer::Timeline(v) if !v.is_empty()));
+    let report = pm.forget(&Forget::Label(label.clone())).unwrap();
+    assert!(!report.objects.is_empty());
+    pm.close().unwrap();
+    let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    let back = store
+        .load(None, Box::new(LexicalEmbedder::default()), HotEvents::None)
+        .unwrap();
+    let cold = &store as &dyn mnemo::core::memory::ColdEvents;
+    for id in &report.objects {
+        let left = cold.recorded_in(&TimeWindow::all(), Some(&[*id])).unwrap();
+        assert!(left.is_empty(), "events of {id} left on disk");
+    }
+    assert_eq!(
+        back.query_with(&when, Some(cold)).unwrap(),
+        Answer::Timeline(vec![])
+    );
+}
+
+#[test]
+fn newer_schema_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    drop(open(&path, RetentionConfig::keep_everything()));
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    for mode in [OpenMode::ReadWrite, OpenMode::ReadOnly] {
+        let err = Store::open(&path, mode).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&path.display().to_string()));
+    }
+}
+
+#[test]
+fn an_older_schema_is_migrated_by_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    Store::create_at_version(&path, 1).unwrap();
+    let err = Store::open(&path, OpenMode::ReadOnly).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NeedsMigration { found: 1, .. }),
+        "{err}"
+    );
+    let stream = world(7, 1);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    for o in &stream {
+        let _ = pm.ingest(o);
+    }
+    pm.close().unwrap();
+    let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        mnemo::store::schema::SCHEMA_VERSION
+    );
+    assert_eq!(load(&path).digest(), in_ram(&stream).digest());
+}
+
+#[test]
+fn garbage_and_truncated_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    for mode in [OpenMode::ReadWrite, OpenMode::ReadOnly] {
+        let err = Store::open(&garbage, mode).unwrap_err();
+        assert!(err.to_string().contains("garbage.db"), "{err}");
+    }
+    // The garbage is left as it was.
+    assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a; 8192]);
+
+    let path = db(&dir);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    for o in &world(8, 1) {
+        let _ = pm.ingest(o);
+    }
+    pm.close().unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > 64 * 1024);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let result = Store::open(&path, OpenMode::ReadOnly).and_then(|s| {
+        s.integrity_check()?;
+        s.load(
+            None,
+            Box::new(LexicalEmbedder::default()),
+            HotEvents::AsSaved,
+        )
+    });
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { .. }),
+        "truncation must read as corruption: {err}"
+    );
+    assert!(err.to_string().contains("memory.db"));
+}
+
+#[test]
+fn one_writer_at_a_time_and_readers_alongside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let mut writer = open(&path, RetentionConfig::keep_everything());
+    let stream = world(9, 1);
+    for o in &stream[..stream.len() / 2] {
+        let _ = writer.ingest(o);
+    }
+    writer.commit().unwrap();
+    let err = Store::open(&path, OpenMode::ReadWrite).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("memory.db"));
+    // A reader sees what was committed, while the writer goes on.
+    let reader = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    let seen = reader
+        .load(
+            None,
+            Box::new(LexicalEmbedder::default()),
+            HotEvents::AsSaved,
+        )
+        .unwrap();
+    assert_eq!(seen.digest(), writer.memory().digest());
+    for o in &stream[stream.len() / 2..] {
+        let _ = writer.ingest(o);
+    }
+    writer.commit().unwrap();
+    drop(writer);
+    // The lock goes with the writer.
+    drop(Store::open(&path, OpenMode::ReadWrite).unwrap());
+}
+
+#[test]
+fn a_full_disk_degrades_keeps_answering_and_recovers_without_loss() {
+    let stream = world(10, 2);
+    let reference = in_ram(&stream);
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    let third = stream.len() / 3;
+    for o in &stream[..third] {
+        let _ = pm.ingest(o);
+    }
+    pm.commit().unwrap();
+    let acked = pm.status().acknowledged_events;
+    // Freeze the file at its current size: the next batches do not fit.
+    let pages: u64 = {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+            .unwrap() as u64
+    };
+    pm.store().unwrap().set_max_pages(pages).unwrap();
+    for o in &stream[third..2 * third] {
+        let _ = pm.ingest(o);
+    }
+    let err = pm.commit().unwrap_err();
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
+    assert!(err.to_string().contains("memory.db"));
+    let status = pm.status();
+    assert!(status
+        .degraded
+        .as_deref()
+        .is_some_and(|d| d.contains("disk full")));
+    assert_eq!(status.acknowledged_events, acked);
+    // Still answers from RAM, with what came after the disk filled.
+    let latest = pm.memory().latest_stamp_ns().unwrap();
+    let any_label = all_labels(pm.memory())[0].clone();
+    let ans = pm
+        .query(&Query::Where {
+            target: Target::Label(any_label),
+            k: 5,
+            at_ns: None,
+        })
+        .unwrap();
+    assert!(matches!(ans, Answer::Objects(v) if !v.is_empty()));
+    assert!(latest > stream[third].stamp_ns);
+    // What was committed is intact.
+    let committed = load(&path);
+    assert_eq!(committed.log().next_id(), acked);
+    // Space comes back: the held batch is written, nothing lost.
+    pm.store().unwrap().set_max_pages(1 << 30).unwrap();
+    for o in &stream[2 * third..] {
+        let _ = pm.ingest(o);
+    }
+    pm.commit().unwrap();
+    assert!(pm.status().degraded.is_none());
+    drop(pm);
+    assert_eq!(load(&path).to_parts(), reference.to_parts());
+}
+
+#[test]
+fn a_read_only_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let mut perms = std::fs::metadata(&ro).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+    std::fs::set_permissions(&ro, perms).unwrap();
+    // Root ignores permissions; the check only means something for other users.
+    if std::fs::write(ro.join("probe"), b"x").is_ok() {
+        return;
+    }
+    let path = ro.join("sub").join("memory.db");
+    let err = PersistentMemory::open(
+        &path,
+        None,
+        Box::new(LexicalEmbedder::default()),
+        CommitPolicy::default(),
+        RetentionConfig::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("ro/sub"), "{err}");
+}
+
+#[test]
+fn bad_retention_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = RetentionConfig {
+        max_age_s: Some(60.0),
+        hot_window_s: 3600.0,
+        ..RetentionConfig::default()
+    };
+    let err = PersistentMemory::open(
+        &db(&dir),
+        None,
+        Box::new(LexicalEmbedder::default()),
+        CommitPolicy::default(),
+        bad,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("max_age_s"), "{err}");
+}
+
+#[test]
+fn default_path_follows_ros_home() {
+    // Only reads the environment; both branches are checked through the function's contract.
+    let p = mnemo::store::default_db_path();
+    assert!(p.ends_with("mnemo/memory.db"));
+    match std::env::var_os("ROS_HOME").filter(|v| !v.is_empty()) {
+        Some(h) => assert!(p.starts_with(h)),
+        None => assert!(p.to_string_lossy().contains(".ros")),
+    }
+}
