@@ -5,6 +5,8 @@
 //! Owns the synthetic large-scale workload and the timing. Not part of the core: it uses SQLite.
 //! Every baseline's answer is checked against the core's, so a fast wrong answer is caught.
 
+pub mod store;
+
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -61,6 +63,9 @@ pub enum BenchError {
     /// SQLite failed.
     #[error("sqlite baseline: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The store or a baseline failed.
+    #[error("store bench: {0}")]
+    Store(String),
 }
 
 /// Figures printed by `mnemo bench --json`.

@@ -47,6 +47,25 @@ enum Command {
         #[command(flatten)]
         retention: RetentionArgs,
     },
+    /// Measure persistence: sustained write through group commit (vs one commit per event) and
+    /// reopen time and RSS of the resulting database in a fresh process.
+    BenchStore {
+        /// Objects in the memory.
+        #[arg(long, default_value_t = 1_000_000)]
+        objects: usize,
+        /// Events (one sighting visit each).
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The database to write (overwritten).
+        #[arg(long)]
+        db: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Answer a query from a database (opened read-only: works while a node writes it).
     Query {
         #[command(subcommand)]
@@ -354,6 +373,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             sim, json, explain, ..
         } => eval(&sim.config(), json, explain),
+        Command::BenchStore {
+            objects,
+            events,
+            seed,
+            db,
+            json,
+        } => {
+            let r = mnemo::bench::store::run_store_bench(
+                &BenchConfig {
+                    objects,
+                    events,
+                    queries: 0,
+                    seed,
+                },
+                &db,
+                &std::env::current_exe()?,
+            )
+            .context("store benchmark failed")?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            }
+            Ok(())
+        }
         Command::Query { query, db, json } => {
             query_db(&db.unwrap_or_else(default_db_path), &query, json)
         }
