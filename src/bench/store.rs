@@ -54,11 +54,7 @@ pub fn run_store_bench(
     if cfg.objects == 0 || cfg.objects > 50_000_000 {
         return Err(BenchError::Size("objects must be in 1..=50,000,000"));
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = db.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
+    crate::store::remove_db_files(db);
     let store_err = |e: crate::store::StoreError| BenchError::Store(e.to_string());
     let mut rng = Rng::new(cfg.seed);
     let world = World::new(cfg.objects, &mut rng);
@@ -104,14 +100,7 @@ pub fn run_store_bench(
     let objects = pm.memory().objects().len();
     drop(pm);
     let baseline = autocommit_baseline(db, 5_000)?;
-    let mut db_bytes = 0;
-    for suffix in ["", "-wal"] {
-        let mut p = db.as_os_str().to_owned();
-        p.push(suffix);
-        db_bytes += std::fs::metadata(PathBuf::from(p))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    }
+    let db_bytes = crate::store::db_bytes(db);
     let out = Command::new(exe)
         .args(["inspect", "--json", "--load-timing", "--db"])
         .arg(db)
@@ -147,11 +136,7 @@ fn autocommit_baseline(db: &Path, n: usize) -> Result<f64, BenchError> {
     p.push(".baseline");
     let path = PathBuf::from(p);
     let e = |err: rusqlite::Error| BenchError::Store(err.to_string());
-    for suffix in ["", "-wal", "-shm"] {
-        let mut q = path.as_os_str().to_owned();
-        q.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(q));
-    }
+    crate::store::remove_db_files(&path);
     let conn = Connection::open(&path).map_err(e)?;
     let _: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -175,10 +160,6 @@ fn autocommit_baseline(db: &Path, n: usize) -> Result<f64, BenchError> {
     let rate = n as f64 / began.elapsed().as_secs_f64().max(1e-9);
     drop(stmt);
     drop(conn);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut q = path.as_os_str().to_owned();
-        q.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(q));
-    }
+    crate::store::remove_db_files(&path);
     Ok(rate)
 }

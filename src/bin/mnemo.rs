@@ -584,15 +584,7 @@ fn rss_mib() -> Option<(f64, f64)> {
 }
 
 fn file_mib(path: &Path) -> f64 {
-    let mut total = 0u64;
-    for suffix in ["", "-wal"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        total += std::fs::metadata(PathBuf::from(p))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    }
-    total as f64 / (1024.0 * 1024.0)
+    mnemo::store::db_bytes(path) as f64 / (1024.0 * 1024.0)
 }
 
 fn eval_persistent(

@@ -200,20 +200,12 @@ pub fn run_trials(cfg: &CrashConfig) -> Result<CrashReport, String> {
     let max_delay_ms = (t0.elapsed().as_millis() as u64)
         .max(reference.duration.as_millis() as u64)
         .max(10);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = calibration.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
+    super::remove_db_files(&calibration);
     let mut report = CrashReport::default();
     let mut reopen_ms_total = 0.0;
     for trial in 0..cfg.trials {
         let db = cfg.dir.join(format!("crash-{trial}.db"));
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = db.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        super::remove_db_files(&db);
         let mut cmd = Command::new(&cfg.exe);
         cmd.args(["crashtest-child", "--seed", &cfg.seed.to_string()]);
         if cfg.lying_child {
@@ -320,11 +312,7 @@ pub fn run_trials(cfg: &CrashConfig) -> Result<CrashReport, String> {
         }
         report.acknowledged_lost += lost;
         drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = db.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        super::remove_db_files(&db);
     }
     report.mean_reopen_ms = if report.trials > 0 {
         reopen_ms_total / report.trials as f64

@@ -1036,15 +1036,7 @@ impl Store {
         state.next_caption = log.next_caption();
         state.last_event_stamp_ns = log.last_stamp_ns();
         state.evicted_before_ns = log.evicted_before_ns();
-        let state_json = serde_json::to_vec(&state).map_err(|err| StoreError::Sql {
-            path: path.clone(),
-            reason: format!("encoding state: {err}"),
-        })?;
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?1)",
-            [state_json],
-        )
-        .map_err(e)?;
+        put_state(&tx, &path, &state)?;
         if !self.config_written {
             let config = serde_json::to_vec(memory.config()).map_err(|err| StoreError::Sql {
                 path: path.clone(),
@@ -1155,15 +1147,7 @@ impl Store {
                 .map_err(e)? as u64;
             state.expired_before_ns = Some(state.expired_before_ns.unwrap_or(x).max(x));
         }
-        let state_json = serde_json::to_vec(&state).map_err(|err| StoreError::Sql {
-            path: path.clone(),
-            reason: format!("encoding state: {err}"),
-        })?;
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?1)",
-            [state_json],
-        )
-        .map_err(e)?;
+        put_state(&tx, &path, &state)?;
         tx.commit().map_err(e)?;
         self.state = state;
         Ok(report)
@@ -1187,8 +1171,7 @@ impl Store {
             })
             .map_err(|e| self.err(e))?;
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
+        let wal = companion(&self.path, "-wal");
         Ok(Inspection {
             path: self.path.clone(),
             schema_version: self.schema_version()?,
@@ -1242,6 +1225,46 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
+}
+
+/// Writes the state blob inside a transaction.
+fn put_state(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    state: &SavedState,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_vec(state).map_err(|err| StoreError::Sql {
+        path: path.to_path_buf(),
+        reason: format!("encoding state: {err}"),
+    })?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?1)",
+        [json],
+    )
+    .map(|_| ())
+    .map_err(|e| sql_error(path, e))
+}
+
+/// A database's companion file (`-wal`, `-shm`).
+fn companion(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Removes a database and its write-ahead log and shared-memory files, if they exist.
+pub fn remove_db_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(companion(path, suffix));
+    }
+}
+
+/// Bytes of a database's main file plus its write-ahead log.
+pub fn db_bytes(path: &Path) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .map(|s| std::fs::metadata(companion(path, s)).map_or(0, |m| m.len()))
+        .sum()
 }
 
 /// Deletes the rows a forget selects: events and relations of erased objects, and events and
