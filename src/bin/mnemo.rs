@@ -366,10 +366,7 @@ fn run(cli: Cli) -> Result<()> {
             explain,
             db: Some(db),
             retention,
-        } => {
-            let _ = explain;
-            eval_persistent(&sim.config(), json, &db, &retention.config())
-        }
+        } => eval_persistent(&sim.config(), json, explain, &db, &retention.config()),
         Command::Eval {
             sim, json, explain, ..
         } => eval(&sim.config(), json, explain),
@@ -553,7 +550,7 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
         s.detections, s.objects_created, s.false_positives_dropped, s.duplicates_merged, s.reidentified
     );
     if explain {
-        for line in mnemo::sim::qa::explain_changes(&run.memory, &run.questions) {
+        for line in mnemo::sim::qa::explain_changes(&run.memory, None, &run.questions) {
             println!("{line}");
         }
     }
@@ -590,6 +587,7 @@ fn file_mib(path: &Path) -> f64 {
 fn eval_persistent(
     sim: &SimConfig,
     json: bool,
+    explain: bool,
     db: &Path,
     retention: &RetentionConfig,
 ) -> Result<()> {
@@ -643,6 +641,12 @@ fn eval_persistent(
             r.where_median_error_m, r.where_found_rate, r.change_f1, r.near_recall,
             status.commits, status.acknowledged_events
         );
+    }
+    if explain && !json {
+        let cold = pm.store().map(|s| s as &dyn ColdEvents);
+        for line in mnemo::sim::qa::explain_changes(pm.memory(), cold, &run.questions) {
+            println!("{line}");
+        }
     }
     pm.close().context("final commit")?;
     Ok(())

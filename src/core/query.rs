@@ -427,12 +427,13 @@ impl Memory {
         cold: Option<&dyn ColdEvents>,
         objects: Option<&[ObjectId]>,
     ) -> Result<Vec<Event>, CoreError> {
+        // Cold events are all recorded before the eviction stamp, RAM events from it on: the
+        // concatenation is in id order.
         let mut out = Vec::new();
         if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), window.end_ns()))
         {
             out = cold.recorded_in(&w, objects)?;
         }
-        let from_cold = out.len();
         out.extend(
             self.log
                 .recorded_in(window)
@@ -443,11 +444,6 @@ impl Memory {
                 })
                 .cloned(),
         );
-        // A cold source and RAM never overlap, but be safe about ids.
-        if from_cold > 0 {
-            out.sort_by_key(|e| e.id);
-            out.dedup_by_key(|e| e.id);
-        }
         Ok(out)
     }
 

@@ -469,7 +469,11 @@ pub fn evaluate(
 
 /// Lines describing, per patrol gap, the observable true changes and what the memory reported
 /// (for `mnemo eval --explain`).
-pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
+pub fn explain_changes(
+    memory: &Memory,
+    cold: Option<&dyn ColdEvents>,
+    questions: &[Question],
+) -> Vec<String> {
     let mut out = Vec::new();
     for q in questions {
         let Question::Changes {
@@ -504,7 +508,9 @@ pub fn explain_changes(memory: &Memory, questions: &[Question]) -> Vec<String> {
         for t in unobservable {
             out.push(format!("  unobserved  {}", show(t)));
         }
-        if let Ok(Answer::Changes(hits)) = memory.query(&Query::Changes { window: *window }) {
+        if let Ok(Answer::Changes(hits)) =
+            memory.query_with(&Query::Changes { window: *window }, cold)
+        {
             for h in hits {
                 let to = h
                     .to_world

@@ -702,24 +702,20 @@ impl Store {
                 .max(st.last_event_stamp_ns)
                 .map(|t| t.saturating_add(1)),
         };
-        let (events, captions) = match evicted_before_ns {
-            Some(t) if hot == HotEvents::None => {
-                let _ = t;
-                (Vec::new(), BTreeMap::new())
-            }
-            _ => {
-                let from = evicted_before_ns.unwrap_or(StampNs::MIN);
-                let events = self.events_where("stamp_ns >= ?1", params![from])?;
-                let mut captions = BTreeMap::new();
-                for e in &events {
-                    if let Some(c) = e.caption {
-                        if let Some(rec) = self.read_caption(c)? {
-                            captions.insert(c, rec);
-                        }
+        let (events, captions) = if hot == HotEvents::None {
+            (Vec::new(), BTreeMap::new())
+        } else {
+            let from = evicted_before_ns.unwrap_or(StampNs::MIN);
+            let events = self.events_where("stamp_ns >= ?1", params![from])?;
+            let mut captions = BTreeMap::new();
+            for e in &events {
+                if let Some(c) = e.caption {
+                    if let Some(rec) = self.read_caption(c)? {
+                        captions.insert(c, rec);
                     }
                 }
-                (events, captions)
             }
+            (events, captions)
         };
         let parts = MemoryParts {
             objects,

@@ -228,8 +228,7 @@ impl PersistentMemory {
             store.load(config, embedder, HotEvents::AsSaved)?
         };
         let mut me = Self::with_store(memory, Some(store), policy, retention);
-        // A new file gets its configuration and empty state at once.
-        me.pending = 1;
+        // The configuration (and, for a new file, an empty state) is written at once.
         me.commit()?;
         Ok(me)
     }
@@ -411,29 +410,15 @@ impl PersistentMemory {
         self.pending
     }
 
-    /// Commits what is waiting and gives the memory back.
+    /// Commits what is waiting and closes the database.
     ///
     /// # Errors
-    /// The store's error of the last commit (the memory is lost to the caller then: commit
-    /// explicitly first to keep it on failure).
-    pub fn close(mut self) -> Result<Memory, StoreError> {
+    /// The store's error of the last commit.
+    pub fn close(mut self) -> Result<(), StoreError> {
         if self.pending > 0 || !self.pending_erasures.is_empty() {
             self.commit()?;
         }
-        self.pending = 0;
-        self.pending_erasures.clear();
-        let memory = std::mem::replace(
-            &mut self.memory,
-            Memory::new(
-                MemoryConfig::default(),
-                Box::new(crate::core::embed::LexicalEmbedder::default()),
-            )
-            .map_err(|source| StoreError::Core {
-                path: Default::default(),
-                source,
-            })?,
-        );
-        Ok(memory)
+        Ok(())
     }
 }
 

@@ -10,6 +10,14 @@ fn mnemo(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn keys(stdout: &[u8]) -> BTreeSet<String> {
     let v: serde_json::Value = serde_json::from_slice(stdout).unwrap();
     v.as_object().unwrap().keys().cloned().collect()
@@ -29,11 +37,7 @@ fn eval_json_has_exactly_the_specified_keys() {
         "20",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let want: BTreeSet<String> = [
         "questions",
         "where_median_error_m",
@@ -66,11 +70,7 @@ fn bench_json_has_the_specified_keys() {
         "50",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let got = keys(&out.stdout);
     for k in [
         "ingest_obs_per_s",
@@ -126,11 +126,7 @@ fn eval_db_query_inspect_and_forget_work_together() {
         "--db",
         db_s,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("peak_rss_mib") && text.contains("db_mib"),
@@ -145,11 +141,7 @@ fn eval_db_query_inspect_and_forget_work_together() {
         "--check",
         "--load-timing",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let k = keys(&out.stdout);
     for want in [
         "schema_version",
@@ -171,20 +163,12 @@ fn eval_db_query_inspect_and_forget_work_together() {
 
     // Pick a label the memory holds.
     let out = mnemo(&["query", "graph", "--db", db_s, "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let graph: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let label = graph["objects"][0]["label"].as_str().unwrap().to_string();
 
     let out = mnemo(&["query", "where", &label, "--db", db_s, "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let want: BTreeSet<String> = [
         "id",
         "label",
@@ -205,11 +189,7 @@ fn eval_db_query_inspect_and_forget_work_together() {
     assert!(rows.iter().all(|r| *r == want), "{rows:?}");
 
     let out = mnemo(&["query", "when", &label, "--label", "--db", db_s, "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let want: BTreeSet<String> = [
         "kind",
         "start_ns",
@@ -226,11 +206,7 @@ fn eval_db_query_inspect_and_forget_work_together() {
     assert!(rows.iter().all(|r| *r == want), "{rows:?}");
 
     let out = mnemo(&["forget", "--label", &label, "--db", db_s]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = mnemo(&["query", "where", &label, "--label", "--db", db_s, "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }
@@ -245,11 +221,7 @@ fn query_of_a_missing_database_names_it() {
 #[test]
 fn crashtest_json_has_the_specified_keys_and_catches_a_lying_writer() {
     let out = mnemo(&["crashtest", "--trials", "4", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let k = keys(&out.stdout);
     for want in [
         "trials",

@@ -58,6 +58,24 @@ fn open(path: &Path, retention: RetentionConfig) -> PersistentMemory {
     .unwrap()
 }
 
+/// Feeds every keyframe (refused ones are the simulator's business, not the store's).
+fn ingest_all(pm: &mut PersistentMemory, stream: &[Observation]) {
+    for o in stream {
+        let _ = pm.ingest(o);
+    }
+}
+
+/// Retention that keeps `hot_window_s` in RAM, keeps everything on disk, and runs every time.
+fn hot_only(hot_window_s: f64) -> RetentionConfig {
+    RetentionConfig {
+        hot_window_s,
+        consolidate_after_s: None,
+        max_age_s: None,
+        maintain_every_s: 0.0,
+        ..RetentionConfig::default()
+    }
+}
+
 fn load(path: &Path) -> Memory {
     Store::open(path, OpenMode::ReadOnly)
         .unwrap()
@@ -81,9 +99,7 @@ fn reload_equals_the_memory_it_came_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = db(&dir);
         let mut pm = open(&path, RetentionConfig::keep_everything());
-        for o in &stream {
-            let _ = pm.ingest(o);
-        }
+        ingest_all(&mut pm, &stream);
         pm.close().unwrap();
         let back = load(&path);
         assert_eq!(back.to_parts(), reference.to_parts(), "seed {seed}");
@@ -128,15 +144,11 @@ fn restart_continues_exactly() {
     let half = stream.len() / 2;
     {
         let mut pm = open(&path, RetentionConfig::keep_everything());
-        for o in &stream[..half] {
-            let _ = pm.ingest(o);
-        }
+        ingest_all(&mut pm, &stream[..half]);
     }
     let mut pm = open(&path, RetentionConfig::keep_everything());
     assert_eq!(pm.memory().stats().keyframes as usize, half);
-    for o in &stream[half..] {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream[half..]);
     assert_eq!(pm.memory().digest(), reference.digest());
 }
 
@@ -158,17 +170,8 @@ fn evicted_events_are_answered_from_disk() {
     let reference = in_ram(&stream);
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    let retention = RetentionConfig {
-        hot_window_s: 3600.0,
-        consolidate_after_s: None,
-        max_age_s: None,
-        maintain_every_s: 0.0,
-        ..RetentionConfig::default()
-    };
-    let mut pm = open(&path, retention);
-    for o in &stream {
-        let _ = pm.ingest(o);
-    }
+    let mut pm = open(&path, hot_only(3600.0));
+    ingest_all(&mut pm, &stream);
     pm.commit().unwrap();
     // Most events left RAM, none left the disk.
     assert!(pm.memory().log().len() * 3 < reference.log().len());
@@ -232,9 +235,7 @@ fn retention_consolidates_and_expires_on_disk_only() {
         ..RetentionConfig::default()
     };
     let mut pm = open(&path, retention);
-    for o in &stream {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream);
     pm.commit().unwrap();
     let now = pm.memory().latest_stamp_ns().unwrap();
     let info = pm.store().unwrap().inspect().unwrap();
@@ -344,17 +345,8 @@ fn forget_reaches_events_evicted_to_disk() {
     let stream = world(6, 2);
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    let retention = RetentionConfig {
-        hot_window_s: 600.0,
-        consolidate_after_s: None,
-        max_age_s: None,
-        maintain_every_s: 0.0,
-        ..RetentionConfig::default()
-    };
-    let mut pm = open(&path, retention);
-    for o in &stream {
-        let _ = pm.ingest(o);
-    }
+    let mut pm = open(&path, hot_only(600.0));
+    ingest_all(&mut pm, &stream);
     pm.commit().unwrap();
     let label = all_labels(pm.memory())[0].clone();
     let when = Query::When {
@@ -411,9 +403,7 @@ fn an_older_schema_is_migrated_by_a_writer() {
     );
     let stream = world(7, 1);
     let mut pm = open(&path, RetentionConfig::keep_everything());
-    for o in &stream {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream);
     pm.close().unwrap();
     let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
     assert_eq!(
@@ -437,9 +427,7 @@ fn garbage_and_truncated_files_give_clear_errors() {
 
     let path = db(&dir);
     let mut pm = open(&path, RetentionConfig::keep_everything());
-    for o in &world(8, 1) {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &world(8, 1));
     pm.close().unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
     assert!(len > 64 * 1024);
@@ -468,9 +456,7 @@ fn one_writer_at_a_time_and_readers_alongside() {
     let path = db(&dir);
     let mut writer = open(&path, RetentionConfig::keep_everything());
     let stream = world(9, 1);
-    for o in &stream[..stream.len() / 2] {
-        let _ = writer.ingest(o);
-    }
+    ingest_all(&mut writer, &stream[..stream.len() / 2]);
     writer.commit().unwrap();
     let err = Store::open(&path, OpenMode::ReadWrite).unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
@@ -485,9 +471,7 @@ fn one_writer_at_a_time_and_readers_alongside() {
         )
         .unwrap();
     assert_eq!(seen.digest(), writer.memory().digest());
-    for o in &stream[stream.len() / 2..] {
-        let _ = writer.ingest(o);
-    }
+    ingest_all(&mut writer, &stream[stream.len() / 2..]);
     writer.commit().unwrap();
     drop(writer);
     // The lock goes with the writer.
@@ -502,9 +486,7 @@ fn a_full_disk_degrades_keeps_answering_and_recovers_without_loss() {
     let path = db(&dir);
     let mut pm = open(&path, RetentionConfig::keep_everything());
     let third = stream.len() / 3;
-    for o in &stream[..third] {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream[..third]);
     pm.commit().unwrap();
     let acked = pm.status().acknowledged_events;
     // Freeze the file at its current size: the next batches do not fit.
@@ -514,9 +496,7 @@ fn a_full_disk_degrades_keeps_answering_and_recovers_without_loss() {
             .unwrap() as u64
     };
     pm.store().unwrap().set_max_pages(pages).unwrap();
-    for o in &stream[third..2 * third] {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream[third..2 * third]);
     let err = pm.commit().unwrap_err();
     assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
     assert!(err.to_string().contains("memory.db"));
@@ -543,9 +523,7 @@ fn a_full_disk_degrades_keeps_answering_and_recovers_without_loss() {
     assert_eq!(committed.log().next_id(), acked);
     // Space comes back: the held batch is written, nothing lost.
     pm.store().unwrap().set_max_pages(1 << 30).unwrap();
-    for o in &stream[2 * third..] {
-        let _ = pm.ingest(o);
-    }
+    ingest_all(&mut pm, &stream[2 * third..]);
     pm.commit().unwrap();
     assert!(pm.status().degraded.is_none());
     drop(pm);
