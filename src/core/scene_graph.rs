@@ -4,8 +4,6 @@
 //! It does not decide *when* things change (that is association and change detection in
 //! `memory`); it only stores them and answers structural questions.
 
-use std::collections::BTreeMap;
-
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +38,105 @@ impl ObjectState {
     }
 }
 
+/// Score-weighted label votes, sorted by label. A small sorted vector rather than a map: an
+/// object holds one to three labels, and at a million objects a B-tree node per object costs
+/// hundreds of megabytes. Serialises as a map (label -> votes).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelVotes(Vec<(String, f32)>);
+
+impl LabelVotes {
+    /// One label with its first votes.
+    pub fn single(label: &str, votes: f32) -> Self {
+        Self(vec![(label.to_string(), votes)])
+    }
+
+    /// Adds `votes` to `label` (inserting it).
+    pub fn add(&mut self, label: &str, votes: f32) {
+        match self.0.binary_search_by(|(l, _)| l.as_str().cmp(label)) {
+            Ok(i) => self.0[i].1 += votes,
+            Err(i) => self.0.insert(i, (label.to_string(), votes)),
+        }
+    }
+
+    /// Votes for `label`.
+    pub fn get(&self, label: &str) -> Option<f32> {
+        self.0
+            .binary_search_by(|(l, _)| l.as_str().cmp(label))
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+
+    /// (label, votes) in label order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, f32)> {
+        self.0.iter().map(|(l, v)| (l, *v))
+    }
+
+    /// Labels in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(l, _)| l)
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no label has votes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Drops every vote.
+    pub fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+
+    /// The label with the most votes (the first in label order on a tie).
+    pub fn majority(&self) -> Option<&String> {
+        let mut best: Option<(&String, f32)> = None;
+        for (label, v) in self.iter() {
+            match best {
+                Some((_, bv)) if v <= bv => {}
+                _ => best = Some((label, v)),
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+}
+
+impl Serialize for LabelVotes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(l, v)| (l, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for LabelVotes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = LabelVotes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map from label to votes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LabelVotes, A::Error> {
+                let mut out = LabelVotes(Vec::with_capacity(map.size_hint().unwrap_or(1).min(16)));
+                while let Some((label, votes)) = map.next_entry::<String, f32>()? {
+                    // Written sorted; anything else is folded in (duplicates add up).
+                    match out.0.last() {
+                        Some((last, _)) if *last >= label => out.add(&label, votes),
+                        _ => out.0.push((label, votes)),
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
 /// An object in memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryObject {
@@ -50,7 +147,7 @@ pub struct MemoryObject {
     /// Compatibility group of `label` (labels the detector confuses share one).
     pub group: u32,
     /// Score-weighted label votes (label confusion is resolved by majority).
-    pub label_votes: BTreeMap<String, f32>,
+    pub label_votes: LabelVotes,
     /// Estimated centre in the map frame, m.
     pub position_world: Point3<f64>,
     /// Estimated axis-aligned size, m.
@@ -243,6 +340,21 @@ pub fn max_extent(extent: &Vector3<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_votes_stay_sorted_add_up_and_break_ties_by_label() {
+        let mut v = LabelVotes::single("mug", 0.5);
+        v.add("cup", 0.5);
+        v.add("mug", 0.25);
+        v.add("bowl", 0.75);
+        assert_eq!(v.keys().collect::<Vec<_>>(), ["bowl", "cup", "mug"]);
+        assert_eq!(v.get("mug"), Some(0.75));
+        assert_eq!(v.get("plate"), None);
+        // bowl and mug tie at 0.75: the smaller label wins, as with the map it replaced.
+        assert_eq!(v.majority().map(String::as_str), Some("bowl"));
+        v.clear();
+        assert!(v.is_empty() && v.majority().is_none());
+    }
 
     fn bx(c: [f64; 3], e: [f64; 3]) -> BoxShape {
         BoxShape {

@@ -156,6 +156,38 @@ impl PointIndex {
         }
     }
 
+    /// Inserts (or moves) many ids and rebuilds the trees once, leaving them as
+    /// [`PointIndex::compact`] does: the fast path for loading a saved memory. Same contents as
+    /// calling [`PointIndex::upsert`] for each item and then `compact`.
+    pub fn bulk_load(&mut self, items: impl IntoIterator<Item = (u32, [f32; 3])>) {
+        for (id, position) in items {
+            if !position.iter().all(|c| c.is_finite()) {
+                self.remove(id);
+                continue;
+            }
+            let i = id as usize;
+            if i >= self.slots.len() {
+                self.slots.resize(
+                    i + 1,
+                    Slot {
+                        current: [0.0; 3],
+                        version: 0,
+                    },
+                );
+                self.indexed.resize(i + 1, [0.0; 3]);
+            }
+            let slot = &mut self.slots[i];
+            if slot.version == 0 {
+                self.len += 1;
+            }
+            slot.current = position;
+            slot.version = slot.version.wrapping_add(1).max(1);
+            self.indexed[i] = position;
+            self.buffer.push((id, slot.version));
+        }
+        self.compact();
+    }
+
     /// Removes `id` (no-op when absent).
     pub fn remove(&mut self, id: u32) {
         let i = id as usize;
@@ -338,6 +370,42 @@ impl PointIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_load_equals_upserts_then_compact() {
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % 10_000) as f32 / 100.0
+        };
+        // Repeated ids (a later position wins) and a non-finite one (dropped).
+        let mut items: Vec<(u32, [f32; 3])> = (0..5000)
+            .map(|i| ((i * 7) % 3000, [next(), next(), next() / 50.0]))
+            .collect();
+        items.push((17, [f32::NAN, 0.0, 0.0]));
+        let mut a = PointIndex::new(0.05);
+        for (id, p) in &items {
+            a.upsert(*id, *p);
+        }
+        a.compact();
+        let mut b = PointIndex::new(0.05);
+        b.bulk_load(items.iter().copied());
+        assert_eq!(a.len(), b.len());
+        for id in 0..3000 {
+            assert_eq!(a.position(id), b.position(id), "id {id}");
+        }
+        for q in 0..50 {
+            let q = [q as f32 * 2.0, 50.0 - q as f32, 0.5];
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            a.for_each_within(q, 7.5, |id, _| x.push(id));
+            b.for_each_within(q, 7.5, |id, _| y.push(id));
+            x.sort_unstable();
+            y.sort_unstable();
+            assert_eq!(x, y);
+        }
+    }
 
     fn brute(points: &[(u32, [f32; 3])], q: [f32; 3], r: f32) -> Vec<u32> {
         let mut v: Vec<u32> = points

@@ -172,6 +172,10 @@ struct SavedState {
     consolidated_before_ns: Option<StampNs>,
     /// Events and captions recorded before this stamp were deleted by retention.
     expired_before_ns: Option<StampNs>,
+    /// Incremented by every committed write transaction: two connections that read the same
+    /// state blob read the same snapshot.
+    #[serde(default)]
+    commit_seq: u64,
 }
 
 /// What one [`Store::write`] stored.
@@ -541,20 +545,10 @@ impl Store {
     }
 
     fn read_state(&self) -> Result<SavedState, StoreError> {
-        let raw: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        match raw {
-            None => Ok(SavedState::default()),
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("saved state: {e}"),
-            }),
-        }
+        decode_state(
+            &self.path,
+            read_state_raw(&self.conn, &self.path)?.as_deref(),
+        )
     }
 
     /// The database file.
@@ -628,73 +622,11 @@ impl Store {
             path: self.path.clone(),
             reason,
         };
-        let mut objects = Vec::new();
-        let mut anchors = Vec::new();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id, data FROM objects ORDER BY id")
-                .map_err(|e| self.err(e))?;
-            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-                let id: i64 = row.get(0).map_err(|e| self.err(e))?;
-                let data: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
-                let blob: ObjectBlob = postcard::from_bytes(&data)
-                    .map_err(|e| corrupt(format!("object {id}: {e}")))?;
-                if i64::from(blob.object.id.0) != id {
-                    return Err(corrupt(format!(
-                        "object row {id} holds object {}",
-                        blob.object.id
-                    )));
-                }
-                objects.push(blob.object);
-                anchors.push(Point3::from(blob.anchor));
-            }
-        }
-        let placements = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT id, object, x, y, z, start_ns, last_seen_ns, closed_at_ns \
-                     FROM placements ORDER BY id",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(Placement {
-                        id: PlacementId(id32(r.get(0)?)?),
-                        object: ObjectId(id32(r.get(1)?)?),
-                        position_world: Point3::new(r.get(2)?, r.get(3)?, r.get(4)?),
-                        start_ns: r.get(5)?,
-                        last_seen_ns: r.get(6)?,
-                        closed_at_ns: r.get(7)?,
-                    })
-                })
-                .map_err(|e| self.err(e))?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err(e))?
-        };
-        let places = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT id, x, y, z, first_visit_ns, last_visit_ns FROM places ORDER BY id",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(Place {
-                        id: PlaceId(id32(r.get(0)?)?),
-                        center_world: Point3::new(r.get(1)?, r.get(2)?, r.get(3)?),
-                        first_visit_ns: r.get(4)?,
-                        last_visit_ns: r.get(5)?,
-                    })
-                })
-                .map_err(|e| self.err(e))?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err(e))?
-        };
-        let st = &self.state;
+        // One read transaction: objects, placements, places, events and the state all come
+        // from one snapshot even while another process writes.
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let state_raw = read_state_raw(&tx, &self.path)?;
+        let st = decode_state(&self.path, state_raw.as_deref())?;
         let evicted_before_ns = match hot {
             HotEvents::AsSaved => st.evicted_before_ns,
             HotEvents::None => st
@@ -702,21 +634,31 @@ impl Store {
                 .max(st.last_event_stamp_ns)
                 .map(|t| t.saturating_add(1)),
         };
-        let (events, captions) = if hot == HotEvents::None {
-            (Vec::new(), BTreeMap::new())
-        } else {
-            let from = evicted_before_ns.unwrap_or(StampNs::MIN);
-            let events = self.events_where("stamp_ns >= ?1", params![from])?;
-            let mut captions = BTreeMap::new();
-            for e in &events {
-                if let Some(c) = e.caption {
-                    if let Some(rec) = self.read_caption(c)? {
-                        captions.insert(c, rec);
-                    }
-                }
-            }
-            (events, captions)
+        let from = evicted_before_ns.unwrap_or(StampNs::MIN);
+        let events_from = (hot == HotEvents::AsSaved).then_some(from);
+        let ((objects, anchors), beside) = std::thread::scope(|scope| {
+            // Placements, places and the hot events decode on another core, on their own
+            // connection, when it sees this transaction's snapshot (otherwise they are read
+            // below, after the objects).
+            let path = &self.path;
+            let raw = state_raw.as_deref();
+            let beside = scope.spawn(move || read_beside(path, raw, events_from));
+            let objects = read_objects(&tx, &self.path);
+            let beside = match beside.join() {
+                Ok(r) => r,
+                Err(p) => std::panic::resume_unwind(p),
+            };
+            objects.map(|o| (o, beside))
+        })?;
+        let Rows {
+            placements,
+            places,
+            hot_events: (events, captions),
+        } = match beside {
+            Ok(Some(rows)) => rows,
+            _ => read_rows(&tx, &self.path, events_from)?,
         };
+        drop(tx);
         let parts = MemoryParts {
             objects,
             placements,
@@ -750,29 +692,11 @@ impl Store {
         condition: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<Event>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY id");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(args, event_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        events_where(&self.conn, &self.path, condition, args)
     }
 
     fn read_caption(&self, index: u32) -> Result<Option<CaptionRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT text, embedding, x, y, z, yaw FROM captions WHERE id = ?1")
-            .map_err(|e| self.err(e))?;
-        stmt.query_row([index], |r| {
-            Ok(CaptionRecord {
-                text: r.get(0)?,
-                embedding: embedding_from_bytes(&r.get::<_, Vec<u8>>(1)?),
-                robot_position_world: [r.get(2)?, r.get(3)?, r.get(4)?],
-                robot_yaw_rad: r.get(5)?,
-            })
-        })
-        .optional()
-        .map_err(|e| self.err(e))
+        read_caption(&self.conn, &self.path, index)
     }
 
     fn writable(&self) -> Result<(), StoreError> {
@@ -1032,7 +956,7 @@ impl Store {
         state.next_caption = log.next_caption();
         state.last_event_stamp_ns = log.last_stamp_ns();
         state.evicted_before_ns = log.evicted_before_ns();
-        put_state(&tx, &path, &state)?;
+        put_state(&tx, &path, &mut state)?;
         if !self.config_written {
             let config = serde_json::to_vec(memory.config()).map_err(|err| StoreError::Sql {
                 path: path.clone(),
@@ -1143,7 +1067,7 @@ impl Store {
                 .map_err(e)? as u64;
             state.expired_before_ns = Some(state.expired_before_ns.unwrap_or(x).max(x));
         }
-        put_state(&tx, &path, &state)?;
+        put_state(&tx, &path, &mut state)?;
         tx.commit().map_err(e)?;
         self.state = state;
         Ok(report)
@@ -1223,12 +1147,205 @@ impl Store {
     }
 }
 
+/// The raw state blob (None in a new file).
+fn read_state_raw(conn: &Connection, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(|e| sql_error(path, e))
+}
+
+fn decode_state(path: &Path, raw: Option<&[u8]>) -> Result<SavedState, StoreError> {
+    match raw {
+        None => Ok(SavedState::default()),
+        Some(b) => serde_json::from_slice(b).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("saved state: {e}"),
+        }),
+    }
+}
+
+fn events_where(
+    conn: &Connection,
+    path: &Path,
+    condition: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Event>, StoreError> {
+    let e = |err| sql_error(path, err);
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY id");
+    let mut stmt = conn.prepare_cached(&sql).map_err(e)?;
+    let rows = stmt.query_map(args, event_from_row).map_err(e)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(e)
+}
+
+fn read_caption(
+    conn: &Connection,
+    path: &Path,
+    index: u32,
+) -> Result<Option<CaptionRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT text, embedding, x, y, z, yaw FROM captions WHERE id = ?1")
+        .map_err(|e| sql_error(path, e))?;
+    stmt.query_row([index], |r| {
+        Ok(CaptionRecord {
+            text: r.get(0)?,
+            embedding: embedding_from_bytes(&r.get::<_, Vec<u8>>(1)?),
+            robot_position_world: [r.get(2)?, r.get(3)?, r.get(4)?],
+            robot_yaw_rad: r.get(5)?,
+        })
+    })
+    .optional()
+    .map_err(|e| sql_error(path, e))
+}
+
+/// The hot events from `from` on and their captions.
+fn read_hot_events(
+    conn: &Connection,
+    path: &Path,
+    from: StampNs,
+) -> Result<(Vec<Event>, BTreeMap<u32, CaptionRecord>), StoreError> {
+    let events = events_where(conn, path, "stamp_ns >= ?1", params![from])?;
+    let mut captions = BTreeMap::new();
+    for e in &events {
+        if let Some(c) = e.caption {
+            if let Some(rec) = read_caption(conn, path, c)? {
+                captions.insert(c, rec);
+            }
+        }
+    }
+    Ok((events, captions))
+}
+
+/// Object rows (with their relation anchors), in id order.
+fn read_objects(
+    conn: &Connection,
+    path: &Path,
+) -> Result<(Vec<MemoryObject>, Vec<Point3<f64>>), StoreError> {
+    let e = |err| sql_error(path, err);
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut objects = Vec::new();
+    let mut anchors = Vec::new();
+    let mut stmt = conn
+        .prepare("SELECT id, data FROM objects ORDER BY id")
+        .map_err(e)?;
+    let mut rows = stmt.query([]).map_err(e)?;
+    while let Some(row) = rows.next().map_err(e)? {
+        let id: i64 = row.get(0).map_err(e)?;
+        let data = row
+            .get_ref(1)
+            .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
+            .map_err(e)?;
+        let blob: ObjectBlob =
+            postcard::from_bytes(data).map_err(|err| corrupt(format!("object {id}: {err}")))?;
+        if i64::from(blob.object.id.0) != id {
+            return Err(corrupt(format!(
+                "object row {id} holds object {}",
+                blob.object.id
+            )));
+        }
+        objects.push(blob.object);
+        anchors.push(Point3::from(blob.anchor));
+    }
+    Ok((objects, anchors))
+}
+
+/// The rows [`Store::load`] reads beside the objects.
+struct Rows {
+    placements: Vec<Placement>,
+    places: Vec<Place>,
+    hot_events: (Vec<Event>, BTreeMap<u32, CaptionRecord>),
+}
+
+/// Placements, places and (when `events_from` is given) the hot events.
+fn read_rows(
+    conn: &Connection,
+    path: &Path,
+    events_from: Option<StampNs>,
+) -> Result<Rows, StoreError> {
+    let e = |err| sql_error(path, err);
+    let placements = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, object, x, y, z, start_ns, last_seen_ns, closed_at_ns \
+                 FROM placements ORDER BY id",
+            )
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Placement {
+                    id: PlacementId(id32(r.get(0)?)?),
+                    object: ObjectId(id32(r.get(1)?)?),
+                    position_world: Point3::new(r.get(2)?, r.get(3)?, r.get(4)?),
+                    start_ns: r.get(5)?,
+                    last_seen_ns: r.get(6)?,
+                    closed_at_ns: r.get(7)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(e)?
+    };
+    let places = {
+        let mut stmt = conn
+            .prepare("SELECT id, x, y, z, first_visit_ns, last_visit_ns FROM places ORDER BY id")
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Place {
+                    id: PlaceId(id32(r.get(0)?)?),
+                    center_world: Point3::new(r.get(1)?, r.get(2)?, r.get(3)?),
+                    first_visit_ns: r.get(4)?,
+                    last_visit_ns: r.get(5)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(e)?
+    };
+    let hot_events = match events_from {
+        Some(from) => read_hot_events(conn, path, from)?,
+        None => (Vec::new(), BTreeMap::new()),
+    };
+    Ok(Rows {
+        placements,
+        places,
+        hot_events,
+    })
+}
+
+/// [`read_rows`] on a second read-only connection (so the rows decode on another core while
+/// the caller reads the objects), provided that connection sees the snapshot whose state blob
+/// is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
+fn read_beside(
+    path: &Path,
+    state_raw: Option<&[u8]>,
+    events_from: Option<StampNs>,
+) -> Result<Option<Rows>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| sql_error(path, e))?;
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(|e| sql_error(path, e))?;
+    if read_state_raw(&tx, path)?.as_deref() != state_raw {
+        return Ok(None);
+    }
+    read_rows(&tx, path, events_from).map(Some)
+}
+
 /// Writes the state blob inside a transaction.
 fn put_state(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    state: &SavedState,
+    state: &mut SavedState,
 ) -> Result<(), StoreError> {
+    state.commit_seq = state.commit_seq.wrapping_add(1);
     let json = serde_json::to_vec(state).map_err(|err| StoreError::Sql {
         path: path.to_path_buf(),
         reason: format!("encoding state: {err}"),
@@ -1376,5 +1493,38 @@ impl ColdEvents for Store {
         self.read_caption(index).map_err(|e| CoreError::Cold {
             reason: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::LexicalEmbedder;
+
+    #[test]
+    fn rows_are_read_beside_only_from_the_same_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+        let mut memory = Memory::new(
+            MemoryConfig::default(),
+            Box::new(LexicalEmbedder::default()),
+        )
+        .unwrap();
+        store.write(&mut memory).unwrap();
+        let before = read_state_raw(&store.conn, &path).unwrap();
+        assert!(read_beside(&path, before.as_deref(), None)
+            .unwrap()
+            .is_some());
+        // Every commit changes the state blob, so a reader that lands after it is refused.
+        store.write(&mut memory).unwrap();
+        let after = read_state_raw(&store.conn, &path).unwrap();
+        assert_ne!(before, after);
+        assert!(read_beside(&path, before.as_deref(), None)
+            .unwrap()
+            .is_none());
+        assert!(read_beside(&path, after.as_deref(), None)
+            .unwrap()
+            .is_some());
     }
 }

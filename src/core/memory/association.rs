@@ -131,8 +131,7 @@ impl Memory {
         let id = ObjectId(self.objects.len() as u32);
         let placement = PlacementId(self.placements.len() as u32);
         let place = self.place_for(&det.position_world).unwrap_or(robot_place);
-        let mut votes = BTreeMap::new();
-        votes.insert(det.label.clone(), det.score);
+        let votes = crate::core::scene_graph::LabelVotes::single(&det.label, det.score);
         self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
         self.objects.push(MemoryObject {
             id,
@@ -207,16 +206,13 @@ impl Memory {
             obj.position_world += (det.position_world - obj.position_world) * alpha;
             obj.extent_m += (det.extent_m - obj.extent_m) * alpha;
             obj.position_weight = (w_old + w_new).min(max_weight);
-            match obj.label_votes.get_mut(&det.label) {
-                Some(v) => *v += det.score,
-                None => {
-                    obj.label_votes.insert(det.label.clone(), det.score);
-                }
-            }
-            if majority_label(&obj.label_votes).is_some_and(|best| *best != obj.label) {
-                obj.label = majority_label(&obj.label_votes)
-                    .cloned()
-                    .unwrap_or_default();
+            obj.label_votes.add(&det.label, det.score);
+            if obj
+                .label_votes
+                .majority()
+                .is_some_and(|best| *best != obj.label)
+            {
+                obj.label = obj.label_votes.majority().cloned().unwrap_or_default();
                 label_changed = true;
             }
             obj.times_seen = obj.times_seen.saturating_add(1);

@@ -259,10 +259,10 @@ impl Memory {
             let o = &mut self.objects[old.index()];
             o.position_world = n.position_world;
             o.extent_m = n.extent_m;
-            for (label, votes) in &n.label_votes {
-                *o.label_votes.entry(label.clone()).or_insert(0.0) += votes;
+            for (label, votes) in n.label_votes.iter() {
+                o.label_votes.add(label, votes);
             }
-            o.label = majority_label(&o.label_votes).cloned().unwrap_or_default();
+            o.label = o.label_votes.majority().cloned().unwrap_or_default();
             o.last_seen_ns = n.last_seen_ns.max(o.last_seen_ns);
             o.times_seen = o.times_seen.saturating_add(n.times_seen);
             o.confidence = o.confidence.max(n.confidence);
@@ -518,10 +518,10 @@ impl Memory {
                 k.position_world +=
                     (d.position_world - k.position_world) * (d.position_weight / total);
             }
-            for (label, votes) in &d.label_votes {
-                *k.label_votes.entry(label.clone()).or_insert(0.0) += votes;
+            for (label, votes) in d.label_votes.iter() {
+                k.label_votes.add(label, votes);
             }
-            k.label = majority_label(&k.label_votes).cloned().unwrap_or_default();
+            k.label = k.label_votes.majority().cloned().unwrap_or_default();
             k.times_seen = k.times_seen.saturating_add(d.times_seen);
             k.last_seen_ns = k.last_seen_ns.max(d.last_seen_ns);
             k.first_seen_ns = k.first_seen_ns.min(d.first_seen_ns);

@@ -253,6 +253,109 @@ impl Memory {
         }
     }
 
+    /// Every relation (equal to [`Memory::relations_from_scratch`]), split over the available
+    /// cores: the fast path when a memory is rebuilt from its parts. Each pair is examined once,
+    /// from its smaller id, with the search widened by the largest distance between an object's
+    /// anchor and its indexed position so no pair within relation reach is missed. Objects are
+    /// visited in grid-cell order (neighbouring searches touch the same tree nodes) and their
+    /// boxes are read from a compact copy. Unsorted.
+    pub(super) fn relations_in_bulk(&self) -> Vec<Relation> {
+        let shapes: Vec<Option<BoxShape>> = self
+            .objects
+            .iter()
+            .map(|o| {
+                self.in_relations(o.id).then(|| BoxShape {
+                    center: self.relation_anchor[o.id.index()],
+                    extent: o.extent_m,
+                })
+            })
+            .collect();
+        let drift = self
+            .objects
+            .iter()
+            .filter(|o| shapes[o.id.index()].is_some())
+            .map(|o| (o.position_world - self.relation_anchor[o.id.index()]).norm())
+            .fold(0.0_f64, f64::max);
+        // (A millimetre more covers the rounding of positions to f32 in the index.)
+        let reach = self.relation_reach() + drift + 1e-3;
+        let cell = reach.max(0.5);
+        let mut order: Vec<(i64, i64, ObjectId)> = shapes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.as_ref().map(|s| {
+                    (
+                        (s.center.x / cell).floor() as i64,
+                        (s.center.y / cell).floor() as i64,
+                        ObjectId(i as u32),
+                    )
+                })
+            })
+            .collect();
+        order.sort_unstable();
+        let (near_m, tol) = (self.config.near_relation_m, self.config.on_tolerance_m);
+        let of_chunk = |chunk: &[(i64, i64, ObjectId)]| {
+            let mut out = Vec::new();
+            let mut partners: Vec<u32> = Vec::new();
+            for &(_, _, id) in chunk {
+                let Some(a) = &shapes[id.index()] else {
+                    continue;
+                };
+                partners.clear();
+                self.objects_within(to_f32(&a.center), reach as f32, |raw, _| {
+                    if raw > id.0 {
+                        partners.push(raw);
+                    }
+                });
+                for &raw in &partners {
+                    let other = ObjectId(raw);
+                    let Some(b) = shapes.get(other.index()).and_then(Option::as_ref) else {
+                        continue;
+                    };
+                    if let Some(kind) = relation_between(a, b, near_m, tol) {
+                        out.push(Relation {
+                            subject: id,
+                            kind,
+                            object: other,
+                        });
+                    }
+                    if let Some(kind) = relation_between(b, a, near_m, tol) {
+                        out.push(Relation {
+                            subject: other,
+                            kind,
+                            object: id,
+                        });
+                    }
+                }
+            }
+            out
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8);
+        if threads == 1 || order.len() < 4096 {
+            return of_chunk(&order);
+        }
+        let chunk = order.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = order
+                .chunks(chunk)
+                .map(|c| scope.spawn(move || of_chunk(c)))
+                .collect();
+            let mut all = Vec::new();
+            for h in handles {
+                match h.join() {
+                    Ok(part) => all.extend(part),
+                    // Only a bug in the relation code panics; surface it as single-threaded
+                    // code would.
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            all
+        })
+    }
+
     pub(super) fn relation_of(
         &self,
         subject: ObjectId,
