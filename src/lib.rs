@@ -47,14 +47,19 @@
 //! - [`core`]: pure memory model, ingest and queries (no I/O).
 //! - [`sim`]: synthetic household world with ground truth and a QA set; evaluation metrics.
 //! - [`store`]: crash-safe SQLite persistence, group commit, retention, forget, crash test.
+//! - [`ros`]: standard ROS 2 messages (CDR), the TF buffer and the ingest pipeline shared by
+//!   replay and the node.
+//! - [`replay`]: rosbag2 MCAP replay through that pipeline.
 //! - [`bench`](mod@bench): the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
 //!
-//! Later issues add `replay` (rosbag2 MCAP), `ros` (the ROS 2 node), `perception` (ONNX) and
+//! Later issues add the ROS 2 node (under `ros`), `perception` (ONNX) and
 //! `viz` (Rerun) as adapters around [`core`].
 
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod core;
+pub mod replay;
+pub mod ros;
 pub mod sim;
 pub mod store;

@@ -91,6 +91,9 @@ enum Command {
         /// Also run SQLite's integrity check.
         #[arg(long)]
         check: bool,
+        /// Also load the memory and print its digest (equal digests = identical memories).
+        #[arg(long)]
+        digest: bool,
     },
     /// Erase objects, events and captions from a database (and their bytes from the file).
     Forget {
@@ -146,6 +149,34 @@ enum Command {
         /// Acknowledge before committing (to check that the crash test catches it).
         #[arg(long)]
         lie: bool,
+    },
+    /// Replay a rosbag2 MCAP bag (file or bag directory) through the node's ingest pipeline.
+    Replay {
+        /// The bag: an .mcap file or a rosbag2 directory holding one.
+        bag: PathBuf,
+        /// Write the memory to this database (otherwise it lives in RAM for this run).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Read bag topic FROM as TO (repeatable), e.g. --remap /robot/odom:=/odom.
+        #[arg(long, value_name = "FROM:=TO")]
+        remap: Vec<String>,
+        /// The fixed frame (REP-105).
+        #[arg(long, default_value = "map")]
+        map_frame: String,
+        /// The body frame (REP-105).
+        #[arg(long, default_value = "base_link")]
+        base_frame: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a simulated world's keyframes as JSON lines (input of tests/interop/sim_to_bag.py).
+    ExportSim {
+        #[command(flatten)]
+        sim: SimArgs,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Simulate a household and show the memory answering a few everyday questions.
     Demo {
@@ -403,12 +434,22 @@ fn run(cli: Cli) -> Result<()> {
             json,
             load_timing,
             check,
+            digest,
         } => inspect(
             &db.unwrap_or_else(default_db_path),
             json,
-            load_timing,
+            load_timing || digest,
             check,
         ),
+        Command::Replay {
+            bag,
+            db,
+            remap,
+            map_frame,
+            base_frame,
+            json,
+        } => replay_cmd(&bag, db.as_deref(), &remap, map_frame, base_frame, json),
+        Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
         Command::Forget {
             db,
             objects,
@@ -848,6 +889,7 @@ fn inspect(db: &Path, json: bool, load_timing: bool, check: bool) -> Result<()> 
         v["load_s"] = serde_json::json!(load_s);
         v["load_objects"] = serde_json::json!(m.objects().len());
         v["load_events_in_ram"] = serde_json::json!(m.log().len());
+        v["digest"] = serde_json::json!(format!("{:016x}", m.digest()));
         v["peak_rss_mib"] = serde_json::json!(peak);
     }
     if json {
@@ -1016,5 +1058,166 @@ fn demo(sim: &SimConfig) -> Result<()> {
         "\nScores against ground truth: `mnemo eval --seed {}`.",
         sim.seed
     );
+    Ok(())
+}
+
+/// `mnemo replay`: the bag through the pipeline into a memory (RAM or database).
+fn replay_cmd(
+    bag: &Path,
+    db: Option<&Path>,
+    remaps: &[String],
+    map_frame: String,
+    base_frame: String,
+    json: bool,
+) -> Result<()> {
+    use mnemo::replay::{replay, ReplayConfig};
+    use mnemo::ros::pipeline::{Output, PipelineConfig};
+    use std::io::IsTerminal;
+    let mut config = ReplayConfig {
+        pipeline: PipelineConfig {
+            map_frame,
+            base_frame,
+            ..PipelineConfig::default()
+        },
+        ..ReplayConfig::default()
+    };
+    for r in remaps {
+        let (from, to) = r
+            .split_once(":=")
+            .ok_or_else(|| anyhow::anyhow!("--remap {r:?}: expected FROM:=TO"))?;
+        anyhow::ensure!(
+            !from.is_empty() && !to.is_empty(),
+            "--remap {r:?}: expected FROM:=TO"
+        );
+        config.remaps.push((from.to_string(), to.to_string()));
+    }
+    let mut persistent = match db {
+        Some(path) => Some(PersistentMemory::open(
+            path,
+            Some(mnemo::sim::memory_config()),
+            Box::new(LexicalEmbedder::default()),
+            CommitPolicy::default(),
+            RetentionConfig::default(),
+        )?),
+        None => None,
+    };
+    let mut ram = match persistent {
+        Some(_) => None,
+        None => Some(mnemo::core::Memory::new(
+            mnemo::sim::memory_config(),
+            Box::new(LexicalEmbedder::default()),
+        )?),
+    };
+    let bar = if std::io::stderr().is_terminal() && !json {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut rejected = 0u64;
+    let t0 = std::time::Instant::now();
+    let summary = replay(
+        bag,
+        &config,
+        |o| {
+            let r = match (o, persistent.as_mut(), ram.as_mut()) {
+                (Output::Pose(p), Some(pm), _) => pm.ingest_pose(p).map(|_| ()),
+                (Output::Keyframe(k), Some(pm), _) => pm.ingest(k).map(|_| ()),
+                (Output::Pose(p), None, Some(m)) => m.ingest_pose(p).map(|_| ()),
+                (Output::Keyframe(k), None, Some(m)) => m.ingest(k).map(|_| ()),
+                _ => Ok(()),
+            };
+            if r.is_err() {
+                rejected += 1;
+            }
+            if let Some(pm) = persistent.as_mut() {
+                if let Some(d) = pm.status().degraded {
+                    return Err(format!("database: {d}"));
+                }
+            }
+            Ok(())
+        },
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(pm) = persistent.as_mut() {
+        pm.commit()?;
+    }
+    let wall_s = t0.elapsed().as_secs_f64();
+    let memory = match (&persistent, &ram) {
+        (Some(pm), _) => pm.memory(),
+        (None, Some(m)) => m,
+        _ => anyhow::bail!("no memory"),
+    };
+    let objects = memory
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable())
+        .count();
+    let mut v = serde_json::to_value(&summary)?;
+    v["keyframes"] = serde_json::json!(summary.pipeline.keyframes);
+    v["objects"] = serde_json::json!(objects);
+    v["events"] = serde_json::json!(memory.log().next_id());
+    v["rejected_by_memory"] = serde_json::json!(rejected);
+    v["wall_s"] = serde_json::json!(wall_s);
+    v["realtime_factor"] = serde_json::json!(summary.bag_duration_s / wall_s.max(1e-9));
+    v["digest"] = serde_json::json!(format!("{:016x}", memory.digest()));
+    v["db"] = serde_json::json!(db.map(|p| p.display().to_string()));
+    if let Some(pm) = persistent.take() {
+        pm.close()?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        let p = &summary.pipeline;
+        println!("replayed {}", summary.bag);
+        println!(
+            "  messages {} ({} on other topics, {} of a wrong type, {} undecodable){}",
+            summary.messages,
+            summary.skipped_other_topics,
+            summary.skipped_wrong_type,
+            summary.skipped_undecodable,
+            if summary.truncated {
+                ", file truncated or corrupt"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  keyframes {}, poses {}, objects {}, events {}",
+            p.keyframes,
+            p.poses,
+            objects,
+            memory_events(&v)
+        );
+        println!(
+            "  skipped: {} by keyframe policy, {} for TF ({} waited and used), {} without camera info, {} without depth, {} bad detections, {} bad images, {} rejected by the memory",
+            p.skipped_by_policy, p.tf_dropped, p.tf_waited, p.no_camera_info, p.no_depth, p.bad_detections, p.bad_images, rejected
+        );
+        println!(
+            "  bag {:.1} s in {:.2} s wall ({:.0}x real time), digest {}",
+            summary.bag_duration_s,
+            wall_s,
+            summary.bag_duration_s / wall_s.max(1e-9),
+            v["digest"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+fn memory_events(v: &serde_json::Value) -> u64 {
+    v["events"].as_u64().unwrap_or(0)
+}
+
+/// `mnemo export-sim`: one JSON object per keyframe (see `mnemo::sim::export`).
+fn export_sim(sim: &SimConfig, out: &Path) -> Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    mnemo::sim::export::write_jsonl(sim, &mut w)?;
+    w.flush()?;
     Ok(())
 }

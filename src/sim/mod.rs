@@ -6,6 +6,7 @@
 //! `mnemo eval`. Everything is seeded and deterministic. Feeds the core through its public
 //! inputs only, exactly as an adapter would.
 
+pub mod export;
 pub mod qa;
 pub mod rng;
 pub mod scenario;

@@ -9,6 +9,8 @@
 //! - `fuzz`: arbitrary values through every entry point, never a panic.
 //! - `house`: house rules (the core stays pure).
 //! - `store`: persistence, retention, forget and faults (issue 3).
+//! - `replay`: rosbags-written MCAP bags through the pipeline, ground truth, damaged bags
+//!   (issue 4; needs `bash .ci/setup`).
 
 mod bad_input;
 mod cli;
@@ -19,4 +21,5 @@ mod fuzz;
 mod house;
 mod oracle;
 mod properties;
+mod replay;
 mod store;

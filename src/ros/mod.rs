@@ -1,0 +1,7 @@
+//! ROS 2 adapters shared by bag replay and the live node: message types and CDR decoding
+//! ([`msg`]), the TF buffer ([`tf`]) and the ingest pipeline ([`pipeline`]) that turns decoded
+//! messages into the core's inputs. Nothing here talks to DDS or reads files.
+
+pub mod msg;
+pub mod pipeline;
+pub mod tf;

@@ -1,0 +1,760 @@
+//! The ingest pipeline shared by `mnemo replay` and the live node: decoded ROS messages in,
+//! core inputs ([`PoseUpdate`]s and keyframe [`Observation`]s) out.
+//!
+//! Owns: TF bookkeeping, camera intrinsics, depth-image conversion and time matching,
+//! detection conversion (3D boxes resolved through TF; 2D boxes back-projected through the
+//! aligned depth image), the keyframe policy, the bounded queue of data waiting for TF, and the
+//! counters of everything skipped. It does not know where messages come from (bag or DDS) and
+//! never reads a clock: stamps come from the messages.
+
+use std::collections::VecDeque;
+
+use nalgebra::{Isometry3, Point3, Quaternion, Translation3, UnitQuaternion, Vector3};
+use serde::Serialize;
+
+use super::msg::{
+    CameraInfo, Detection2DArray, Detection3DArray, Image, ObjectHypothesisWithPose, Odometry,
+    TfMessage,
+};
+use super::tf::{TfBuffer, TfConfig, TfError};
+use crate::core::geometry::{DepthImage, PinholeCamera};
+use crate::core::observation::{Detection, DetectionFrame, Observation, PoseUpdate};
+use crate::core::time::StampNs;
+
+/// When a detection message becomes a keyframe: the first always, then when the camera moved
+/// or turned enough, or enough time passed, since the last keyframe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyframePolicy {
+    /// Camera translation that triggers a keyframe, m.
+    pub min_translation_m: f64,
+    /// Camera rotation that triggers a keyframe, rad.
+    pub min_rotation_rad: f64,
+    /// Time that triggers a keyframe, s (0: every detection message is a keyframe).
+    pub max_interval_s: f64,
+}
+
+impl Default for KeyframePolicy {
+    fn default() -> Self {
+        Self {
+            min_translation_m: 0.25,
+            min_rotation_rad: 0.26,
+            max_interval_s: 0.5,
+        }
+    }
+}
+
+/// Pipeline settings (the node fills them from ROS parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// The fixed frame memory positions are kept in (REP-105 `map`).
+    pub map_frame: String,
+    /// The robot body frame (REP-105 `base_link`).
+    pub base_frame: String,
+    /// Nearest depth the detector reports, m.
+    pub min_depth_m: f64,
+    /// Farthest depth the detector reports, m.
+    pub max_depth_m: f64,
+    /// Keyframe policy.
+    pub keyframe: KeyframePolicy,
+    /// TF buffer settings.
+    pub tf: TfConfig,
+    /// How long (in message time) data waits for its transform before it is dropped, s.
+    pub tf_wait_s: f64,
+    /// Most messages waiting for TF; the oldest is dropped beyond it.
+    pub max_waiting: usize,
+    /// Largest stamp difference between detections and the depth image used with them, s.
+    pub depth_slop_s: f64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            map_frame: "map".into(),
+            base_frame: "base_link".into(),
+            min_depth_m: 0.3,
+            max_depth_m: 5.0,
+            keyframe: KeyframePolicy::default(),
+            tf: TfConfig::default(),
+            tf_wait_s: 0.5,
+            max_waiting: 64,
+            depth_slop_s: 0.05,
+        }
+    }
+}
+
+/// One decoded input message.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `/tf`.
+    Tf(TfMessage),
+    /// `/tf_static`.
+    TfStatic(TfMessage),
+    /// Odometry of the body.
+    Odometry(Box<Odometry>),
+    /// Intrinsics of the colour camera.
+    CameraInfo(Box<CameraInfo>),
+    /// Colour image (kept for keyframe visualisation and captioning).
+    ColorImage(Image),
+    /// Depth image aligned with the colour camera.
+    DepthImage(Image),
+    /// 3D detections (`vision_msgs/Detection3DArray`).
+    Detections3D(Detection3DArray),
+    /// 2D detections back-projected through depth (`vision_msgs/Detection2DArray`).
+    Detections2D(Detection2DArray),
+}
+
+/// One output for the memory.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A body pose.
+    Pose(PoseUpdate),
+    /// A keyframe.
+    Keyframe(Observation),
+}
+
+/// Counters of what the pipeline did and skipped (printed in summaries and diagnostics).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PipelineStats {
+    /// Keyframes produced.
+    pub keyframes: u64,
+    /// Pose updates produced.
+    pub poses: u64,
+    /// Detection messages the keyframe policy skipped.
+    pub skipped_by_policy: u64,
+    /// Messages dropped because their transform never arrived, had a gap, or is unknown.
+    pub tf_dropped: u64,
+    /// Messages that waited for TF and were used.
+    pub tf_waited: u64,
+    /// Transforms refused (bad frames, non-finite numbers).
+    pub tf_rejected: u64,
+    /// Detection messages dropped for want of camera intrinsics.
+    pub no_camera_info: u64,
+    /// 2D detection messages dropped for want of a depth image within the slop.
+    pub no_depth: u64,
+    /// Images with an unsupported encoding or inconsistent sizes.
+    pub bad_images: u64,
+    /// Detections dropped for missing labels, non-finite numbers or no valid depth.
+    pub bad_detections: u64,
+    /// Inputs whose stamp went backwards (still used when TF allows).
+    pub stamps_backwards: u64,
+}
+
+/// A message waiting for TF.
+#[derive(Debug, Clone)]
+struct Waiting {
+    stamp_ns: StampNs,
+    input: Input,
+    /// Whether it already failed for want of newer TF once.
+    waited: bool,
+}
+
+/// The pipeline state.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    tf: TfBuffer,
+    camera: Option<CameraInfo>,
+    /// Recent depth images (stamp, image), newest last.
+    depth: VecDeque<(StampNs, DepthImage)>,
+    last_keyframe: Option<(StampNs, Isometry3<f64>)>,
+    last_stamp_ns: Option<StampNs>,
+    waiting: VecDeque<Waiting>,
+    stats: PipelineStats,
+}
+
+fn ns(s: f64) -> i64 {
+    (s * 1e9).round() as i64
+}
+
+fn iso_from(p: &super::msg::Pose) -> Option<Isometry3<f64>> {
+    let q = Quaternion::new(
+        p.orientation.w,
+        p.orientation.x,
+        p.orientation.y,
+        p.orientation.z,
+    );
+    let t = Vector3::new(p.position.x, p.position.y, p.position.z);
+    if !(q.norm() > 1e-9 && q.coords.iter().chain(t.iter()).all(|v| v.is_finite())) {
+        return None;
+    }
+    Some(Isometry3::from_parts(
+        Translation3::from(t),
+        UnitQuaternion::from_quaternion(q),
+    ))
+}
+
+/// The best hypothesis (highest score, then smallest class id) as (label, score).
+fn best_hypothesis(results: &[ObjectHypothesisWithPose]) -> Option<(String, f32)> {
+    results
+        .iter()
+        .filter(|h| !h.hypothesis.class_id.trim().is_empty() && h.hypothesis.score.is_finite())
+        .max_by(|a, b| {
+            a.hypothesis
+                .score
+                .total_cmp(&b.hypothesis.score)
+                .then_with(|| b.hypothesis.class_id.cmp(&a.hypothesis.class_id))
+        })
+        .map(|h| {
+            (
+                h.hypothesis.class_id.trim().to_string(),
+                h.hypothesis.score as f32,
+            )
+        })
+}
+
+/// Converts a depth image (`16UC1` millimetres or `32FC1` metres) to metres; `None` for other
+/// encodings or inconsistent sizes.
+pub fn depth_from_image(img: &Image) -> Option<DepthImage> {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let bytes_per_px = match img.encoding.as_str() {
+        "16UC1" | "mono16" => 2,
+        "32FC1" => 4,
+        _ => return None,
+    };
+    let step = img.step as usize;
+    if w == 0 || h == 0 || step < w * bytes_per_px || img.data.len() < step * h {
+        return None;
+    }
+    let big = img.is_bigendian != 0;
+    let mut depth_m = Vec::with_capacity(w * h);
+    for row in 0..h {
+        let line = &img.data[row * step..row * step + w * bytes_per_px];
+        for px in line.chunks_exact(bytes_per_px) {
+            let v = if bytes_per_px == 2 {
+                let raw = if big {
+                    u16::from_be_bytes([px[0], px[1]])
+                } else {
+                    u16::from_le_bytes([px[0], px[1]])
+                };
+                // 0 = no reading.
+                if raw == 0 {
+                    f32::NAN
+                } else {
+                    f32::from(raw) / 1000.0
+                }
+            } else {
+                let b = [px[0], px[1], px[2], px[3]];
+                let v = if big {
+                    f32::from_be_bytes(b)
+                } else {
+                    f32::from_le_bytes(b)
+                };
+                if v > 0.0 {
+                    v
+                } else {
+                    f32::NAN
+                }
+            };
+            depth_m.push(v);
+        }
+    }
+    Some(DepthImage {
+        width_px: img.width,
+        height_px: img.height,
+        depth_m,
+    })
+}
+
+impl Pipeline {
+    /// A pipeline with no TF, intrinsics or images yet.
+    pub fn new(config: PipelineConfig) -> Self {
+        Self {
+            tf: TfBuffer::new(config.tf.clone()),
+            config,
+            camera: None,
+            depth: VecDeque::new(),
+            last_keyframe: None,
+            last_stamp_ns: None,
+            waiting: VecDeque::new(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// The TF buffer (for visualisation).
+    pub fn tf(&self) -> &TfBuffer {
+        &self.tf
+    }
+
+    /// Messages waiting for TF.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Feeds one message; whatever becomes ready is appended to `out`.
+    pub fn push(&mut self, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Tf(m) => {
+                self.add_tf(&m, false);
+                self.retry_waiting(out, false);
+            }
+            Input::TfStatic(m) => {
+                self.add_tf(&m, true);
+                self.retry_waiting(out, false);
+            }
+            Input::CameraInfo(info) => {
+                self.camera = Some(*info);
+            }
+            Input::ColorImage(_) => {}
+            Input::DepthImage(img) => match depth_from_image(&img) {
+                Some(d) => {
+                    self.depth.push_back((img.header.stamp.to_ns(), d));
+                    while self.depth.len() > 8 {
+                        self.depth.pop_front();
+                    }
+                }
+                None => self.stats.bad_images += 1,
+            },
+            other => {
+                let stamp = match &other {
+                    Input::Odometry(m) => m.header.stamp.to_ns(),
+                    Input::Detections3D(m) => m.header.stamp.to_ns(),
+                    Input::Detections2D(m) => m.header.stamp.to_ns(),
+                    _ => return,
+                };
+                if self.last_stamp_ns.is_some_and(|t| stamp < t) {
+                    self.stats.stamps_backwards += 1;
+                }
+                self.last_stamp_ns = Some(self.last_stamp_ns.map_or(stamp, |t| t.max(stamp)));
+                self.waiting.push_back(Waiting {
+                    stamp_ns: stamp,
+                    input: other,
+                    waited: false,
+                });
+                while self.waiting.len() > self.config.max_waiting.max(1) {
+                    self.waiting.pop_front();
+                    self.stats.tf_dropped += 1;
+                }
+                self.retry_waiting(out, false);
+            }
+        }
+    }
+
+    /// Gives every waiting message a last chance (end of a bag, node shutdown) and drops the rest.
+    pub fn finish(&mut self, out: &mut Vec<Output>) {
+        self.retry_waiting(out, true);
+    }
+
+    fn add_tf(&mut self, m: &TfMessage, is_static: bool) {
+        for t in &m.transforms {
+            if self.tf.insert_msg(t, is_static).is_err() {
+                self.stats.tf_rejected += 1;
+            }
+        }
+    }
+
+    /// Processes waiting messages in arrival order; one still waiting for future TF stops the
+    /// queue (so outputs keep their order) unless it timed out or `last_chance` is set.
+    fn retry_waiting(&mut self, out: &mut Vec<Output>, last_chance: bool) {
+        let newest = self.last_stamp_ns.unwrap_or(StampNs::MIN);
+        while let Some(w) = self.waiting.pop_front() {
+            match self.try_process(&w.input, out) {
+                Ok(()) => {
+                    if w.waited {
+                        self.stats.tf_waited += 1;
+                    }
+                }
+                Err(TfError::Future { .. })
+                    if !last_chance && newest - w.stamp_ns <= ns(self.config.tf_wait_s) =>
+                {
+                    self.waiting.push_front(Waiting { waited: true, ..w });
+                    return;
+                }
+                Err(_) => self.stats.tf_dropped += 1,
+            }
+        }
+    }
+
+    /// Converts one message, or says which transform it lacks.
+    fn try_process(&mut self, input: &Input, out: &mut Vec<Output>) -> Result<(), TfError> {
+        match input {
+            Input::Odometry(m) => {
+                let stamp = m.header.stamp.to_ns();
+                let Some(parent_from_child) = iso_from(&m.pose.pose) else {
+                    self.stats.bad_detections += 1;
+                    return Ok(());
+                };
+                let frame = if m.header.frame_id.is_empty() {
+                    "odom"
+                } else {
+                    m.header.frame_id.as_str()
+                };
+                let map_from_parent = self.tf.lookup(&self.config.map_frame, frame, stamp)?;
+                let child = if m.child_frame_id.is_empty() {
+                    self.config.base_frame.as_str()
+                } else {
+                    m.child_frame_id.as_str()
+                };
+                // The pose of the child; the body is `base_frame` (through TF if different).
+                let map_from_child = map_from_parent * parent_from_child;
+                let world_from_body = if child == self.config.base_frame {
+                    map_from_child
+                } else {
+                    map_from_child * self.tf.lookup(child, &self.config.base_frame, stamp)?
+                };
+                self.stats.poses += 1;
+                out.push(Output::Pose(PoseUpdate {
+                    stamp_ns: stamp,
+                    world_from_body,
+                }));
+                Ok(())
+            }
+            Input::Detections3D(m) => self.keyframe_3d(m, out),
+            Input::Detections2D(m) => self.keyframe_2d(m, out),
+            _ => Ok(()),
+        }
+    }
+
+    /// Camera model from the latest intrinsics, with the configured depth range.
+    fn camera_model(&self) -> Option<(PinholeCamera, String)> {
+        let info = self.camera.as_ref()?;
+        let k = info.k.0;
+        let cam = PinholeCamera {
+            width_px: info.width,
+            height_px: info.height,
+            fx_px: k[0],
+            fy_px: k[4],
+            cx_px: k[2],
+            cy_px: k[5],
+            min_depth_m: self.config.min_depth_m,
+            max_depth_m: self.config.max_depth_m,
+        };
+        cam.validate().ok()?;
+        Some((cam, info.header.frame_id.clone()))
+    }
+
+    /// Common keyframe frame: poses of body and camera, policy decision, matched depth.
+    #[allow(clippy::type_complexity)]
+    fn keyframe_frame(
+        &mut self,
+        stamp: StampNs,
+    ) -> Result<Option<(PinholeCamera, String, Isometry3<f64>, Isometry3<f64>)>, TfError> {
+        let Some((camera, camera_frame)) = self.camera_model() else {
+            self.stats.no_camera_info += 1;
+            return Ok(None);
+        };
+        let world_from_camera = self
+            .tf
+            .lookup(&self.config.map_frame, &camera_frame, stamp)?;
+        let world_from_body =
+            self.tf
+                .lookup(&self.config.map_frame, &self.config.base_frame, stamp)?;
+        if let Some((t, last)) = &self.last_keyframe {
+            let p = &self.config.keyframe;
+            let moved = (world_from_camera.translation.vector - last.translation.vector).norm();
+            let turned = world_from_camera.rotation.angle_to(&last.rotation);
+            let dt = (stamp - t) as f64 * 1e-9;
+            if moved < p.min_translation_m && turned < p.min_rotation_rad && dt < p.max_interval_s {
+                self.stats.skipped_by_policy += 1;
+                return Ok(None);
+            }
+        }
+        Ok(Some((
+            camera,
+            camera_frame,
+            world_from_body,
+            world_from_camera,
+        )))
+    }
+
+    fn matched_depth(&self, stamp: StampNs) -> Option<&DepthImage> {
+        self.depth
+            .iter()
+            .filter(|(t, _)| (t - stamp).abs() <= ns(self.config.depth_slop_s))
+            .min_by_key(|(t, _)| (t - stamp).abs())
+            .map(|(_, d)| d)
+    }
+
+    fn emit(
+        &mut self,
+        stamp: StampNs,
+        camera: PinholeCamera,
+        world_from_body: Isometry3<f64>,
+        world_from_camera: Isometry3<f64>,
+        detections: Vec<Detection>,
+        out: &mut Vec<Output>,
+    ) {
+        let depth = self.matched_depth(stamp).cloned();
+        self.last_keyframe = Some((stamp, world_from_camera));
+        self.stats.keyframes += 1;
+        out.push(Output::Keyframe(Observation {
+            stamp_ns: stamp,
+            world_from_body,
+            world_from_camera,
+            camera,
+            detections,
+            caption: None,
+            depth,
+        }));
+    }
+
+    fn keyframe_3d(&mut self, m: &Detection3DArray, out: &mut Vec<Output>) -> Result<(), TfError> {
+        let stamp = m.header.stamp.to_ns();
+        let Some((camera, _, world_from_body, world_from_camera)) = self.keyframe_frame(stamp)?
+        else {
+            return Ok(());
+        };
+        let mut detections = Vec::with_capacity(m.detections.len());
+        for d in &m.detections {
+            let frame = if d.header.frame_id.is_empty() {
+                &m.header.frame_id
+            } else {
+                &d.header.frame_id
+            };
+            let world_from_frame = self.tf.lookup(&self.config.map_frame, frame, stamp)?;
+            let (Some((label, score)), Some(pose)) =
+                (best_hypothesis(&d.results), iso_from(&d.bbox.center))
+            else {
+                self.stats.bad_detections += 1;
+                continue;
+            };
+            let size = Vector3::new(d.bbox.size.x, d.bbox.size.y, d.bbox.size.z);
+            if !size.iter().all(|v| v.is_finite() && *v >= 0.0) {
+                self.stats.bad_detections += 1;
+                continue;
+            }
+            // Axis-aligned extent in the map frame of the (possibly rotated) box.
+            let r = (world_from_frame.rotation * pose.rotation).to_rotation_matrix();
+            let extent_m = r.matrix().abs() * size;
+            let position = world_from_frame * Point3::from(pose.translation.vector);
+            detections.push(Detection {
+                label,
+                score,
+                position_m: position,
+                frame: DetectionFrame::World,
+                extent_m,
+                text: None,
+                embedding: None,
+            });
+        }
+        self.emit(
+            stamp,
+            camera,
+            world_from_body,
+            world_from_camera,
+            detections,
+            out,
+        );
+        Ok(())
+    }
+
+    fn keyframe_2d(&mut self, m: &Detection2DArray, out: &mut Vec<Output>) -> Result<(), TfError> {
+        let stamp = m.header.stamp.to_ns();
+        if self.matched_depth(stamp).is_none() {
+            self.stats.no_depth += 1;
+            return Ok(());
+        }
+        let Some((camera, _, world_from_body, world_from_camera)) = self.keyframe_frame(stamp)?
+        else {
+            return Ok(());
+        };
+        let Some(depth) = self.matched_depth(stamp).cloned() else {
+            return Ok(());
+        };
+        let sx = f64::from(depth.width_px) / f64::from(camera.width_px.max(1));
+        let sy = f64::from(depth.height_px) / f64::from(camera.height_px.max(1));
+        let mut detections = Vec::with_capacity(m.detections.len());
+        for d in &m.detections {
+            let Some((label, score)) = best_hypothesis(&d.results) else {
+                self.stats.bad_detections += 1;
+                continue;
+            };
+            let b = &d.bbox;
+            let (u, v, w, h) = (b.center.position.x, b.center.position.y, b.size_x, b.size_y);
+            if ![u, v, w, h].iter().all(|x| x.is_finite()) || w <= 0.0 || h <= 0.0 {
+                self.stats.bad_detections += 1;
+                continue;
+            }
+            // Median depth of the box's central half (robust to background at the edges).
+            let (x0, x1) = (((u - w / 4.0) * sx).floor(), ((u + w / 4.0) * sx).ceil());
+            let (y0, y1) = (((v - h / 4.0) * sy).floor(), ((v + h / 4.0) * sy).ceil());
+            let mut zs: Vec<f32> = Vec::new();
+            for y in (y0.max(0.0) as u32)..(y1.max(0.0) as u32).min(depth.height_px) {
+                for x in (x0.max(0.0) as u32)..(x1.max(0.0) as u32).min(depth.width_px) {
+                    let z = depth.depth_m[(y * depth.width_px + x) as usize];
+                    if z.is_finite() && z > 0.0 {
+                        zs.push(z);
+                    }
+                }
+            }
+            if zs.is_empty() {
+                self.stats.bad_detections += 1;
+                continue;
+            }
+            zs.sort_unstable_by(f32::total_cmp);
+            let z = f64::from(zs[zs.len() / 2]);
+            let p = Point3::new(
+                (u - camera.cx_px) / camera.fx_px * z,
+                (v - camera.cy_px) / camera.fy_px * z,
+                z,
+            );
+            let width_m = w / camera.fx_px * z;
+            let height_m = h / camera.fy_px * z;
+            detections.push(Detection {
+                label,
+                score,
+                position_m: p,
+                frame: DetectionFrame::Camera,
+                extent_m: Vector3::new(width_m, height_m, width_m.min(height_m)),
+                text: None,
+                embedding: None,
+            });
+        }
+        self.emit(
+            stamp,
+            camera,
+            world_from_body,
+            world_from_camera,
+            detections,
+            out,
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros::msg::{
+        BoundingBox3D, Detection3D, F64Array, Header, ObjectHypothesis, Pose, Time, Transform,
+        TransformStamped, Vector3 as V3,
+    };
+
+    fn header(ns: i64, frame: &str) -> Header {
+        Header {
+            stamp: Time::from_ns(ns),
+            frame_id: frame.into(),
+        }
+    }
+
+    fn tf(ns: i64, parent: &str, child: &str, x: f64) -> TfMessage {
+        TfMessage {
+            transforms: vec![TransformStamped {
+                header: header(ns, parent),
+                child_frame_id: child.into(),
+                transform: Transform {
+                    translation: V3 { x, y: 0.0, z: 0.0 },
+                    ..Transform::default()
+                },
+            }],
+        }
+    }
+
+    fn detections(ns: i64) -> Detection3DArray {
+        Detection3DArray {
+            header: header(ns, "cam"),
+            detections: vec![Detection3D {
+                results: vec![ObjectHypothesisWithPose {
+                    hypothesis: ObjectHypothesis {
+                        class_id: "mug".into(),
+                        score: 0.9,
+                    },
+                    ..ObjectHypothesisWithPose::default()
+                }],
+                bbox: BoundingBox3D {
+                    center: Pose {
+                        position: V3 {
+                            x: 0.0,
+                            y: 0.0,
+                            z: 2.0,
+                        },
+                        ..Pose::default()
+                    },
+                    size: V3 {
+                        x: 0.1,
+                        y: 0.1,
+                        z: 0.1,
+                    },
+                },
+                ..Detection3D::default()
+            }],
+        }
+    }
+
+    fn info() -> Box<CameraInfo> {
+        Box::new(CameraInfo {
+            header: header(0, "cam"),
+            width: 640,
+            height: 480,
+            k: F64Array([525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]),
+            ..CameraInfo::default()
+        })
+    }
+
+    #[test]
+    fn detections_wait_for_tf_then_land_in_the_map_frame() {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let mut out = Vec::new();
+        p.push(Input::TfStatic(tf(0, "map", "odom", 1.0)), &mut out);
+        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.5)), &mut out);
+        p.push(Input::CameraInfo(info()), &mut out);
+        p.push(Input::Tf(tf(0, "odom", "base_link", 0.0)), &mut out);
+        // Detections at 1 s arrive before the transform for 1 s: they wait.
+        p.push(Input::Detections3D(detections(1_000_000_000)), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.waiting(), 1);
+        p.push(
+            Input::Tf(tf(1_000_000_000, "odom", "base_link", 2.0)),
+            &mut out,
+        );
+        let [Output::Keyframe(k)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        // map -> odom 1 m, odom -> base 2 m, base -> cam 0.5 m, detection 2 m along z.
+        assert!((k.detections[0].position_m - Point3::new(3.5, 0.0, 2.0)).norm() < 1e-9);
+        assert_eq!(p.stats().tf_waited, 1);
+        // The keyframe policy skips a second message 0.1 s later from the same spot...
+        out.clear();
+        p.push(
+            Input::Tf(tf(1_100_000_000, "odom", "base_link", 2.0)),
+            &mut out,
+        );
+        p.push(Input::Detections3D(detections(1_100_000_000)), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.stats().skipped_by_policy, 1);
+        // ...and data whose TF never comes is dropped after the wait, counted.
+        p.push(Input::Detections3D(detections(5_000_000_000)), &mut out);
+        p.push(Input::Detections3D(detections(6_000_000_000)), &mut out);
+        p.finish(&mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.stats().tf_dropped, 2);
+    }
+
+    #[test]
+    fn depth_encodings_convert_to_metres() {
+        let mm = Image {
+            width: 2,
+            height: 1,
+            encoding: "16UC1".into(),
+            step: 4,
+            data: vec![0xe8, 0x03, 0, 0],
+            ..Image::default()
+        };
+        let d = depth_from_image(&mm).unwrap();
+        assert_eq!(d.depth_m[0], 1.0);
+        assert!(d.depth_m[1].is_nan());
+        let m = Image {
+            width: 1,
+            height: 1,
+            encoding: "32FC1".into(),
+            step: 4,
+            data: 2.5f32.to_le_bytes().to_vec(),
+            ..Image::default()
+        };
+        assert_eq!(depth_from_image(&m).unwrap().depth_m, vec![2.5]);
+        let short = Image {
+            data: vec![0; 2],
+            ..mm.clone()
+        };
+        assert!(depth_from_image(&short).is_none());
+        let rgb = Image {
+            encoding: "rgb8".into(),
+            ..mm
+        };
+        assert!(depth_from_image(&rgb).is_none());
+    }
+}
