@@ -120,13 +120,8 @@ impl PointIndex {
             .map(|s| s.current)
     }
 
-    /// Inserts `id` at `position`, or moves it there if it is already live. Non-finite positions
-    /// are ignored (the id is removed), so they can never reach the trees.
-    pub fn upsert(&mut self, id: u32, position: [f32; 3]) {
-        if !position.iter().all(|c| c.is_finite()) {
-            self.remove(id);
-            return;
-        }
+    /// Makes room for `id` in the per-id arrays; returns its index.
+    fn grow_to(&mut self, id: u32) -> usize {
         let i = id as usize;
         if i >= self.slots.len() {
             self.slots.resize(
@@ -138,6 +133,17 @@ impl PointIndex {
             );
             self.indexed.resize(i + 1, [0.0; 3]);
         }
+        i
+    }
+
+    /// Inserts `id` at `position`, or moves it there if it is already live. Non-finite positions
+    /// are ignored (the id is removed), so they can never reach the trees.
+    pub fn upsert(&mut self, id: u32, position: [f32; 3]) {
+        if !position.iter().all(|c| c.is_finite()) {
+            self.remove(id);
+            return;
+        }
+        let i = self.grow_to(id);
         self.slots[i].current = position;
         if self.slots[i].version != 0 {
             let d2 = dist2(&self.indexed[i], &position);
@@ -165,17 +171,7 @@ impl PointIndex {
                 self.remove(id);
                 continue;
             }
-            let i = id as usize;
-            if i >= self.slots.len() {
-                self.slots.resize(
-                    i + 1,
-                    Slot {
-                        current: [0.0; 3],
-                        version: 0,
-                    },
-                );
-                self.indexed.resize(i + 1, [0.0; 3]);
-            }
+            let i = self.grow_to(id);
             let slot = &mut self.slots[i];
             if slot.version == 0 {
                 self.len += 1;
