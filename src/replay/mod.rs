@@ -171,7 +171,8 @@ fn decode_input(slot: Slot, schema: &str, data: &[u8]) -> Result<Option<Input>, 
 }
 
 /// Replays the bag at `path` (an `.mcap` file or a rosbag2 directory), calling `sink` for every
-/// pipeline output in order and `progress(bytes_read, bytes_total)` now and then.
+/// pipeline output in order and `progress(messages_read, messages_total)` now and then
+/// (`messages_total` is 0 when the bag has no summary section).
 ///
 /// # Errors
 /// [`ReplayError`] when the file cannot be read or is not MCAP at all, or the sink fails.
@@ -216,7 +217,13 @@ pub fn replay(
     let mut pipeline = Pipeline::new(config.pipeline.clone());
     let mut out = Vec::new();
     let (mut first, mut last) = (u64::MAX, 0u64);
-    let total = bytes.len() as u64;
+    // Progress counts messages; the total comes from the summary section (0 when the file has
+    // none, e.g. a truncated bag).
+    let total = mcap::Summary::read(&bytes)
+        .ok()
+        .flatten()
+        .and_then(|s| s.stats.map(|st| st.message_count))
+        .unwrap_or(0);
     for (i, m) in stream.enumerate() {
         let m = match m {
             Ok(m) => m,
@@ -230,7 +237,7 @@ pub fn replay(
         first = first.min(m.log_time);
         last = last.max(m.log_time);
         if i % 256 == 0 {
-            progress((i as u64).min(total), total);
+            progress(i as u64, total);
         }
         let topic = config
             .remaps
@@ -269,7 +276,7 @@ pub fn replay(
     for o in out.drain(..) {
         sink(&o).map_err(ReplayError::Sink)?;
     }
-    progress(total, total);
+    progress(summary.messages, total.max(summary.messages));
     if last >= first && first != u64::MAX {
         summary.bag_duration_s = (last - first) as f64 * 1e-9;
     }

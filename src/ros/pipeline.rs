@@ -135,8 +135,19 @@ pub struct PipelineStats {
     pub bad_images: u64,
     /// Detections dropped for missing labels, non-finite numbers or no valid depth.
     pub bad_detections: u64,
+    /// Odometry messages with a non-finite pose or a zero quaternion.
+    pub bad_odometry: u64,
     /// Inputs whose stamp went backwards (still used when TF allows).
     pub stamps_backwards: u64,
+}
+
+/// Where and with which camera a keyframe is taken.
+#[derive(Debug, Clone, Copy)]
+struct KeyframeFrame {
+    stamp_ns: StampNs,
+    camera: PinholeCamera,
+    world_from_body: Isometry3<f64>,
+    world_from_camera: Isometry3<f64>,
 }
 
 /// A message waiting for TF.
@@ -375,7 +386,7 @@ impl Pipeline {
             Input::Odometry(m) => {
                 let stamp = m.header.stamp.to_ns();
                 let Some(parent_from_child) = iso_from(&m.pose.pose) else {
-                    self.stats.bad_detections += 1;
+                    self.stats.bad_odometry += 1;
                     return Ok(());
                 };
                 let frame = if m.header.frame_id.is_empty() {
@@ -427,12 +438,9 @@ impl Pipeline {
         Some((cam, info.header.frame_id.clone()))
     }
 
-    /// Common keyframe frame: poses of body and camera, policy decision, matched depth.
-    #[allow(clippy::type_complexity)]
-    fn keyframe_frame(
-        &mut self,
-        stamp: StampNs,
-    ) -> Result<Option<(PinholeCamera, String, Isometry3<f64>, Isometry3<f64>)>, TfError> {
+    /// The camera model and poses of a keyframe at `stamp`, or `None` (counted) when there are
+    /// no intrinsics yet or the keyframe policy skips it.
+    fn keyframe_frame(&mut self, stamp: StampNs) -> Result<Option<KeyframeFrame>, TfError> {
         let Some((camera, camera_frame)) = self.camera_model() else {
             self.stats.no_camera_info += 1;
             return Ok(None);
@@ -453,12 +461,12 @@ impl Pipeline {
                 return Ok(None);
             }
         }
-        Ok(Some((
+        Ok(Some(KeyframeFrame {
+            stamp_ns: stamp,
             camera,
-            camera_frame,
             world_from_body,
             world_from_camera,
-        )))
+        }))
     }
 
     fn matched_depth(&self, stamp: StampNs) -> Option<&DepthImage> {
@@ -471,21 +479,18 @@ impl Pipeline {
 
     fn emit(
         &mut self,
-        stamp: StampNs,
-        camera: PinholeCamera,
-        world_from_body: Isometry3<f64>,
-        world_from_camera: Isometry3<f64>,
+        frame: KeyframeFrame,
         detections: Vec<Detection>,
+        depth: Option<DepthImage>,
         out: &mut Vec<Output>,
     ) {
-        let depth = self.matched_depth(stamp).cloned();
-        self.last_keyframe = Some((stamp, world_from_camera));
+        self.last_keyframe = Some((frame.stamp_ns, frame.world_from_camera));
         self.stats.keyframes += 1;
         out.push(Output::Keyframe(Observation {
-            stamp_ns: stamp,
-            world_from_body,
-            world_from_camera,
-            camera,
+            stamp_ns: frame.stamp_ns,
+            world_from_body: frame.world_from_body,
+            world_from_camera: frame.world_from_camera,
+            camera: frame.camera,
             detections,
             caption: None,
             depth,
@@ -494,8 +499,7 @@ impl Pipeline {
 
     fn keyframe_3d(&mut self, m: &Detection3DArray, out: &mut Vec<Output>) -> Result<(), TfError> {
         let stamp = m.header.stamp.to_ns();
-        let Some((camera, _, world_from_body, world_from_camera)) = self.keyframe_frame(stamp)?
-        else {
+        let Some(kf) = self.keyframe_frame(stamp)? else {
             return Ok(());
         };
         let mut detections = Vec::with_capacity(m.detections.len());
@@ -531,30 +535,21 @@ impl Pipeline {
                 embedding: None,
             });
         }
-        self.emit(
-            stamp,
-            camera,
-            world_from_body,
-            world_from_camera,
-            detections,
-            out,
-        );
+        let depth = self.matched_depth(stamp).cloned();
+        self.emit(kf, detections, depth, out);
         Ok(())
     }
 
     fn keyframe_2d(&mut self, m: &Detection2DArray, out: &mut Vec<Output>) -> Result<(), TfError> {
         let stamp = m.header.stamp.to_ns();
-        if self.matched_depth(stamp).is_none() {
+        let Some(depth) = self.matched_depth(stamp).cloned() else {
             self.stats.no_depth += 1;
             return Ok(());
-        }
-        let Some((camera, _, world_from_body, world_from_camera)) = self.keyframe_frame(stamp)?
-        else {
+        };
+        let Some(kf) = self.keyframe_frame(stamp)? else {
             return Ok(());
         };
-        let Some(depth) = self.matched_depth(stamp).cloned() else {
-            return Ok(());
-        };
+        let camera = kf.camera;
         let sx = f64::from(depth.width_px) / f64::from(camera.width_px.max(1));
         let sy = f64::from(depth.height_px) / f64::from(camera.height_px.max(1));
         let mut detections = Vec::with_capacity(m.detections.len());
@@ -604,14 +599,7 @@ impl Pipeline {
                 embedding: None,
             });
         }
-        self.emit(
-            stamp,
-            camera,
-            world_from_body,
-            world_from_camera,
-            detections,
-            out,
-        );
+        self.emit(kf, detections, Some(depth), out);
         Ok(())
     }
 }
@@ -722,6 +710,16 @@ mod tests {
         p.finish(&mut out);
         assert!(out.is_empty());
         assert_eq!(p.stats().tf_dropped, 2);
+        // A non-finite odometry pose is counted as such, not as a detection.
+        let mut odom = Odometry {
+            header: header(1_100_000_000, "odom"),
+            child_frame_id: "base_link".into(),
+            ..Odometry::default()
+        };
+        odom.pose.pose.position.x = f64::NAN;
+        p.push(Input::Odometry(Box::new(odom)), &mut out);
+        assert!(out.is_empty());
+        assert_eq!((p.stats().bad_odometry, p.stats().bad_detections), (1, 0));
     }
 
     #[test]
