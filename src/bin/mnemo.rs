@@ -356,6 +356,9 @@ struct SimArgs {
     /// Patrols per day.
     #[arg(long)]
     patrols_per_day: Option<u32>,
+    /// Detections without appearance embeddings (what a bag's vision_msgs detections carry).
+    #[arg(long)]
+    no_appearance: bool,
 }
 
 impl SimArgs {
@@ -374,6 +377,7 @@ impl SimArgs {
             add_rate: self.add_rate.unwrap_or(d.add_rate),
             confusion_rate: self.confusion_rate.unwrap_or(d.confusion_rate),
             patrols_per_day: self.patrols_per_day.unwrap_or(d.patrols_per_day),
+            appearance: !self.no_appearance,
             ..d
         }
     }
@@ -1159,7 +1163,8 @@ fn replay_cmd(
     let mut v = serde_json::to_value(&summary)?;
     v["keyframes"] = serde_json::json!(summary.pipeline.keyframes);
     v["objects"] = serde_json::json!(objects);
-    v["events"] = serde_json::json!(memory.log().next_id());
+    let events = memory.log().next_id();
+    v["events"] = serde_json::json!(events);
     v["rejected_by_memory"] = serde_json::json!(rejected);
     v["wall_s"] = serde_json::json!(wall_s);
     v["realtime_factor"] = serde_json::json!(summary.bag_duration_s / wall_s.max(1e-9));
@@ -1187,14 +1192,11 @@ fn replay_cmd(
         );
         println!(
             "  keyframes {}, poses {}, objects {}, events {}",
-            p.keyframes,
-            p.poses,
-            objects,
-            memory_events(&v)
+            p.keyframes, p.poses, objects, events
         );
         println!(
-            "  skipped: {} by keyframe policy, {} for TF ({} waited and used), {} without camera info, {} without depth, {} bad detections, {} bad images, {} rejected by the memory",
-            p.skipped_by_policy, p.tf_dropped, p.tf_waited, p.no_camera_info, p.no_depth, p.bad_detections, p.bad_images, rejected
+            "  skipped: {} by keyframe policy, {} for TF ({} waited and used), {} without camera info, {} without depth, {} bad detections, {} bad odometry, {} bad images, {} rejected by the memory",
+            p.skipped_by_policy, p.tf_dropped, p.tf_waited, p.no_camera_info, p.no_depth, p.bad_detections, p.bad_odometry, p.bad_images, rejected
         );
         println!(
             "  bag {:.1} s in {:.2} s wall ({:.0}x real time), digest {}",
@@ -1205,10 +1207,6 @@ fn replay_cmd(
         );
     }
     Ok(())
-}
-
-fn memory_events(v: &serde_json::Value) -> u64 {
-    v["events"].as_u64().unwrap_or(0)
 }
 
 /// `mnemo export-sim`: one JSON object per keyframe (see `mnemo::sim::export`).

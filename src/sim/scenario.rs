@@ -80,6 +80,9 @@ pub struct SimConfig {
     pub depth_width_px: u32,
     /// Height of the coarse depth image, px.
     pub depth_height_px: u32,
+    /// Whether detections carry appearance embeddings (`vision_msgs` detections in a bag
+    /// cannot; the world and the detector's random draws are the same either way).
+    pub appearance: bool,
 }
 
 impl Default for SimConfig {
@@ -101,6 +104,7 @@ impl Default for SimConfig {
             caption_every: 5,
             depth_width_px: 64,
             depth_height_px: 48,
+            appearance: true,
         }
     }
 }
@@ -837,7 +841,7 @@ pub fn simulate(
                     frame: DetectionFrame::Camera,
                     extent_m: obj.extent * scale,
                     text: None,
-                    embedding: Some(seen_appearance),
+                    embedding: cfg.appearance.then_some(seen_appearance),
                 });
             }
             // False positives: a random class at a random pixel and depth.
@@ -846,16 +850,16 @@ pub fn simulate(
                 let u = detector_rng.range(0.0, f64::from(camera.width_px));
                 let v = detector_rng.range(0.0, f64::from(camera.height_px));
                 let d = detector_rng.range(0.6, 4.0);
+                let score = detector_rng.range(0.3, 0.6) as f32;
+                let appearance = unit((0..APPEARANCE_DIM).map(|_| detector_rng.normal()).collect());
                 detections.push(Detection {
                     label: c.label.to_string(),
-                    score: detector_rng.range(0.3, 0.6) as f32,
+                    score,
                     position_m: camera.back_project(u, v, d),
                     frame: DetectionFrame::Camera,
                     extent_m: Vector3::new(c.size[0], c.size[1], c.size[2]),
                     text: None,
-                    embedding: Some(unit(
-                        (0..APPEARANCE_DIM).map(|_| detector_rng.normal()).collect(),
-                    )),
+                    embedding: cfg.appearance.then_some(appearance),
                 });
             }
             // Ghosts: would the old spot of a changed object be in view?
