@@ -181,3 +181,38 @@ fn inconsistent_parts_are_refused_with_a_reason() {
         Err(mnemo::core::CoreError::InvalidParts { .. })
     ));
 }
+
+/// `--no-appearance` drops the embeddings and nothing else: same keyframes, same detections.
+#[test]
+fn no_appearance_changes_only_the_embeddings() {
+    let cfg = SimConfig {
+        seed: 7,
+        days: 1,
+        rooms: 2,
+        objects: 20,
+        ..SimConfig::default()
+    };
+    let collect = |cfg: &SimConfig| {
+        let mut out = Vec::new();
+        mnemo::sim::simulate(cfg, |o| out.push(o.clone())).unwrap();
+        out
+    };
+    let with = collect(&cfg);
+    let without = collect(&SimConfig {
+        appearance: false,
+        ..cfg
+    });
+    assert_eq!(with.len(), without.len());
+    let mut embeddings = 0;
+    for (a, b) in with.iter().zip(&without) {
+        assert_eq!(a.stamp_ns, b.stamp_ns);
+        assert_eq!(a.detections.len(), b.detections.len());
+        for (da, db) in a.detections.iter().zip(&b.detections) {
+            embeddings += usize::from(da.embedding.is_some());
+            assert!(db.embedding.is_none());
+            assert_eq!((&da.label, da.score), (&db.label, db.score));
+            assert_eq!(da.position_m, db.position_m);
+        }
+    }
+    assert!(embeddings > 0);
+}
