@@ -50,10 +50,11 @@
 //! - [`ros`]: standard ROS 2 messages (CDR), the TF buffer and the ingest pipeline shared by
 //!   replay and the node.
 //! - [`replay`]: rosbag2 MCAP replay through that pipeline.
+//! - [`viz`]: Rerun visualisation (live or `.rrd`) of a memory as it is built.
 //! - [`bench`](mod@bench): the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
 //!
-//! Later issues add the ROS 2 node (under `ros`), `perception` (ONNX) and
-//! `viz` (Rerun) as adapters around [`core`].
+//! Later issues add the ROS 2 node (under `ros`) and `perception` (ONNX) as adapters around
+//! [`core`].
 
 #![warn(missing_docs)]
 
@@ -63,3 +64,4 @@ pub mod replay;
 pub mod ros;
 pub mod sim;
 pub mod store;
+pub mod viz;

@@ -166,6 +166,14 @@ enum Command {
         /// The body frame (REP-105).
         #[arg(long, default_value = "base_link")]
         base_frame: String,
+        /// Visualise in Rerun: save[=FILE.rrd] (default rerun-recordings/<bag>.rrd),
+        /// connect[=HOST:PORT|URL] (a running viewer), spawn (start one), or off.
+        #[arg(
+            long,
+            value_name = "save=FILE.rrd|connect=ADDR|spawn",
+            default_value = "off"
+        )]
+        rerun: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -451,8 +459,17 @@ fn run(cli: Cli) -> Result<()> {
             remap,
             map_frame,
             base_frame,
+            rerun,
             json,
-        } => replay_cmd(&bag, db.as_deref(), &remap, map_frame, base_frame, json),
+        } => replay_cmd(
+            &bag,
+            db.as_deref(),
+            &remap,
+            map_frame,
+            base_frame,
+            &rerun,
+            json,
+        ),
         Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
         Command::Forget {
             db,
@@ -1072,11 +1089,24 @@ fn replay_cmd(
     remaps: &[String],
     map_frame: String,
     base_frame: String,
+    rerun: &str,
     json: bool,
 ) -> Result<()> {
     use mnemo::replay::{replay, ReplayConfig};
     use mnemo::ros::pipeline::{Output, PipelineConfig};
+    use mnemo::viz::{RerunTarget, RerunViz};
     use std::io::IsTerminal;
+    let target = match rerun.parse::<RerunTarget>()? {
+        RerunTarget::Save(p) if p.as_os_str().is_empty() => {
+            RerunTarget::Save(RerunTarget::default_save_path(bag))
+        }
+        t => t,
+    };
+    let bag_name = bag
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| bag.display().to_string());
+    let mut viz = RerunViz::new(target, &bag_name)?;
     let mut config = ReplayConfig {
         pipeline: PipelineConfig {
             map_frame,
@@ -1125,13 +1155,24 @@ fn replay_cmd(
         |o| {
             let r = match (o, persistent.as_mut(), ram.as_mut()) {
                 (Output::Pose(p), Some(pm), _) => pm.ingest_pose(p).map(|_| ()),
-                (Output::Keyframe(k), Some(pm), _) => pm.ingest(k).map(|_| ()),
+                (Output::Keyframe(k), Some(pm), _) => pm.ingest(&k.observation).map(|_| ()),
                 (Output::Pose(p), None, Some(m)) => m.ingest_pose(p).map(|_| ()),
-                (Output::Keyframe(k), None, Some(m)) => m.ingest(k).map(|_| ()),
+                (Output::Keyframe(k), None, Some(m)) => m.ingest(&k.observation).map(|_| ()),
                 _ => Ok(()),
             };
             if r.is_err() {
                 rejected += 1;
+            }
+            if viz.is_enabled() {
+                let memory = match (persistent.as_ref(), ram.as_ref()) {
+                    (Some(pm), _) => pm.memory(),
+                    (None, Some(m)) => m,
+                    _ => return Ok(()),
+                };
+                match o {
+                    Output::Pose(p) => viz.pose(p),
+                    Output::Keyframe(k) => viz.keyframe(k, memory),
+                }
             }
             if let Some(pm) = persistent.as_mut() {
                 if let Some(d) = pm.status().degraded {
@@ -1148,6 +1189,9 @@ fn replay_cmd(
     bar.finish_and_clear();
     if let Some(pm) = persistent.as_mut() {
         pm.commit()?;
+    }
+    if let Err(e) = viz.flush(std::time::Duration::from_secs(10)) {
+        eprintln!("warning: {e}");
     }
     let wall_s = t0.elapsed().as_secs_f64();
     let memory = match (&persistent, &ram) {
@@ -1170,6 +1214,12 @@ fn replay_cmd(
     v["realtime_factor"] = serde_json::json!(summary.bag_duration_s / wall_s.max(1e-9));
     v["digest"] = serde_json::json!(format!("{:016x}", memory.digest()));
     v["db"] = serde_json::json!(db.map(|p| p.display().to_string()));
+    v["rerun"] = match viz.target() {
+        RerunTarget::Off => serde_json::Value::Null,
+        RerunTarget::Save(p) => serde_json::json!(format!("save={}", p.display())),
+        RerunTarget::Connect(url) => serde_json::json!(format!("connect={url}")),
+        RerunTarget::Spawn => serde_json::json!("spawn"),
+    };
     if let Some(pm) = persistent.take() {
         pm.close()?;
     }
@@ -1205,6 +1255,9 @@ fn replay_cmd(
             summary.bag_duration_s / wall_s.max(1e-9),
             v["digest"].as_str().unwrap_or("")
         );
+        if let Some(r) = v["rerun"].as_str() {
+            println!("  rerun: {r}");
+        }
     }
     Ok(())
 }

@@ -103,13 +103,36 @@ pub enum Input {
     Detections2D(Detection2DArray),
 }
 
+/// An 8-bit RGB image (converted from `rgb8`, `bgr8`, `rgba8`, `bgra8` or `mono8`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColorImage {
+    /// Stamp of the source image, ns.
+    pub stamp_ns: StampNs,
+    /// Width, pixels.
+    pub width_px: u32,
+    /// Height, pixels.
+    pub height_px: u32,
+    /// Row-major RGB bytes, `3 * width_px * height_px` of them.
+    pub rgb: Vec<u8>,
+}
+
+/// A keyframe: what the memory ingests, plus the colour image taken with it when there is one
+/// within the slop (for visualisation and captioning; the memory does not need it).
+#[derive(Debug, Clone)]
+pub struct Keyframe {
+    /// The observation for the memory.
+    pub observation: Observation,
+    /// The colour image nearest in time, if within `depth_slop_s`.
+    pub color: Option<ColorImage>,
+}
+
 /// One output for the memory.
 #[derive(Debug, Clone)]
 pub enum Output {
     /// A body pose.
     Pose(PoseUpdate),
     /// A keyframe.
-    Keyframe(Observation),
+    Keyframe(Box<Keyframe>),
 }
 
 /// Counters of what the pipeline did and skipped (printed in summaries and diagnostics).
@@ -167,11 +190,16 @@ pub struct Pipeline {
     camera: Option<CameraInfo>,
     /// Recent depth images (stamp, image), newest last.
     depth: VecDeque<(StampNs, DepthImage)>,
+    /// Recent colour images (stamp, message), newest last; converted only for keyframes.
+    color: VecDeque<(StampNs, Image)>,
     last_keyframe: Option<(StampNs, Isometry3<f64>)>,
     last_stamp_ns: Option<StampNs>,
     waiting: VecDeque<Waiting>,
     stats: PipelineStats,
 }
+
+/// How many recent depth and colour images are kept for time matching.
+const RECENT_IMAGES: usize = 8;
 
 fn ns(s: f64) -> i64 {
     (s * 1e9).round() as i64
@@ -211,6 +239,45 @@ fn best_hypothesis(results: &[ObjectHypothesisWithPose]) -> Option<(String, f32)
                 h.hypothesis.score as f32,
             )
         })
+}
+
+/// Bytes per pixel and channel order (indices of R, G, B) of a supported colour encoding, when
+/// the sizes are consistent.
+fn color_layout(img: &Image) -> Option<(usize, [usize; 3])> {
+    let (bpp, order) = match img.encoding.as_str() {
+        "rgb8" => (3, [0, 1, 2]),
+        "bgr8" => (3, [2, 1, 0]),
+        "rgba8" => (4, [0, 1, 2]),
+        "bgra8" => (4, [2, 1, 0]),
+        "mono8" | "8UC1" => (1, [0, 0, 0]),
+        _ => return None,
+    };
+    let (w, h, step) = (img.width as usize, img.height as usize, img.step as usize);
+    (w > 0 && h > 0 && step >= w * bpp && img.data.len() >= step * h).then_some((bpp, order))
+}
+
+/// Converts a colour image (`rgb8`, `bgr8`, `rgba8`, `bgra8`, `mono8`) to RGB; `None` for other
+/// encodings or inconsistent sizes.
+pub fn color_from_image(img: &Image) -> Option<ColorImage> {
+    let (bpp, [r, g, b]) = color_layout(img)?;
+    let (w, h, step) = (img.width as usize, img.height as usize, img.step as usize);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        let line = &img.data[row * step..row * step + w * bpp];
+        if bpp == 3 && r == 0 {
+            rgb.extend_from_slice(line);
+            continue;
+        }
+        for px in line.chunks_exact(bpp) {
+            rgb.extend_from_slice(&[px[r], px[g], px[b]]);
+        }
+    }
+    Some(ColorImage {
+        stamp_ns: img.header.stamp.to_ns(),
+        width_px: img.width,
+        height_px: img.height,
+        rgb,
+    })
 }
 
 /// Converts a depth image (`16UC1` millimetres or `32FC1` metres) to metres; `None` for other
@@ -274,6 +341,7 @@ impl Pipeline {
             config,
             camera: None,
             depth: VecDeque::new(),
+            color: VecDeque::new(),
             last_keyframe: None,
             last_stamp_ns: None,
             waiting: VecDeque::new(),
@@ -310,11 +378,20 @@ impl Pipeline {
             Input::CameraInfo(info) => {
                 self.camera = Some(*info);
             }
-            Input::ColorImage(_) => {}
+            Input::ColorImage(img) => {
+                if color_layout(&img).is_some() {
+                    self.color.push_back((img.header.stamp.to_ns(), img));
+                    while self.color.len() > RECENT_IMAGES {
+                        self.color.pop_front();
+                    }
+                } else {
+                    self.stats.bad_images += 1;
+                }
+            }
             Input::DepthImage(img) => match depth_from_image(&img) {
                 Some(d) => {
                     self.depth.push_back((img.header.stamp.to_ns(), d));
-                    while self.depth.len() > 8 {
+                    while self.depth.len() > RECENT_IMAGES {
                         self.depth.pop_front();
                     }
                 }
@@ -486,15 +563,25 @@ impl Pipeline {
     ) {
         self.last_keyframe = Some((frame.stamp_ns, frame.world_from_camera));
         self.stats.keyframes += 1;
-        out.push(Output::Keyframe(Observation {
-            stamp_ns: frame.stamp_ns,
-            world_from_body: frame.world_from_body,
-            world_from_camera: frame.world_from_camera,
-            camera: frame.camera,
-            detections,
-            caption: None,
-            depth,
-        }));
+        let slop = ns(self.config.depth_slop_s);
+        let color = self
+            .color
+            .iter()
+            .filter(|(t, _)| (t - frame.stamp_ns).abs() <= slop)
+            .min_by_key(|(t, _)| (t - frame.stamp_ns).abs())
+            .and_then(|(_, img)| color_from_image(img));
+        out.push(Output::Keyframe(Box::new(Keyframe {
+            observation: Observation {
+                stamp_ns: frame.stamp_ns,
+                world_from_body: frame.world_from_body,
+                world_from_camera: frame.world_from_camera,
+                camera: frame.camera,
+                detections,
+                caption: None,
+                depth,
+            },
+            color,
+        })));
     }
 
     fn keyframe_3d(&mut self, m: &Detection3DArray, out: &mut Vec<Output>) -> Result<(), TfError> {
@@ -693,7 +780,10 @@ mod tests {
             panic!("{out:?}")
         };
         // map -> odom 1 m, odom -> base 2 m, base -> cam 0.5 m, detection 2 m along z.
-        assert!((k.detections[0].position_m - Point3::new(3.5, 0.0, 2.0)).norm() < 1e-9);
+        assert!(
+            (k.observation.detections[0].position_m - Point3::new(3.5, 0.0, 2.0)).norm() < 1e-9
+        );
+        assert!(k.color.is_none());
         assert_eq!(p.stats().tf_waited, 1);
         // The keyframe policy skips a second message 0.1 s later from the same spot...
         out.clear();
@@ -754,5 +844,79 @@ mod tests {
             ..mm
         };
         assert!(depth_from_image(&rgb).is_none());
+    }
+
+    fn color(ns: i64, encoding: &str, px: &[u8]) -> Image {
+        Image {
+            header: header(ns, "cam"),
+            width: 1,
+            height: 1,
+            encoding: encoding.into(),
+            step: px.len() as u32,
+            data: px.to_vec(),
+            ..Image::default()
+        }
+    }
+
+    #[test]
+    fn color_encodings_convert_to_rgb() {
+        let rgb = |enc: &str, px: &[u8]| color_from_image(&color(0, enc, px)).map(|c| c.rgb);
+        assert_eq!(rgb("rgb8", &[1, 2, 3]), Some(vec![1, 2, 3]));
+        assert_eq!(rgb("bgr8", &[1, 2, 3]), Some(vec![3, 2, 1]));
+        assert_eq!(rgb("rgba8", &[1, 2, 3, 4]), Some(vec![1, 2, 3]));
+        assert_eq!(rgb("bgra8", &[1, 2, 3, 4]), Some(vec![3, 2, 1]));
+        assert_eq!(rgb("mono8", &[7]), Some(vec![7, 7, 7]));
+        assert_eq!(rgb("32FC1", &[0, 0, 0, 0]), None);
+        // Fewer bytes than the header promises.
+        assert_eq!(rgb("rgb8", &[1, 2]), None);
+        // Row padding is skipped.
+        let padded = Image {
+            width: 1,
+            height: 2,
+            step: 4,
+            data: vec![1, 2, 3, 99, 4, 5, 6, 99],
+            ..color(0, "rgb8", &[])
+        };
+        assert_eq!(
+            color_from_image(&padded).unwrap().rgb,
+            vec![1, 2, 3, 4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn keyframes_carry_the_colour_image_nearest_in_time_within_the_slop() {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let mut out = Vec::new();
+        p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
+        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
+        p.push(Input::CameraInfo(info()), &mut out);
+        // A bad colour image is counted and not kept.
+        p.push(
+            Input::ColorImage(color(1_000_000_000, "yuv422", &[0; 2])),
+            &mut out,
+        );
+        assert_eq!(p.stats().bad_images, 1);
+        p.push(
+            Input::ColorImage(color(980_000_000, "rgb8", &[1, 1, 1])),
+            &mut out,
+        );
+        p.push(
+            Input::ColorImage(color(1_010_000_000, "bgr8", &[3, 2, 1])),
+            &mut out,
+        );
+        for t in [1_000_000_000, 3_000_000_000] {
+            p.push(Input::Tf(tf(t, "odom", "base_link", 0.0)), &mut out);
+            p.push(Input::Detections3D(detections(t)), &mut out);
+        }
+        let [Output::Keyframe(first), Output::Keyframe(second)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        let c = first.color.as_ref().expect("an image 10 ms away");
+        assert_eq!(
+            (c.stamp_ns, c.rgb.as_slice()),
+            (1_010_000_000, &[1u8, 2, 3][..])
+        );
+        // Nothing within 50 ms of the second keyframe.
+        assert!(second.color.is_none());
     }
 }

@@ -11,6 +11,8 @@
 //! - `store`: persistence, retention, forget and faults (issue 3).
 //! - `replay`: rosbags-written MCAP bags through the pipeline, ground truth, damaged bags
 //!   (issue 4; needs `bash .ci/setup`).
+//! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
+//!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
 mod bad_input;
 mod cli;
@@ -23,3 +25,4 @@ mod oracle;
 mod properties;
 mod replay;
 mod store;
+mod viz;

@@ -11,7 +11,7 @@ use mnemo::ros::pipeline::Output;
 use mnemo::sim::{evaluate, memory_config, questions, EvalReport, GroundTruth, SimConfig};
 
 /// The Python with `rosbags` (`bash .ci/setup` creates it).
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MNEMO_PYTHON") {
         return p.into();
     }
@@ -24,7 +24,7 @@ fn python() -> PathBuf {
     p
 }
 
-fn sim(seed: u64) -> SimConfig {
+pub(crate) fn sim(seed: u64) -> SimConfig {
     SimConfig {
         seed,
         days: 1,
@@ -33,7 +33,7 @@ fn sim(seed: u64) -> SimConfig {
 }
 
 /// Exports a world, records it as a bag with rosbags, returns (bag dir, truth).
-fn bag(dir: &Path, cfg: &SimConfig, extra: &[&str]) -> (PathBuf, GroundTruth) {
+pub(crate) fn bag(dir: &Path, cfg: &SimConfig, extra: &[&str]) -> (PathBuf, GroundTruth) {
     let export = dir.join(format!("world{}.jsonl", cfg.seed));
     let mut f = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
     let truth = mnemo::sim::export::write_jsonl(cfg, &mut f).unwrap();
@@ -54,7 +54,7 @@ fn bag(dir: &Path, cfg: &SimConfig, extra: &[&str]) -> (PathBuf, GroundTruth) {
     (out, truth)
 }
 
-fn replay_into_memory(bag: &Path, config: &ReplayConfig) -> (Memory, ReplaySummary) {
+pub(crate) fn replay_into_memory(bag: &Path, config: &ReplayConfig) -> (Memory, ReplaySummary) {
     let mut m = Memory::new(memory_config(), Box::new(LexicalEmbedder::default())).unwrap();
     let summary = replay(
         bag,
@@ -62,7 +62,7 @@ fn replay_into_memory(bag: &Path, config: &ReplayConfig) -> (Memory, ReplaySumma
         |o| {
             let _ = match o {
                 Output::Pose(p) => m.ingest_pose(p).map(|_| ()),
-                Output::Keyframe(k) => m.ingest(k).map(|_| ()),
+                Output::Keyframe(k) => m.ingest(&k.observation).map(|_| ()),
             };
             Ok(())
         },
