@@ -4,6 +4,7 @@
 //! viewer; the web viewer renders the recording in headless Chromium (needs `bash .ci/setup`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -228,17 +229,20 @@ fn replay_streams_live_to_a_viewer() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    // A headless Rerun server on loopback that writes what it receives to a file.
+    // A headless Rerun server on loopback that writes what it receives to a file. Its own
+    // process group: pip's `rerun` is a Python launcher that starts the real binary.
     let live = dir.path().join("live.rrd");
-    let mut server = Command::new(venv_bin("rerun"))
+    let server = Command::new(venv_bin("rerun"))
         .args(["--serve-grpc", "--bind", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .arg("--save")
         .arg(&live)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
+    let _server = KillGroup(server);
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -280,9 +284,20 @@ fn replay_streams_live_to_a_viewer() {
             "the live stream did not arrive"
         );
     };
-    let _ = server.kill();
-    let _ = server.wait();
     assert_recording_matches(&rec, &memory, false);
+}
+
+/// Ends a child started in its own process group, and all it started, when dropped (also when
+/// the test fails).
+struct KillGroup(std::process::Child);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 /// Like [`read_rrd`], but a file still being written may fail to read: an empty summary then.

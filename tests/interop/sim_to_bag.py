@@ -10,8 +10,17 @@ package (not our code), the way a robot would record it:
   /detections vision_msgs/Detection3DArray in the camera optical frame (or map for world-frame
               detections), or with --detections-2d a Detection2DArray of projected boxes.
 
+For replay-speed benches a bag can be made denser than the simulator's keyframes:
+  --rate-hz R         camera, odometry and detections at R Hz: poses interpolated between
+                      keyframes of one patrol (gaps up to 1.5 keyframe periods), each keyframe's
+                      detections re-expressed in the interpolated camera frame, its rendering
+                      reused
+  --image-size WxH    images upscaled (nearest pixel) to W x H, e.g. 640x480
+  --depth-encoding E  32FC1 (metres, default) or 16UC1 (millimetres, 0 = no reading)
+  --max-seconds S     only the first S seconds after the first keyframe
+
 Usage: sim_to_bag.py EXPORT.jsonl OUT_BAG_DIR [--distro jazzy|humble] [--detections-2d]
-       [--no-images]
+       [--no-images] [--rate-hz R] [--image-size WxH] [--depth-encoding E] [--max-seconds S]
 """
 import argparse
 import json
@@ -87,6 +96,41 @@ def slerp_pose(a, b, s):
     return t + list(q)
 
 
+def camera_detections_in(f, world_from_camera):
+    """`f`'s camera-frame detections re-expressed in another camera pose (world ones as they are)."""
+    camera_from_world = inverse(world_from_camera)
+    out = []
+    for det in f["detections"]:
+        if det["frame"] == "camera":
+            p_world = compose(f["world_from_camera"], list(det["position"]) + [0.0, 0.0, 0.0, 1.0])
+            det = dict(det, position=compose(camera_from_world, p_world)[:3])
+        out.append(det)
+    return out
+
+
+def densify(frames, rate_hz):
+    """Frames at `rate_hz` between keyframes of one patrol (see the module docs)."""
+    if rate_hz <= 0 or len(frames) < 2:
+        return frames
+    period = min(b["stamp_ns"] - a["stamp_ns"] for a, b in zip(frames, frames[1:]) if b["stamp_ns"] > a["stamp_ns"])
+    step = int(round(1e9 / rate_hz))
+    out = []
+    for a, b in zip(frames, frames[1:]):
+        out.append(a)
+        gap = b["stamp_ns"] - a["stamp_ns"]
+        if gap > 1.5 * period:
+            continue
+        t = a["stamp_ns"] + step
+        while t < b["stamp_ns"] - step // 2:
+            wb = slerp_pose(a["world_from_body"], b["world_from_body"], (t - a["stamp_ns"]) / gap)
+            wc = compose(wb, a["body_from_camera"])
+            out.append(dict(a, stamp_ns=t, world_from_body=wb, world_from_camera=wc,
+                            detections=camera_detections_in(a, wc)))
+            t += step
+    out.append(frames[-1])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("export")
@@ -94,7 +138,18 @@ def main():
     ap.add_argument("--distro", default="jazzy", choices=["jazzy", "humble"])
     ap.add_argument("--detections-2d", action="store_true")
     ap.add_argument("--no-images", action="store_true")
+    ap.add_argument("--rate-hz", type=float, default=0.0)
+    ap.add_argument("--image-size", default=None, help="WxH")
+    ap.add_argument("--depth-encoding", default="32FC1", choices=["32FC1", "16UC1"])
+    ap.add_argument("--max-seconds", type=float, default=None)
     args = ap.parse_args()
+    size = None
+    if args.image_size:
+        try:
+            size = tuple(int(v) for v in args.image_size.lower().split("x"))
+            assert len(size) == 2 and min(size) > 0
+        except (ValueError, AssertionError):
+            sys.exit(f"--image-size {args.image_size!r}: expected WxH, e.g. 640x480")
 
     store = get_typestore(Stores.ROS2_JAZZY if args.distro == "jazzy" else Stores.ROS2_HUMBLE)
     types = {}
@@ -138,6 +193,10 @@ def main():
     frames = [json.loads(l) for l in Path(args.export).read_text().splitlines() if l.strip()]
     if not frames:
         sys.exit("no keyframes in the export")
+    frames = densify(frames, args.rate_hz)
+    if args.max_seconds is not None:
+        end = frames[0]["stamp_ns"] + int(args.max_seconds * 1e9)
+        frames = [f for f in frames if f["stamp_ns"] <= end]
     odom_from_map = inverse(MAP_FROM_ODOM)
     out = Path(args.out)
     with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as w:
@@ -198,10 +257,21 @@ def main():
             if depth is not None and c_depth is not None:
                 dw, dh = depth["width"], depth["height"]
                 d = np.array([np.nan if v is None else v for v in depth["depth_m"]], dtype=np.float32)
+                d = d.reshape(dh, dw)
+                if size is not None:
+                    rows = np.arange(size[1]) * dh // size[1]
+                    cols = np.arange(size[0]) * dw // size[0]
+                    d = d[rows][:, cols]
+                    dh, dw = d.shape
+                if args.depth_encoding == "16UC1":
+                    mm = np.where(np.isfinite(d), np.clip(np.round(d * 1000.0), 0, 65535), 0)
+                    data, step = mm.astype("<u2").tobytes(), dw * 2
+                else:
+                    data, step = d.astype("<f4").tobytes(), dw * 4
                 write(c_depth, ns, Image(
                     header=header(ns, "camera_color_optical_frame"), height=dh, width=dw,
-                    encoding="32FC1", is_bigendian=0, step=dw * 4,
-                    data=np.frombuffer(d.astype("<f4").tobytes(), dtype=np.uint8)),
+                    encoding=args.depth_encoding, is_bigendian=0, step=step,
+                    data=np.frombuffer(data, dtype=np.uint8)),
                     "sensor_msgs/msg/Image")
                 if c_rgb is not None:
                     # A small rendering: nearer is brighter, no reading is dark blue.
@@ -244,7 +314,7 @@ def main():
                                      bbox=Box3(center=pose_msg([x, y, z] + q), size=Vec3(x=ex, y=ey, z=ez)), id=""))
                 write(c_det, ns, Det3Arr(header=header(ns, "camera_color_optical_frame"), detections=dets), det_type)
             prev = (ns, odom_from_body)
-    print(f"wrote {len(frames)} keyframes to {out}")
+    print(f"wrote {len(frames)} camera frames to {out}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -79,6 +80,20 @@ def png_stats(data):
     return w, h, len(colours)
 
 
+def stop_group(proc):
+    """Ends a process started with start_new_session=True and everything it started."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 class DevTools:
     """Chrome DevTools protocol over --remote-debugging-pipe (fd 3 in, fd 4 out)."""
 
@@ -94,9 +109,11 @@ class DevTools:
             os.dup2(r, 3)
             os.dup2(w, 4)
 
+        # Its own process group: the `chromium` launcher may be a script with children.
         self.proc = subprocess.Popen(
             [chromium, "--remote-debugging-pipe", f"--user-data-dir={self.profile}"] + args,
-            preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            preexec_fn=fds, close_fds=False, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self.next_id, self.buf = 0, b""
@@ -125,10 +142,7 @@ class DevTools:
             self.call("Browser.close")
         except Exception:
             pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_group(self.proc)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
@@ -144,10 +158,11 @@ def main():
     args = ap.parse_args()
 
     web, grpc = free_port(), free_port()
+    # Its own process group: pip's `rerun` is a Python launcher that starts the real binary.
     server = subprocess.Popen(
         [args.rerun, "--serve-web", "--bind", "127.0.0.1", "--web-viewer-port", str(web),
          "--port", str(grpc), args.rrd],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
     browser = None
     try:
@@ -194,11 +209,7 @@ def main():
     finally:
         if browser:
             browser.close()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_group(server)
 
 
 if __name__ == "__main__":
