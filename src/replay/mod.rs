@@ -53,7 +53,7 @@ pub struct Topics {
     pub odom: String,
     /// `sensor_msgs/CameraInfo` of the colour camera.
     pub camera_info: String,
-    /// `sensor_msgs/Image` colour (optional).
+    /// `sensor_msgs/Image` or `sensor_msgs/CompressedImage` (jpeg/png) colour (optional).
     pub color: String,
     /// `sensor_msgs/Image` depth aligned with colour (optional).
     pub depth: String,
@@ -163,6 +163,7 @@ fn decode_input(slot: Slot, schema: &str, data: &[u8]) -> Result<Option<Input>, 
         (Slot::Odom, msg::Odometry::TYPE_NAME) => Input::Odometry(Box::new(d(data)?)),
         (Slot::CameraInfo, msg::CameraInfo::TYPE_NAME) => Input::CameraInfo(Box::new(d(data)?)),
         (Slot::Color, msg::Image::TYPE_NAME) => Input::ColorImage(d(data)?),
+        (Slot::Color, msg::CompressedImage::TYPE_NAME) => Input::CompressedColorImage(d(data)?),
         (Slot::Depth, msg::Image::TYPE_NAME) => Input::DepthImage(d(data)?),
         (Slot::Detections, msg::Detection3DArray::TYPE_NAME) => Input::Detections3D(d(data)?),
         (Slot::Detections, msg::Detection2DArray::TYPE_NAME) => Input::Detections2D(d(data)?),

@@ -13,8 +13,8 @@ use nalgebra::{Isometry3, Point3, Quaternion, Translation3, UnitQuaternion, Vect
 use serde::Serialize;
 
 use super::msg::{
-    CameraInfo, Detection2DArray, Detection3DArray, Image, ObjectHypothesisWithPose, Odometry,
-    TfMessage,
+    CameraInfo, CompressedImage, Detection2DArray, Detection3DArray, Image,
+    ObjectHypothesisWithPose, Odometry, TfMessage,
 };
 use super::tf::{TfBuffer, TfConfig, TfError};
 use crate::core::geometry::{DepthImage, PinholeCamera};
@@ -95,6 +95,9 @@ pub enum Input {
     CameraInfo(Box<CameraInfo>),
     /// Colour image (kept for keyframe visualisation and captioning).
     ColorImage(Image),
+    /// Compressed colour image (`jpeg` or `png`, as `image_transport`'s `compressed` plugin
+    /// publishes it); decoded only when it travels with a keyframe.
+    CompressedColorImage(CompressedImage),
     /// Depth image aligned with the colour camera.
     DepthImage(Image),
     /// 3D detections (`vision_msgs/Detection3DArray`).
@@ -191,7 +194,7 @@ pub struct Pipeline {
     /// Recent depth images (stamp, image), newest last.
     depth: VecDeque<(StampNs, DepthImage)>,
     /// Recent colour images (stamp, message), newest last; converted only for keyframes.
-    color: VecDeque<(StampNs, Image)>,
+    color: VecDeque<(StampNs, ColorSource)>,
     last_keyframe: Option<(StampNs, Isometry3<f64>)>,
     last_stamp_ns: Option<StampNs>,
     waiting: VecDeque<Waiting>,
@@ -254,6 +257,35 @@ fn color_layout(img: &Image) -> Option<(usize, [usize; 3])> {
     };
     let (w, h, step) = (img.width as usize, img.height as usize, img.step as usize);
     (w > 0 && h > 0 && step >= w * bpp && img.data.len() >= step * h).then_some((bpp, order))
+}
+
+/// A colour image as it arrived: raw or compressed.
+#[derive(Debug, Clone)]
+enum ColorSource {
+    Raw(Image),
+    Compressed(CompressedImage),
+}
+
+/// Whether a `CompressedImage` format names a codec we decode (`jpeg`/`png`, possibly after a
+/// `rgb8; ` prefix); `compressedDepth` is not a colour image.
+fn compressed_format_supported(format: &str) -> bool {
+    let f = format.to_ascii_lowercase();
+    !f.contains("compresseddepth") && (f.contains("jpeg") || f.contains("jpg") || f.contains("png"))
+}
+
+/// Decodes a `jpeg` or `png` compressed colour image to RGB; `None` when the format is not
+/// supported or the bytes do not decode.
+pub fn color_from_compressed(img: &CompressedImage) -> Option<ColorImage> {
+    if !compressed_format_supported(&img.format) {
+        return None;
+    }
+    let rgb = image::load_from_memory(&img.data).ok()?.to_rgb8();
+    Some(ColorImage {
+        stamp_ns: img.header.stamp.to_ns(),
+        width_px: rgb.width(),
+        height_px: rgb.height(),
+        rgb: rgb.into_raw(),
+    })
 }
 
 /// Converts a colour image (`rgb8`, `bgr8`, `rgba8`, `bgra8`, `mono8`) to RGB; `None` for other
@@ -349,6 +381,14 @@ impl Pipeline {
         }
     }
 
+    /// Keeps a colour image for keyframes to come (the most recent few).
+    fn push_color(&mut self, stamp_ns: StampNs, image: ColorSource) {
+        self.color.push_back((stamp_ns, image));
+        while self.color.len() > RECENT_IMAGES {
+            self.color.pop_front();
+        }
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &PipelineStats {
         &self.stats
@@ -380,10 +420,14 @@ impl Pipeline {
             }
             Input::ColorImage(img) => {
                 if color_layout(&img).is_some() {
-                    self.color.push_back((img.header.stamp.to_ns(), img));
-                    while self.color.len() > RECENT_IMAGES {
-                        self.color.pop_front();
-                    }
+                    self.push_color(img.header.stamp.to_ns(), ColorSource::Raw(img));
+                } else {
+                    self.stats.bad_images += 1;
+                }
+            }
+            Input::CompressedColorImage(img) => {
+                if compressed_format_supported(&img.format) && !img.data.is_empty() {
+                    self.push_color(img.header.stamp.to_ns(), ColorSource::Compressed(img));
                 } else {
                     self.stats.bad_images += 1;
                 }
@@ -564,12 +608,23 @@ impl Pipeline {
         self.last_keyframe = Some((frame.stamp_ns, frame.world_from_camera));
         self.stats.keyframes += 1;
         let slop = ns(self.config.depth_slop_s);
-        let color = self
+        let nearest = self
             .color
             .iter()
             .filter(|(t, _)| (t - frame.stamp_ns).abs() <= slop)
-            .min_by_key(|(t, _)| (t - frame.stamp_ns).abs())
-            .and_then(|(_, img)| color_from_image(img));
+            .min_by_key(|(t, _)| (t - frame.stamp_ns).abs());
+        let color = match nearest.map(|(_, c)| c) {
+            None => None,
+            Some(ColorSource::Raw(img)) => color_from_image(img),
+            Some(ColorSource::Compressed(img)) => {
+                let decoded = color_from_compressed(img);
+                if decoded.is_none() {
+                    // Not decodable after all (corrupt bytes): counted once, when needed.
+                    self.stats.bad_images += 1;
+                }
+                decoded
+            }
+        };
         out.push(Output::Keyframe(Box::new(Keyframe {
             observation: Observation {
                 stamp_ns: frame.stamp_ns,
@@ -881,6 +936,109 @@ mod tests {
             color_from_image(&padded).unwrap().rgb,
             vec![1, 2, 3, 4, 5, 6]
         );
+    }
+
+    fn compressed(ns: i64, format: &str, data: Vec<u8>) -> CompressedImage {
+        CompressedImage {
+            header: header(ns, "cam"),
+            format: format.into(),
+            data,
+        }
+    }
+
+    /// A 2x2 RGB picture encoded by the `image` crate's encoders.
+    fn encoded(format: image::ImageFormat) -> Vec<u8> {
+        let px = [
+            [250u8, 10, 10],
+            [10, 250, 10],
+            [10, 10, 250],
+            [240, 240, 240],
+        ];
+        let img = image::RgbImage::from_fn(2, 2, |x, y| image::Rgb(px[(y * 2 + x) as usize]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn compressed_colour_images_decode_png_exactly_and_jpeg_closely() {
+        let png = color_from_compressed(&compressed(5, "png", encoded(image::ImageFormat::Png)));
+        let png = png.expect("png decodes");
+        assert_eq!((png.width_px, png.height_px, png.stamp_ns), (2, 2, 5));
+        assert_eq!(
+            png.rgb,
+            vec![250, 10, 10, 10, 250, 10, 10, 10, 250, 240, 240, 240]
+        );
+        let jpeg = compressed(
+            0,
+            "rgb8; jpeg compressed bgr8",
+            encoded(image::ImageFormat::Jpeg),
+        );
+        let jpeg = color_from_compressed(&jpeg).expect("jpeg decodes");
+        assert_eq!(jpeg.rgb.len(), 12);
+        // Lossy, but the bright corner stays the brightest.
+        let sum = |i: usize| {
+            jpeg.rgb[i * 3..i * 3 + 3]
+                .iter()
+                .map(|&v| u32::from(v))
+                .sum::<u32>()
+        };
+        assert!(sum(3) > sum(0) && sum(3) > sum(2), "{:?}", jpeg.rgb);
+        // Unsupported formats and corrupt bytes give nothing.
+        assert!(color_from_compressed(&compressed(0, "tiff", vec![1, 2, 3])).is_none());
+        assert!(color_from_compressed(&compressed(
+            0,
+            "16UC1; compressedDepth png",
+            encoded(image::ImageFormat::Png)
+        ))
+        .is_none());
+        assert!(color_from_compressed(&compressed(0, "jpeg", vec![0xff, 0xd8, 0, 1, 2])).is_none());
+    }
+
+    #[test]
+    fn keyframes_carry_compressed_colour_images_and_bad_ones_are_counted() {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let mut out = Vec::new();
+        p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
+        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
+        p.push(Input::CameraInfo(info()), &mut out);
+        // Unknown format and empty data: refused at once.
+        p.push(
+            Input::CompressedColorImage(compressed(1_000_000_000, "bmp", vec![1])),
+            &mut out,
+        );
+        p.push(
+            Input::CompressedColorImage(compressed(1_000_000_000, "png", vec![])),
+            &mut out,
+        );
+        assert_eq!(p.stats().bad_images, 2);
+        p.push(
+            Input::CompressedColorImage(compressed(
+                1_000_000_000,
+                "png",
+                encoded(image::ImageFormat::Png),
+            )),
+            &mut out,
+        );
+        // Corrupt bytes are only found when a keyframe needs the image.
+        p.push(
+            Input::CompressedColorImage(compressed(3_000_000_000, "jpeg", vec![0xff, 0xd8, 7, 7])),
+            &mut out,
+        );
+        assert_eq!(p.stats().bad_images, 2);
+        for t in [1_000_000_000, 3_000_000_000] {
+            p.push(Input::Tf(tf(t, "odom", "base_link", 0.0)), &mut out);
+            p.push(Input::Detections3D(detections(t)), &mut out);
+        }
+        let [Output::Keyframe(first), Output::Keyframe(second)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            first.color.as_ref().map(|c| c.rgb[..3].to_vec()),
+            Some(vec![250, 10, 10])
+        );
+        assert!(second.color.is_none());
+        assert_eq!(p.stats().bad_images, 3);
     }
 
     #[test]

@@ -328,6 +328,15 @@ fn rerun_off_writes_nothing_and_bad_targets_are_refused() {
             "{bad}: {err}"
         );
     }
+    // `spawn` without a viewer on PATH: the SDK's own message, saying how to install one.
+    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .args(["replay", bag.to_str().unwrap(), "--rerun", "spawn"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Failed to find Rerun Viewer"), "{err}");
     // An unwritable recording path is a clear error before anything is replayed.
     let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
         .args(["replay", bag.to_str().unwrap(), "--rerun"])
