@@ -1,7 +1,9 @@
 //! ROS 2 adapters shared by bag replay and the live node: message types and CDR decoding
-//! ([`msg`]), the TF buffer ([`tf`]) and the ingest pipeline ([`pipeline`]) that turns decoded
-//! messages into the core's inputs. Nothing here talks to DDS or reads files.
+//! ([`msg`]), Mnemo's own interfaces ([`mnemo_msgs`], mirroring `msg/`), the TF buffer
+//! ([`tf`]) and the ingest pipeline ([`pipeline`]) that turns decoded messages into the core's
+//! inputs. Nothing here talks to DDS or reads files.
 
+pub mod mnemo_msgs;
 pub mod msg;
 pub mod pipeline;
 pub mod tf;

@@ -165,8 +165,16 @@ pub struct Vector3 {
     pub z: f64,
 }
 
-/// `geometry_msgs/msg/Point`.
-pub type Point = Vector3;
+/// `geometry_msgs/msg/Point` (the same layout as `Vector3`, a different ROS type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// x.
+    pub x: f64,
+    /// y.
+    pub y: f64,
+    /// z.
+    pub z: f64,
+}
 
 /// `geometry_msgs/msg/Quaternion`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

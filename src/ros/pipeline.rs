@@ -787,7 +787,7 @@ mod tests {
                 }],
                 bbox: BoundingBox3D {
                     center: Pose {
-                        position: V3 {
+                        position: crate::ros::msg::Point {
                             x: 0.0,
                             y: 0.0,
                             z: 2.0,

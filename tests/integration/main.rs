@@ -11,6 +11,8 @@
 //! - `store`: persistence, retention, forget and faults (issue 3).
 //! - `replay`: rosbags-written MCAP bags through the pipeline, ground truth, damaged bags
 //!   (issue 4; needs `bash .ci/setup`).
+//! - `mnemo_msgs`: the `msg/` interface files vs the Rust types (no drift), and their CDR bytes
+//!   vs the independent `rosbags` package (issue 5; needs `bash .ci/setup`).
 //! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
 //!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
@@ -21,6 +23,7 @@ mod determinism;
 mod eval_floors;
 mod fuzz;
 mod house;
+mod mnemo_msgs;
 mod oracle;
 mod properties;
 mod replay;
