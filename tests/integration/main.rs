@@ -13,6 +13,8 @@
 //!   (issue 4; needs `bash .ci/setup`).
 //! - `mnemo_msgs`: the `msg/` interface files vs the Rust types (no drift), and their CDR bytes
 //!   vs the independent `rosbags` package (issue 5; needs `bash .ci/setup`).
+//! - `packaging`: shipped params files into `NodeConfig`, launch files, package manifests
+//!   (issue 5).
 //! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
 //!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
@@ -25,6 +27,7 @@ mod fuzz;
 mod house;
 mod mnemo_msgs;
 mod oracle;
+mod packaging;
 mod properties;
 mod replay;
 mod store;

@@ -1,0 +1,972 @@
+//! ROS 2 command-line arguments and parameters, parsed once into a typed, validated
+//! [`NodeConfig`].
+//!
+//! Owns: what `ros2 run` / `ros2 launch` pass after `--ros-args` (`-p name:=value`,
+//! `--params-file FILE`, `-r from:=to`, `-r __node:=`, `-r __ns:=`, `--log-level`), the
+//! params-file format (top-level keys `/**`, the node name or its fully qualified name, with
+//! `*` and `**` wildcards; `ros__parameters` maps flattened with `.`), parameter values as ROS
+//! types ([`ParamValue`]), and the conversion to [`NodeConfig`] with units and ranges, where a
+//! bad value is an error naming the parameter. It does not talk to DDS and does not serve the
+//! parameter services (the node does, from the same [`ParamValue`]s).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::core::MemoryConfig;
+use crate::ros::pipeline::{KeyframePolicy, PipelineConfig};
+use crate::viz::RerunTarget;
+
+/// A parameter value, as `rcl_interfaces/msg/ParameterValue` types them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// `bool`.
+    Bool(bool),
+    /// `integer` (int64).
+    Integer(i64),
+    /// `double`.
+    Double(f64),
+    /// `string`.
+    String(String),
+    /// `bool[]`.
+    BoolArray(Vec<bool>),
+    /// `integer[]`.
+    IntegerArray(Vec<i64>),
+    /// `double[]`.
+    DoubleArray(Vec<f64>),
+    /// `string[]`.
+    StringArray(Vec<String>),
+}
+
+impl ParamValue {
+    /// The ROS type name (`bool`, `integer`, `double`, `string`, `double[]`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Bool(_) => "bool",
+            Self::Integer(_) => "integer",
+            Self::Double(_) => "double",
+            Self::String(_) => "string",
+            Self::BoolArray(_) => "bool[]",
+            Self::IntegerArray(_) => "integer[]",
+            Self::DoubleArray(_) => "double[]",
+            Self::StringArray(_) => "string[]",
+        }
+    }
+
+    /// From a YAML value (what `-p name:=value` and params files hold); `None` for maps,
+    /// nulls and mixed arrays.
+    fn from_yaml(y: &Yaml) -> Option<Self> {
+        Some(match y {
+            Yaml::Boolean(b) => Self::Bool(*b),
+            Yaml::Integer(i) => Self::Integer(*i),
+            Yaml::Real(_) => Self::Double(y.as_f64()?),
+            Yaml::String(s) => Self::String(s.clone()),
+            Yaml::Array(items) => {
+                if items.iter().all(|i| matches!(i, Yaml::Boolean(_))) && !items.is_empty() {
+                    Self::BoolArray(items.iter().filter_map(Yaml::as_bool).collect())
+                } else if items.iter().all(|i| matches!(i, Yaml::Integer(_))) && !items.is_empty() {
+                    Self::IntegerArray(items.iter().filter_map(Yaml::as_i64).collect())
+                } else if items
+                    .iter()
+                    .all(|i| matches!(i, Yaml::Integer(_) | Yaml::Real(_)))
+                    && !items.is_empty()
+                {
+                    Self::DoubleArray(items.iter().filter_map(yaml_number).collect())
+                } else if items.iter().all(|i| matches!(i, Yaml::String(_))) {
+                    Self::StringArray(
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn yaml_number(y: &Yaml) -> Option<f64> {
+    match y {
+        Yaml::Integer(i) => Some(*i as f64),
+        Yaml::Real(_) => y.as_f64(),
+        _ => None,
+    }
+}
+
+/// Why arguments or parameters were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// A `--ros-args` argument is malformed or lacks its value.
+    #[error("--ros-args: {0}")]
+    Args(String),
+    /// A params file cannot be read or is not a ROS 2 params file.
+    #[error("params file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A parameter has a value of the wrong type or out of range.
+    #[error("parameter {name}: {reason}")]
+    Invalid {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+}
+
+fn invalid(name: &str, reason: impl Into<String>) -> ParamError {
+    ParamError::Invalid {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// What `--ros-args` said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RosArgs {
+    /// `-r __node:=NAME`.
+    pub node_name: Option<String>,
+    /// `-r __ns:=/NS`.
+    pub namespace: Option<String>,
+    /// `-r from:=to` topic and service remappings, in order.
+    pub remaps: Vec<(String, String)>,
+    /// Parameter sources in command-line order: later ones win.
+    pub sources: Vec<ParamSource>,
+    /// `--log-level LEVEL` (or `NAME:=LEVEL`), as given.
+    pub log_levels: Vec<String>,
+    /// Arguments outside `--ros-args ... [--]`, for the program itself.
+    pub other: Vec<String>,
+}
+
+/// Where parameters come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamSource {
+    /// `-p name:=value`.
+    Override(String, ParamValue),
+    /// `--params-file FILE`.
+    File(PathBuf),
+}
+
+fn split_assign(arg: &str, flag: &str) -> Result<(String, String), ParamError> {
+    match arg.split_once(":=") {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(ParamError::Args(format!(
+            "{flag} {arg:?}: expected NAME:=VALUE"
+        ))),
+    }
+}
+
+/// Parses a value as ROS does (YAML), e.g. `-p k:=0.5` is a double, `-p k:=true` a bool,
+/// `-p k:=[1, 2]` an integer array, `-p k:=map` a string.
+///
+/// # Errors
+/// [`ParamError::Args`] for maps, nulls and mixed arrays.
+pub fn parse_value(name: &str, text: &str) -> Result<ParamValue, ParamError> {
+    let docs = YamlLoader::load_from_str(text)
+        .map_err(|e| ParamError::Args(format!("-p {name}:={text}: {e}")))?;
+    match docs.first() {
+        None => Ok(ParamValue::String(String::new())),
+        Some(y) => ParamValue::from_yaml(y).ok_or_else(|| {
+            ParamError::Args(format!(
+                "-p {name}:={text}: not a bool, integer, double, string or array of one of them"
+            ))
+        }),
+    }
+}
+
+impl RosArgs {
+    /// Parses a process's arguments (without the program name).
+    ///
+    /// # Errors
+    /// [`ParamError::Args`] for a flag without its value, a malformed `NAME:=VALUE`, or a bad
+    /// node name or namespace.
+    pub fn parse(args: &[String]) -> Result<Self, ParamError> {
+        let mut out = Self::default();
+        let mut in_ros = false;
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if !in_ros {
+                if arg == "--ros-args" {
+                    in_ros = true;
+                } else {
+                    out.other.push(arg.clone());
+                }
+                continue;
+            }
+            let mut value = |flag: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| ParamError::Args(format!("{flag} needs a value")))
+            };
+            match arg.as_str() {
+                "--" => in_ros = false,
+                "--ros-args" => {}
+                "-p" | "--param" => {
+                    let (k, v) = split_assign(&value(arg)?, arg)?;
+                    let v = parse_value(&k, &v)?;
+                    out.sources.push(ParamSource::Override(k, v));
+                }
+                "--params-file" => out.sources.push(ParamSource::File(value(arg)?.into())),
+                "-r" | "--remap" => {
+                    let (from, to) = split_assign(&value(arg)?, arg)?;
+                    match from.as_str() {
+                        "__node" | "__name" => {
+                            validate_name(&to)?;
+                            out.node_name = Some(to);
+                        }
+                        "__ns" => {
+                            validate_namespace(&to)?;
+                            out.namespace = Some(to);
+                        }
+                        _ => out.remaps.push((from, to)),
+                    }
+                }
+                "--log-level" => out.log_levels.push(value(arg)?),
+                "-e" | "--enclave" => {
+                    value(arg)?;
+                }
+                "--disable-rosout-logs"
+                | "--enable-rosout-logs"
+                | "--disable-stdout-logs"
+                | "--enable-stdout-logs"
+                | "--disable-external-lib-logs"
+                | "--enable-external-lib-logs" => {}
+                _ => {
+                    return Err(ParamError::Args(format!(
+                        "unknown argument {arg:?} (expected -p, --params-file, -r, --log-level, \
+                         -e or --)"
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The node's fully qualified name (`/ns/name`).
+    pub fn fully_qualified_name(&self, default_name: &str) -> String {
+        let name = self.node_name.as_deref().unwrap_or(default_name);
+        match self
+            .namespace
+            .as_deref()
+            .unwrap_or("/")
+            .trim_end_matches('/')
+        {
+            "" => format!("/{name}"),
+            ns => format!("{ns}/{name}"),
+        }
+    }
+
+    /// Every parameter for the node `fqn`, from params files and overrides in order (later
+    /// wins), with nested keys flattened with `.`.
+    ///
+    /// # Errors
+    /// [`ParamError::File`] when a params file cannot be read or parsed.
+    pub fn parameters(&self, fqn: &str) -> Result<BTreeMap<String, ParamValue>, ParamError> {
+        let mut out = BTreeMap::new();
+        for source in &self.sources {
+            match source {
+                ParamSource::Override(k, v) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                ParamSource::File(path) => out.extend(read_params_file(path, fqn)?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ParamError> {
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ParamError::Args(format!(
+            "__node:={name}: a node name is letters, digits and _, not starting with a digit"
+        )))
+    }
+}
+
+fn validate_namespace(ns: &str) -> Result<(), ParamError> {
+    let ok = ns.starts_with('/')
+        && ns
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .all(|s| validate_name(s).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ParamError::Args(format!(
+            "__ns:={ns}: a namespace is absolute (/robot1) made of valid names"
+        )))
+    }
+}
+
+/// Whether a params-file key selects the node `fqn` (`/ns/name`): `/**`, the bare node name
+/// (in any namespace), or a fully qualified pattern where `*` matches one name and `**` any
+/// number of them.
+pub fn selects(pattern: &str, fqn: &str) -> bool {
+    let node = fqn.rsplit('/').next().unwrap_or(fqn);
+    if !pattern.starts_with('/') {
+        return pattern == node || pattern == "**";
+    }
+    fn matches(p: &[&str], n: &[&str]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(&"**"), _) => matches(&p[1..], n) || (!n.is_empty() && matches(p, &n[1..])),
+            (Some(&"*"), Some(_)) => matches(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => matches(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let n: Vec<&str> = fqn.split('/').filter(|s| !s.is_empty()).collect();
+    matches(&p, &n)
+}
+
+fn flatten(
+    prefix: &str,
+    y: &Yaml,
+    out: &mut BTreeMap<String, ParamValue>,
+    path: &Path,
+) -> Result<(), ParamError> {
+    let Yaml::Hash(map) = y else {
+        return Err(ParamError::File {
+            path: path.into(),
+            reason: format!("{prefix}: expected a map of parameters"),
+        });
+    };
+    for (k, v) in map {
+        let key = match k {
+            Yaml::String(s) => s.clone(),
+            Yaml::Integer(i) => i.to_string(),
+            _ => {
+                return Err(ParamError::File {
+                    path: path.into(),
+                    reason: format!("{prefix}: a parameter name must be a string"),
+                })
+            }
+        };
+        let name = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if matches!(v, Yaml::Hash(_)) {
+            flatten(&name, v, out, path)?;
+        } else {
+            let value = ParamValue::from_yaml(v).ok_or_else(|| ParamError::File {
+                path: path.into(),
+                reason: format!(
+                    "{name}: not a bool, integer, double, string or array of one of them"
+                ),
+            })?;
+            out.insert(name, value);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the parameters a params file gives the node `fqn` (sections in file order, later
+/// ones win).
+///
+/// # Errors
+/// [`ParamError::File`] when the file cannot be read, is not YAML, or a section lacks
+/// `ros__parameters` or holds values ROS cannot type.
+pub fn read_params_file(
+    path: &Path,
+    fqn: &str,
+) -> Result<BTreeMap<String, ParamValue>, ParamError> {
+    let err = |reason: String| ParamError::File {
+        path: path.into(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let docs = YamlLoader::load_from_str(&text).map_err(|e| err(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    let Some(Yaml::Hash(top)) = docs.first() else {
+        return Err(err("expected a map of node names to ros__parameters".into()));
+    };
+    for (key, section) in top {
+        let Yaml::String(pattern) = key else {
+            return Err(err("a node key must be a string".into()));
+        };
+        if !selects(pattern, fqn) {
+            continue;
+        }
+        let params = section["ros__parameters"].clone();
+        if params.is_badvalue() {
+            return Err(err(format!("{pattern}: no ros__parameters")));
+        }
+        flatten("", &params, &mut out, path)?;
+    }
+    Ok(out)
+}
+
+/// QoS of an input subscription, by the names of `rclcpp`'s presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosProfile {
+    /// Best effort, volatile, keep last 5 (`rclcpp::SensorDataQoS`): camera drivers.
+    SensorData,
+    /// Reliable, volatile, keep last 10.
+    Reliable,
+    /// Reliable, volatile, keep last 10 (`rmw_qos_profile_default`).
+    SystemDefault,
+}
+
+impl FromStr for QosProfile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sensor_data" => Ok(Self::SensorData),
+            "reliable" => Ok(Self::Reliable),
+            "system_default" => Ok(Self::SystemDefault),
+            _ => Err(format!(
+                "{s:?}: expected sensor_data, reliable or system_default"
+            )),
+        }
+    }
+}
+
+/// How service request ids are carried (fixed per server; see `STACK.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceMapping {
+    /// What rclcpp/rclpy on Fast DDS use (the ROS 2 default RMW).
+    Enhanced,
+    /// Cyclone DDS's `{guid, seq}` header before the payload.
+    Cyclone,
+    /// The plain DDS-RPC basic mapping.
+    Basic,
+}
+
+impl FromStr for ServiceMapping {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "enhanced" => Ok(Self::Enhanced),
+            "cyclone" => Ok(Self::Cyclone),
+            "basic" => Ok(Self::Basic),
+            _ => Err(format!("{s:?}: expected enhanced, cyclone or basic")),
+        }
+    }
+}
+
+/// Input topics and their QoS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputTopic {
+    /// Topic name (relative names resolve in the node's namespace).
+    pub topic: String,
+    /// Subscription QoS.
+    pub qos: QosProfile,
+}
+
+/// Input topics of the node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputTopics {
+    /// `nav_msgs/Odometry`.
+    pub odom: InputTopic,
+    /// `sensor_msgs/CameraInfo`.
+    pub camera_info: InputTopic,
+    /// `sensor_msgs/Image` colour.
+    pub color: InputTopic,
+    /// `sensor_msgs/CompressedImage` colour (jpeg/png).
+    pub color_compressed: InputTopic,
+    /// `sensor_msgs/Image` depth (16UC1 mm / 32FC1 m) aligned with colour.
+    pub depth: InputTopic,
+    /// `vision_msgs/Detection3DArray` or `Detection2DArray`.
+    pub detections: InputTopic,
+}
+
+/// Persistence settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreParams {
+    /// The database file; `None` keeps the memory in RAM only (`db_path: ""`).
+    pub db_path: Option<PathBuf>,
+    /// Commit when the oldest change is this old, s.
+    pub commit_interval_s: f64,
+    /// Commit when this many changes wait.
+    pub commit_max_changes: usize,
+    /// Events recorded this recently stay in RAM, s.
+    pub hot_window_s: f64,
+    /// Visits older than this become one summary per object and day, s; `None`: never.
+    pub consolidate_after_s: Option<f64>,
+    /// Events and captions older than this are deleted, s; `None`: never.
+    pub max_age_s: Option<f64>,
+}
+
+/// Everything the node is configured with, typed and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// Node name (`-r __node:=` or the default `mnemo`).
+    pub node_name: String,
+    /// Namespace (`-r __ns:=`, default `/`).
+    pub namespace: String,
+    /// Use `/clock` instead of the system clock.
+    pub use_sim_time: bool,
+    /// Start active without a lifecycle manager.
+    pub autostart: bool,
+    /// Frames, keyframe policy, time sync and TF waiting of the ingest pipeline.
+    pub pipeline: PipelineConfig,
+    /// Association gates and change detection of the memory.
+    pub memory: MemoryConfig,
+    /// Input topics and QoS.
+    pub topics: InputTopics,
+    /// Persistence.
+    pub store: StoreParams,
+    /// Keyframes waiting for perception; the oldest is dropped beyond it.
+    pub perception_queue: usize,
+    /// Caption keyframes (needs a captioning model, issue 6).
+    pub captioning: bool,
+    /// Captioning model directory.
+    pub captioner_model_dir: Option<PathBuf>,
+    /// Rerun visualisation.
+    pub rerun: RerunTarget,
+    /// How service request ids are carried.
+    pub service_mapping: ServiceMapping,
+    /// `/diagnostics` period, s.
+    pub diagnostics_period_s: f64,
+    /// Parameters given that the node does not know (warned about at startup, e.g. another
+    /// node's keys in a shared `/**` section).
+    pub unknown: Vec<String>,
+}
+
+/// Reads typed parameters, remembering which were used.
+struct Reader<'a> {
+    params: &'a BTreeMap<String, ParamValue>,
+    used: std::collections::BTreeSet<&'a str>,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&mut self, name: &str) -> Option<&'a ParamValue> {
+        let (k, v) = self.params.get_key_value(name)?;
+        self.used.insert(k.as_str());
+        Some(v)
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> Result<bool, ParamError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(ParamValue::Bool(b)) => Ok(*b),
+            Some(v) => Err(invalid(
+                name,
+                format!("expected a bool, got {}", v.type_name()),
+            )),
+        }
+    }
+
+    fn string(&mut self, name: &str, default: &str) -> Result<String, ParamError> {
+        match self.get(name) {
+            None => Ok(default.to_string()),
+            Some(ParamValue::String(s)) => Ok(s.clone()),
+            Some(v) => Err(invalid(
+                name,
+                format!("expected a string, got {}", v.type_name()),
+            )),
+        }
+    }
+
+    fn parsed<T: FromStr<Err = String>>(
+        &mut self,
+        name: &str,
+        default: &str,
+    ) -> Result<T, ParamError> {
+        self.string(name, default)?
+            .parse()
+            .map_err(|e: String| invalid(name, e))
+    }
+
+    /// A number in `[min, max]` (integers are accepted for doubles, as ROS users write `1`).
+    fn f64(&mut self, name: &str, default: f64, min: f64, max: f64) -> Result<f64, ParamError> {
+        let v = match self.get(name) {
+            None => default,
+            Some(ParamValue::Double(d)) => *d,
+            Some(ParamValue::Integer(i)) => *i as f64,
+            Some(v) => {
+                return Err(invalid(
+                    name,
+                    format!("expected a double, got {}", v.type_name()),
+                ))
+            }
+        };
+        if v.is_finite() && v >= min && v <= max {
+            Ok(v)
+        } else {
+            Err(invalid(name, format!("{v} is outside [{min}, {max}]")))
+        }
+    }
+
+    fn usize(
+        &mut self,
+        name: &str,
+        default: usize,
+        min: i64,
+        max: i64,
+    ) -> Result<usize, ParamError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(ParamValue::Integer(i)) if (min..=max).contains(i) => Ok(*i as usize),
+            Some(ParamValue::Integer(i)) => {
+                Err(invalid(name, format!("{i} is outside [{min}, {max}]")))
+            }
+            Some(v) => Err(invalid(
+                name,
+                format!("expected an integer, got {}", v.type_name()),
+            )),
+        }
+    }
+
+    fn frame(&mut self, name: &str, default: &str) -> Result<String, ParamError> {
+        let f = self.string(name, default)?;
+        if f.is_empty() || f.starts_with('/') || f.contains(char::is_whitespace) {
+            Err(invalid(
+                name,
+                format!("{f:?}: a tf2 frame id is non-empty, without a leading / or spaces"),
+            ))
+        } else {
+            Ok(f)
+        }
+    }
+
+    fn topic(&mut self, key: &str, default: &str, qos: &str) -> Result<InputTopic, ParamError> {
+        let name = format!("topics.{key}");
+        let topic = self.string(&name, default)?;
+        if topic.is_empty() || topic.contains(char::is_whitespace) || topic.contains("//") {
+            return Err(invalid(&name, format!("{topic:?} is not a topic name")));
+        }
+        Ok(InputTopic {
+            topic,
+            qos: self.parsed(&format!("qos.{key}"), qos)?,
+        })
+    }
+}
+
+const DAY_S: f64 = 86_400.0;
+
+impl NodeConfig {
+    /// The node's default name.
+    pub const DEFAULT_NAME: &'static str = "mnemo";
+
+    /// Builds the configuration from the command line: `--ros-args` names, remaps, params
+    /// files and overrides.
+    ///
+    /// # Errors
+    /// [`ParamError`] naming the argument, file or parameter at fault.
+    pub fn from_args(args: &RosArgs) -> Result<Self, ParamError> {
+        let fqn = args.fully_qualified_name(Self::DEFAULT_NAME);
+        let params = args.parameters(&fqn)?;
+        let mut c = Self::from_params(&params)?;
+        c.node_name = args
+            .node_name
+            .clone()
+            .unwrap_or_else(|| Self::DEFAULT_NAME.into());
+        c.namespace = args.namespace.clone().unwrap_or_else(|| "/".into());
+        Ok(c)
+    }
+
+    /// Builds the configuration from parameter values (defaults for those missing).
+    ///
+    /// # Errors
+    /// [`ParamError::Invalid`] naming the first parameter with a wrong type or range.
+    pub fn from_params(params: &BTreeMap<String, ParamValue>) -> Result<Self, ParamError> {
+        let mut r = Reader {
+            params,
+            used: Default::default(),
+        };
+        let d = PipelineConfig::default();
+        let k = KeyframePolicy::default();
+        let m = MemoryConfig::default();
+        let pipeline = PipelineConfig {
+            map_frame: r.frame("map_frame", &d.map_frame)?,
+            base_frame: r.frame("base_frame", &d.base_frame)?,
+            min_depth_m: r.f64("camera.min_depth_m", d.min_depth_m, 0.0, 100.0)?,
+            max_depth_m: r.f64("camera.max_depth_m", d.max_depth_m, 0.01, 1000.0)?,
+            keyframe: KeyframePolicy {
+                min_translation_m: r.f64(
+                    "keyframe.min_translation_m",
+                    k.min_translation_m,
+                    0.0,
+                    100.0,
+                )?,
+                min_rotation_rad: r.f64(
+                    "keyframe.min_rotation_rad",
+                    k.min_rotation_rad,
+                    0.0,
+                    std::f64::consts::TAU,
+                )?,
+                max_interval_s: r.f64("keyframe.max_interval_s", k.max_interval_s, 0.0, 3600.0)?,
+            },
+            tf: d.tf,
+            tf_wait_s: r.f64("tf.wait_s", d.tf_wait_s, 0.0, 60.0)?,
+            max_waiting: r.usize("tf.max_waiting", d.max_waiting, 1, 100_000)?,
+            depth_slop_s: r.f64("sync.slop_s", d.depth_slop_s, 0.0, 10.0)?,
+        };
+        if pipeline.max_depth_m <= pipeline.min_depth_m {
+            return Err(invalid(
+                "camera.max_depth_m",
+                format!(
+                    "{} must exceed camera.min_depth_m {}",
+                    pipeline.max_depth_m, pipeline.min_depth_m
+                ),
+            ));
+        }
+        let memory = MemoryConfig {
+            gate_base_m: r.f64("association.gate_base_m", m.gate_base_m, 0.0, 10.0)?,
+            gate_per_depth: r.f64("association.gate_per_depth", m.gate_per_depth, 0.0, 1.0)?,
+            gate_extent_fraction: r.f64(
+                "association.gate_extent_fraction",
+                m.gate_extent_fraction,
+                0.0,
+                10.0,
+            )?,
+            min_appearance_cosine: r.f64(
+                "association.min_appearance_cosine",
+                f64::from(m.min_appearance_cosine),
+                -1.0,
+                1.0,
+            )? as f32,
+            min_sightings_to_confirm: r.usize(
+                "association.min_sightings_to_confirm",
+                m.min_sightings_to_confirm as usize,
+                1,
+                1000,
+            )? as u32,
+            missing_after_views: r.usize(
+                "changes.missing_after_views",
+                m.missing_after_views as usize,
+                1,
+                1000,
+            )? as u32,
+            reid_window_s: r.f64("changes.reid_window_s", m.reid_window_s, 0.0, 30.0 * DAY_S)?,
+            ..m
+        };
+        memory
+            .validate()
+            .map_err(|e| invalid("association", e.to_string()))?;
+        let topics = InputTopics {
+            odom: r.topic("odom", "/odom", "reliable")?,
+            camera_info: r.topic("camera_info", "/camera/color/camera_info", "reliable")?,
+            color: r.topic("color", "/camera/color/image_raw", "sensor_data")?,
+            color_compressed: r.topic(
+                "color_compressed",
+                "/camera/color/image_raw/compressed",
+                "sensor_data",
+            )?,
+            depth: r.topic("depth", "/camera/depth/image_raw", "sensor_data")?,
+            detections: r.topic("detections", "/detections", "reliable")?,
+        };
+        let db = r.string("db_path", "")?;
+        let store = StoreParams {
+            db_path: (!db.is_empty()).then(|| PathBuf::from(db)),
+            commit_interval_s: r.f64("store.commit_interval_s", 0.1, 0.001, 60.0)?,
+            commit_max_changes: r.usize("store.commit_max_changes", 10_000, 1, 10_000_000)?,
+            hot_window_s: r.f64("store.hot_window_s", DAY_S, 0.0, 365.0 * DAY_S)?,
+            consolidate_after_s: if r.bool("store.consolidate_visits", true)? {
+                Some(r.f64("store.consolidate_after_s", DAY_S, 0.0, 3650.0 * DAY_S)?)
+            } else {
+                None
+            },
+            max_age_s: if r.bool("store.expire", true)? {
+                Some(r.f64("store.max_age_s", 14.0 * DAY_S, 0.0, 3650.0 * DAY_S)?)
+            } else {
+                None
+            },
+        };
+        // rcl's YAML reads a plain `off` as the bool false: take it as "off".
+        let rerun = match r.get("rerun") {
+            Some(ParamValue::Bool(false)) => RerunTarget::Off,
+            _ => r
+                .string("rerun", "off")?
+                .parse()
+                .map_err(|e: crate::viz::VizError| invalid("rerun", e.to_string()))?,
+        };
+        let model_dir = r.string("captioning.model_dir", "")?;
+        let captioning = r.bool("captioning.enabled", false)?;
+        if captioning && model_dir.is_empty() {
+            return Err(invalid(
+                "captioning.enabled",
+                "true needs captioning.model_dir (an exported captioning model)",
+            ));
+        }
+        let c = Self {
+            node_name: Self::DEFAULT_NAME.into(),
+            namespace: "/".into(),
+            use_sim_time: r.bool("use_sim_time", false)?,
+            autostart: r.bool("autostart", true)?,
+            pipeline,
+            memory,
+            topics,
+            store,
+            perception_queue: r.usize("perception.queue_size", 4, 1, 1000)?,
+            captioning,
+            captioner_model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
+            rerun,
+            service_mapping: r.parsed("service_mapping", "enhanced")?,
+            diagnostics_period_s: r.f64("diagnostics.period_s", 1.0, 0.1, 3600.0)?,
+            unknown: params
+                .keys()
+                .filter(|k| !r.used.contains(k.as_str()))
+                .cloned()
+                .collect(),
+        };
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn ros_args_parse_like_rcl() {
+        let a = RosArgs::parse(&args(
+            "--verbose --ros-args -p map_frame:=world -p keyframe.min_translation_m:=1 \
+             -p qos.odom:=sensor_data -r __node:=memory -r __ns:=/robot1 -r /odom:=/wheel/odom \
+             --log-level debug -- tail",
+        ))
+        .unwrap();
+        assert_eq!(a.other, ["--verbose", "tail"]);
+        assert_eq!(a.node_name.as_deref(), Some("memory"));
+        assert_eq!(a.fully_qualified_name("mnemo"), "/robot1/memory");
+        assert_eq!(a.remaps, [("/odom".to_string(), "/wheel/odom".to_string())]);
+        assert_eq!(a.log_levels, ["debug"]);
+        let c = NodeConfig::from_args(&a).unwrap();
+        assert_eq!(c.pipeline.map_frame, "world");
+        assert_eq!(c.pipeline.keyframe.min_translation_m, 1.0);
+        assert_eq!(c.topics.odom.qos, QosProfile::SensorData);
+        assert_eq!(
+            (c.node_name.as_str(), c.namespace.as_str()),
+            ("memory", "/robot1")
+        );
+        for bad in [
+            "-p",
+            "-p x",
+            "-p :=1",
+            "-r __ns:=robot",
+            "-r __node:=9x",
+            "--bogus",
+        ] {
+            let e = RosArgs::parse(&args(&format!("--ros-args {bad}"))).unwrap_err();
+            assert!(matches!(e, ParamError::Args(_)), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn values_are_typed_as_yaml() {
+        let v = |s| parse_value("x", s).unwrap();
+        assert_eq!(v("true"), ParamValue::Bool(true));
+        assert_eq!(v("3"), ParamValue::Integer(3));
+        assert_eq!(v("0.5"), ParamValue::Double(0.5));
+        assert_eq!(v("map"), ParamValue::String("map".into()));
+        assert_eq!(v("[1, 2]"), ParamValue::IntegerArray(vec![1, 2]));
+        assert_eq!(v("[1, 2.5]"), ParamValue::DoubleArray(vec![1.0, 2.5]));
+        assert_eq!(
+            v("[a, b]"),
+            ParamValue::StringArray(vec!["a".into(), "b".into()])
+        );
+        assert!(parse_value("x", "{a: 1}").is_err());
+        assert!(parse_value("x", "[1, a]").is_err());
+    }
+
+    #[test]
+    fn params_file_sections_select_the_node_and_flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.yaml");
+        std::fs::write(
+            &f,
+            "/**:\n  ros__parameters:\n    use_sim_time: true\n    keyframe: {min_translation_m: 0.5}\n\
+             other_node:\n  ros__parameters:\n    map_frame: nope\n\
+             /robot1/mnemo:\n  ros__parameters:\n    keyframe:\n      max_interval_s: 2.0\n\
+             /robot2/*:\n  ros__parameters:\n    map_frame: r2\n",
+        )
+        .unwrap();
+        let p = read_params_file(&f, "/robot1/mnemo").unwrap();
+        assert_eq!(p["use_sim_time"], ParamValue::Bool(true));
+        assert_eq!(p["keyframe.min_translation_m"], ParamValue::Double(0.5));
+        assert_eq!(p["keyframe.max_interval_s"], ParamValue::Double(2.0));
+        assert!(!p.contains_key("map_frame"));
+        let p2 = read_params_file(&f, "/robot2/mnemo").unwrap();
+        assert_eq!(p2["map_frame"], ParamValue::String("r2".into()));
+        // An override after the file wins; one before it loses.
+        let a = RosArgs::parse(&args(&format!(
+            "--ros-args -p use_sim_time:=false --params-file {} -p keyframe.max_interval_s:=3.0 -r __ns:=/robot1",
+            f.display()
+        )))
+        .unwrap();
+        let p = a.parameters("/robot1/mnemo").unwrap();
+        assert_eq!(p["use_sim_time"], ParamValue::Bool(true));
+        assert_eq!(p["keyframe.max_interval_s"], ParamValue::Double(3.0));
+        // Files that are not params files are clear errors naming the file.
+        std::fs::write(&f, "mnemo:\n  parameters: {}\n").unwrap();
+        let e = read_params_file(&f, "/mnemo").unwrap_err().to_string();
+        assert!(e.contains("p.yaml") && e.contains("ros__parameters"), "{e}");
+        let e = read_params_file(&dir.path().join("none.yaml"), "/mnemo").unwrap_err();
+        assert!(e.to_string().contains("none.yaml"), "{e}");
+    }
+
+    #[test]
+    fn selectors_match_like_rcl() {
+        assert!(selects("/**", "/a/b/mnemo"));
+        assert!(selects("mnemo", "/a/mnemo"));
+        assert!(selects("/a/mnemo", "/a/mnemo"));
+        assert!(!selects("/b/mnemo", "/a/mnemo"));
+        assert!(selects("/*/mnemo", "/a/mnemo"));
+        assert!(!selects("/*/mnemo", "/a/b/mnemo"));
+        assert!(selects("/**/mnemo", "/a/b/mnemo"));
+        assert!(selects("/**/mnemo", "/mnemo"));
+        assert!(!selects("other", "/mnemo"));
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        let bad = |k: &str, v: &str| {
+            let mut p = BTreeMap::new();
+            p.insert(k.to_string(), parse_value(k, v).unwrap());
+            NodeConfig::from_params(&p).unwrap_err().to_string()
+        };
+        for (k, v) in [
+            ("keyframe.min_translation_m", "-1.0"),
+            ("keyframe.min_translation_m", "fast"),
+            ("map_frame", "/map"),
+            ("map_frame", "3"),
+            ("qos.depth", "best_effort"),
+            ("rerun", "save="),
+            ("service_mapping", "fastdds"),
+            ("store.commit_max_changes", "0"),
+            ("camera.max_depth_m", "0.1"),
+            ("captioning.enabled", "true"),
+            ("topics.odom", "''"),
+        ] {
+            let e = bad(k, v);
+            assert!(e.starts_with(&format!("parameter {k}")), "{k}:={v}: {e}");
+        }
+        // Unknown keys are kept for a warning, not refused (shared /** sections).
+        let mut p = BTreeMap::new();
+        p.insert("other_node_key".to_string(), ParamValue::Bool(true));
+        assert_eq!(
+            NodeConfig::from_params(&p).unwrap().unknown,
+            ["other_node_key"]
+        );
+        // `-p rerun:=off` read as YAML 1.1 by rcl is the bool false.
+        let mut p = BTreeMap::new();
+        p.insert("rerun".to_string(), ParamValue::Bool(false));
+        assert_eq!(NodeConfig::from_params(&p).unwrap().rerun, RerunTarget::Off);
+    }
+}
