@@ -938,6 +938,16 @@ mod tests {
         );
     }
 
+    /// A pipeline with static TF (map = odom, base_link = cam) and camera info.
+    fn camera_pipeline() -> (Pipeline, Vec<Output>) {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let mut out = Vec::new();
+        p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
+        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
+        p.push(Input::CameraInfo(info()), &mut out);
+        (p, out)
+    }
+
     fn compressed(ns: i64, format: &str, data: Vec<u8>) -> CompressedImage {
         CompressedImage {
             header: header(ns, "cam"),
@@ -997,11 +1007,7 @@ mod tests {
 
     #[test]
     fn keyframes_carry_compressed_colour_images_and_bad_ones_are_counted() {
-        let mut p = Pipeline::new(PipelineConfig::default());
-        let mut out = Vec::new();
-        p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
-        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
-        p.push(Input::CameraInfo(info()), &mut out);
+        let (mut p, mut out) = camera_pipeline();
         // Unknown format and empty data: refused at once.
         p.push(
             Input::CompressedColorImage(compressed(1_000_000_000, "bmp", vec![1])),
@@ -1043,11 +1049,7 @@ mod tests {
 
     #[test]
     fn keyframes_carry_the_colour_image_nearest_in_time_within_the_slop() {
-        let mut p = Pipeline::new(PipelineConfig::default());
-        let mut out = Vec::new();
-        p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
-        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
-        p.push(Input::CameraInfo(info()), &mut out);
+        let (mut p, mut out) = camera_pipeline();
         // A bad colour image is counted and not kept.
         p.push(
             Input::ColorImage(color(1_000_000_000, "yuv422", &[0; 2])),

@@ -36,11 +36,7 @@ fn mnemo(args: &[&str]) -> serde_json::Value {
 
 /// `tests/interop/check_rrd.py`: the recording as rerun-sdk's reader sees it.
 fn read_rrd(rrd: &Path) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_rrd.py"))
-        .arg(rrd)
-        .output()
-        .unwrap();
+    let out = check_rrd(rrd);
     assert!(
         out.status.success(),
         "check_rrd.py: {}",
@@ -302,12 +298,15 @@ impl Drop for KillGroup {
 
 /// Like [`read_rrd`], but a file still being written may fail to read: an empty summary then.
 fn read_rrd_lenient(rrd: &Path) -> serde_json::Value {
-    let out = Command::new(python())
+    serde_json::from_slice(&check_rrd(rrd).stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn check_rrd(rrd: &Path) -> std::process::Output {
+    Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_rrd.py"))
         .arg(rrd)
         .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+        .unwrap()
 }
 
 #[test]
