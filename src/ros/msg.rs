@@ -505,6 +505,124 @@ impl RosMessage for Clock {
     const TYPE_NAME: &'static str = "rosgraph_msgs/msg/Clock";
 }
 
+/// `std_msgs/msg/ColorRGBA`, components in `[0, 1]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColorRgba {
+    /// Red.
+    pub r: f32,
+    /// Green.
+    pub g: f32,
+    /// Blue.
+    pub b: f32,
+    /// Alpha (0 is invisible).
+    pub a: f32,
+}
+
+/// `builtin_interfaces/msg/Duration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duration {
+    /// Seconds.
+    pub sec: i32,
+    /// Nanoseconds within the second.
+    pub nanosec: u32,
+}
+
+/// `visualization_msgs/msg/UVCoordinate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UvCoordinate {
+    /// u.
+    pub u: f32,
+    /// v.
+    pub v: f32,
+}
+
+/// `visualization_msgs/msg/MeshFile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeshFile {
+    /// File name (for its extension).
+    pub filename: String,
+    /// File contents.
+    pub data: Vec<u8>,
+}
+
+/// `visualization_msgs/msg/Marker` (the same layout in Humble and Jazzy).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Stamp and frame.
+    pub header: Header,
+    /// Namespace (with `id`, the marker's identity).
+    pub ns: String,
+    /// Id within the namespace.
+    pub id: i32,
+    /// `Marker::CUBE`, ...
+    #[serde(rename = "type")]
+    pub kind: i32,
+    /// `Marker::ADD`, `DELETE`, `DELETEALL`.
+    pub action: i32,
+    /// Pose in the header frame.
+    pub pose: Pose,
+    /// Size, m (meaning depends on the type).
+    pub scale: Vector3,
+    /// Colour of the whole marker.
+    pub color: ColorRgba,
+    /// How long it stays (zero: forever).
+    pub lifetime: Duration,
+    /// Re-transform every frame.
+    pub frame_locked: bool,
+    /// Points of lists and strips.
+    pub points: Vec<Point>,
+    /// Per-point colours.
+    pub colors: Vec<ColorRgba>,
+    /// Texture URI.
+    pub texture_resource: String,
+    /// Texture image.
+    pub texture: CompressedImage,
+    /// Texture coordinates.
+    pub uv_coordinates: Vec<UvCoordinate>,
+    /// Text of `TEXT_VIEW_FACING`.
+    pub text: String,
+    /// Mesh URI.
+    pub mesh_resource: String,
+    /// Embedded mesh.
+    pub mesh_file: MeshFile,
+    /// Use the mesh's own materials.
+    pub mesh_use_embedded_materials: bool,
+}
+
+impl Marker {
+    /// A box.
+    pub const CUBE: i32 = 1;
+    /// A sphere.
+    pub const SPHERE: i32 = 2;
+    /// Pairs of points, each a segment.
+    pub const LINE_LIST: i32 = 5;
+    /// Spheres at `points`.
+    pub const SPHERE_LIST: i32 = 7;
+    /// Text facing the viewer.
+    pub const TEXT_VIEW_FACING: i32 = 9;
+    /// Add or replace.
+    pub const ADD: i32 = 0;
+    /// Delete this marker.
+    pub const DELETE: i32 = 2;
+    /// Delete every marker of the publisher.
+    pub const DELETEALL: i32 = 3;
+}
+
+impl RosMessage for Marker {
+    const TYPE_NAME: &'static str = "visualization_msgs/msg/Marker";
+}
+
+/// `visualization_msgs/msg/MarkerArray`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MarkerArray {
+    /// The markers.
+    pub markers: Vec<Marker>,
+}
+
+impl RosMessage for MarkerArray {
+    const TYPE_NAME: &'static str = "visualization_msgs/msg/MarkerArray";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

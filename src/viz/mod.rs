@@ -1,4 +1,5 @@
-//! Rerun visualisation of a memory as it is built: an adapter that only reads the memory.
+//! Visualisation of a memory as it is built: Rerun (this module) and RViz markers
+//! ([`markers`]); adapters that only read the memory.
 //!
 //! Owns: the choice of Rerun sink (`--rerun save=FILE.rrd | connect=ADDR | spawn`, or off), the
 //! entity layout, and the conversion of poses, keyframes, objects, places, relations and events
@@ -17,6 +18,8 @@
 //! - `world/places` (points), `world/relations` (lines from subject to object, by kind),
 //! - `events` and `captions` (text logs; each event line starts with its kind, e.g.
 //!   `moved: mug #12 from (..) to (..)`).
+
+pub mod markers;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -167,21 +170,36 @@ fn pinhole(cam: &PinholeCamera, width_px: u32, height_px: u32) -> Pinhole {
     .with_image_plane_distance(0.4)
 }
 
-/// Box colour of an object state: present green, moved orange, missing red.
-pub fn state_color(state: ObjectState) -> Color {
+/// Colour of an object state in every view (Rerun, RViz): present green, moved orange,
+/// missing red.
+pub fn state_rgb(state: ObjectState) -> [u8; 3] {
     match state {
-        ObjectState::Present => Color::from_rgb(60, 200, 90),
-        ObjectState::Moved => Color::from_rgb(255, 160, 30),
-        ObjectState::Missing => Color::from_rgb(230, 50, 50),
+        ObjectState::Present => [60, 200, 90],
+        ObjectState::Moved => [255, 160, 30],
+        ObjectState::Missing => [230, 50, 50],
+    }
+}
+
+/// Box colour of an object state in Rerun (see [`state_rgb`]).
+pub fn state_color(state: ObjectState) -> Color {
+    let [r, g, b] = state_rgb(state);
+    Color::from_rgb(r, g, b)
+}
+
+/// Colour of a relation line in every view: blue `on`, purple `in`, grey `near`.
+pub fn relation_rgb(kind: RelationKind) -> [u8; 3] {
+    match kind {
+        RelationKind::On => [90, 160, 255],
+        RelationKind::In => [200, 110, 255],
+        RelationKind::Near => [180, 180, 180],
     }
 }
 
 fn relation_color(kind: RelationKind) -> Color {
-    match kind {
-        RelationKind::On => Color::from_rgb(90, 160, 255),
-        RelationKind::In => Color::from_rgb(200, 110, 255),
-        RelationKind::Near => Color::from_unmultiplied_rgba(180, 180, 180, 120),
-    }
+    let [r, g, b] = relation_rgb(kind);
+    // Near relations are many: fainter.
+    let a = if kind == RelationKind::Near { 120 } else { 255 };
+    Color::from_unmultiplied_rgba(r, g, b, a)
 }
 
 impl RerunViz {
