@@ -1,23 +1,29 @@
-//! RViz markers (issue 5, `~/markers`): built from a simulated memory, their CDR bytes decode
-//! with the independent `rosbags` package (Humble and Jazzy layouts) to the same markers, one
-//! box and one label per object, coloured by state (needs `bash .ci/setup`).
+//! Standard messages the node publishes, decoded by the independent `rosbags` package (Humble
+//! and Jazzy layouts): RViz markers (`~/markers`) built from a simulated memory, one box and
+//! one label per object coloured by state, and lifecycle transition events (issue 5; needs
+//! `bash .ci/setup`).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mnemo::core::{LexicalEmbedder, Memory};
-use mnemo::ros::msg::{encode, Marker, MarkerArray};
+use mnemo::ros::lifecycle::{CallbackResult, Lifecycle, Transition, TransitionEvent};
+use mnemo::ros::msg::{encode, Marker, MarkerArray, RosMessage};
 use mnemo::sim::{memory_config, simulate, SimConfig};
 use mnemo::viz::markers::markers;
 use mnemo::viz::state_rgb;
 
 use crate::replay::python;
 
-fn decode_with_rosbags(bytes: &[u8], distro: &str) -> MarkerArray {
+fn decode_with_rosbags<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    type_name: &str,
+    distro: &str,
+) -> T {
     let mut child = Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/rosbags_decode.py"))
-        .args(["visualization_msgs/msg/MarkerArray", "--distro", distro])
+        .args([type_name, "--distro", distro])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,6 +92,29 @@ fn markers_decode_with_rosbags_and_show_every_object() {
     // The bytes mean the same to rosbags, in both distributions' layouts.
     let bytes = encode(&array).unwrap();
     for distro in ["humble", "jazzy"] {
-        assert_eq!(decode_with_rosbags(&bytes, distro), array, "{distro}");
+        let back: MarkerArray = decode_with_rosbags(&bytes, MarkerArray::TYPE_NAME, distro);
+        assert_eq!(back, array, "{distro}");
+    }
+}
+
+#[test]
+fn lifecycle_transition_events_decode_with_rosbags() {
+    let mut lc = Lifecycle::default();
+    let configure = Transition {
+        id: 1,
+        label: String::new(),
+    };
+    let events = lc
+        .change(&configure, 1_767_276_000_000_000_001, |_| {
+            CallbackResult::Success
+        })
+        .unwrap();
+    for e in &events {
+        let bytes = encode(e).unwrap();
+        for distro in ["humble", "jazzy"] {
+            let back: TransitionEvent =
+                decode_with_rosbags(&bytes, TransitionEvent::TYPE_NAME, distro);
+            assert_eq!(&back, e, "{distro}");
+        }
     }
 }
