@@ -1216,9 +1216,7 @@ fn replay_cmd(
     v["db"] = serde_json::json!(db.map(|p| p.display().to_string()));
     v["rerun"] = match viz.target() {
         RerunTarget::Off => serde_json::Value::Null,
-        RerunTarget::Save(p) => serde_json::json!(format!("save={}", p.display())),
-        RerunTarget::Connect(url) => serde_json::json!(format!("connect={url}")),
-        RerunTarget::Spawn => serde_json::json!("spawn"),
+        t => serde_json::json!(t.to_string()),
     };
     if let Some(pm) = persistent.take() {
         pm.close()?;

@@ -185,10 +185,17 @@ pub fn replay(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ReplaySummary, ReplayError> {
     let file = mcap_path(path)?;
-    let bytes = std::fs::read(&file).map_err(|e| ReplayError::Read {
+    let read_err = |e: std::io::Error| ReplayError::Read {
         path: file.clone(),
         reason: e.to_string(),
-    })?;
+    };
+    let opened = std::fs::File::open(&file).map_err(read_err)?;
+    // SAFETY: the map is only read, and only while this function runs. A bag is a finished
+    // recording; if another process truncated it meanwhile, reads past the new end would fault
+    // (the documented hazard of memory maps), which is why this is kept to bag files. Mapping
+    // instead of reading keeps multi-GB RGB-D bags out of the heap.
+    let bytes = unsafe { memmap2::Mmap::map(&opened) }.map_err(read_err)?;
+    let bytes: &[u8] = &bytes;
     if !bytes.starts_with(mcap::MAGIC) {
         return Err(ReplayError::NotMcap {
             path: file,
@@ -196,11 +203,11 @@ pub fn replay(
         });
     }
     let stream =
-        mcap::MessageStream::new_with_options(&bytes, mcap::read::Options::IgnoreEndMagic.into())
+        mcap::MessageStream::new_with_options(bytes, mcap::read::Options::IgnoreEndMagic.into())
             .map_err(|e| ReplayError::NotMcap {
-            path: file.clone(),
-            reason: e.to_string(),
-        })?;
+                path: file.clone(),
+                reason: e.to_string(),
+            })?;
     let t = &config.topics;
     let slots = [
         (t.tf.as_str(), Slot::Tf),
@@ -220,7 +227,7 @@ pub fn replay(
     let (mut first, mut last) = (u64::MAX, 0u64);
     // Progress counts messages; the total comes from the summary section (0 when the file has
     // none, e.g. a truncated bag).
-    let total = mcap::Summary::read(&bytes)
+    let total = mcap::Summary::read(bytes)
         .ok()
         .flatten()
         .and_then(|s| s.stats.map(|st| st.message_count))

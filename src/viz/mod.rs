@@ -72,6 +72,19 @@ impl RerunTarget {
     }
 }
 
+impl std::fmt::Display for RerunTarget {
+    /// The `--rerun` argument that selects this target (`off`, `save=FILE`, `connect=URL`,
+    /// `spawn`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Off => write!(f, "off"),
+            Self::Save(p) => write!(f, "save={}", p.display()),
+            Self::Connect(url) => write!(f, "connect={url}"),
+            Self::Spawn => write!(f, "spawn"),
+        }
+    }
+}
+
 impl FromStr for RerunTarget {
     type Err = VizError;
 
@@ -514,6 +527,17 @@ mod tests {
         for bad in ["", "save=", "connect=", "spawn=x", "rrd", "off=1"] {
             let e = bad.parse::<RerunTarget>().unwrap_err().to_string();
             assert!(e.contains("expected save"), "{bad}: {e}");
+        }
+        // Display gives back an argument that parses to the same target.
+        for t in [
+            "off",
+            "spawn",
+            "save=a/b.rrd",
+            "connect=rerun+http://h:1/proxy",
+        ] {
+            let target = t.parse::<RerunTarget>().unwrap();
+            assert_eq!(target.to_string(), t);
+            assert_eq!(target.to_string().parse::<RerunTarget>().unwrap(), target);
         }
         assert_eq!(
             RerunTarget::default_save_path(Path::new("/bags/kitchen_run.mcap")),

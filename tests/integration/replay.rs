@@ -167,7 +167,13 @@ fn damaged_bags_are_reported_not_fatal() {
     let f = dir.path().join("flipped.mcap");
     std::fs::write(&f, &flipped).unwrap();
     let _ = replay(&f, &ReplayConfig::default(), |_| Ok(()), |_, _| {});
-    // Not MCAP at all, and a missing path: clear errors.
+    // Not MCAP at all (garbage, an empty file), and a missing path: clear errors.
+    let empty = dir.path().join("empty.mcap");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(
+        replay(&empty, &ReplayConfig::default(), |_| Ok(()), |_, _| {}),
+        Err(ReplayError::NotMcap { .. })
+    ));
     let g = dir.path().join("garbage.mcap");
     std::fs::write(&g, b"this is not a bag").unwrap();
     assert!(matches!(
