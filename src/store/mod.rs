@@ -33,7 +33,7 @@ use crate::core::memory::{ColdEvents, Forget, ForgetReport, IngestStats, Memory,
 use crate::core::scene_graph::{MemoryObject, Place, Placement};
 use crate::core::time::{StampNs, TimeWindow};
 
-pub use persistent::{CommitPolicy, PersistentMemory, RetentionConfig};
+pub use persistent::{CommitPolicy, PersistentMemory, RetentionConfig, StoreStatus};
 use schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 
 /// Why the store failed. Every variant names the file.

@@ -126,7 +126,7 @@ impl RetentionConfig {
 }
 
 /// Where a [`PersistentMemory`] stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StoreStatus {
     /// The database, if any.
     pub path: Option<String>,

@@ -1,6 +1,7 @@
 //! Standard messages the node publishes, decoded by the independent `rosbags` package (Humble
 //! and Jazzy layouts): RViz markers (`~/markers`) built from a simulated memory, one box and
-//! one label per object coloured by state, and lifecycle transition events (issue 5; needs
+//! one label per object coloured by state, `/diagnostics`, and lifecycle transition events
+//! (issue 5; needs
 //! `bash .ci/setup`).
 
 use std::io::Write;
@@ -8,9 +9,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mnemo::core::{LexicalEmbedder, Memory};
+use mnemo::ros::diagnostics::{diagnostics, DiagnosticArray, Snapshot};
 use mnemo::ros::lifecycle::{CallbackResult, Lifecycle, Transition, TransitionEvent};
 use mnemo::ros::msg::{encode, Marker, MarkerArray, RosMessage};
 use mnemo::sim::{memory_config, simulate, SimConfig};
+use mnemo::store::StoreStatus;
 use mnemo::viz::markers::markers;
 use mnemo::viz::state_rgb;
 
@@ -94,6 +97,28 @@ fn markers_decode_with_rosbags_and_show_every_object() {
     for distro in ["humble", "jazzy"] {
         let back: MarkerArray = decode_with_rosbags(&bytes, MarkerArray::TYPE_NAME, distro);
         assert_eq!(back, array, "{distro}");
+    }
+}
+
+#[test]
+fn diagnostics_decode_with_rosbags() {
+    let before = Snapshot::default();
+    let now = Snapshot {
+        stamp_ns: 2_000_000_000,
+        messages: 30,
+        objects: 4,
+        events: 9,
+        ..Snapshot::default()
+    };
+    let store = StoreStatus {
+        path: Some("/tmp/m.db".into()),
+        ..StoreStatus::default()
+    };
+    let d = diagnostics("/mnemo", &before, &now, Some(&store), 5.0);
+    let bytes = encode(&d).unwrap();
+    for distro in ["humble", "jazzy"] {
+        let back: DiagnosticArray = decode_with_rosbags(&bytes, DiagnosticArray::TYPE_NAME, distro);
+        assert_eq!(back, d, "{distro}");
     }
 }
 
