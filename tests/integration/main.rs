@@ -11,7 +11,8 @@
 //! - `store`: persistence, retention, forget and faults (issue 3).
 //! - `replay`: rosbags-written MCAP bags through the pipeline, ground truth, damaged bags
 //!   (issue 4; needs `bash .ci/setup`).
-//! - `markers`: RViz markers of a memory, decoded by `rosbags` (issue 5; needs `bash .ci/setup`).
+//! - `markers`: what the node publishes (RViz markers of a memory, `/diagnostics`, lifecycle
+//!   transition events), decoded by `rosbags` (issue 5; needs `bash .ci/setup`).
 //! - `mnemo_msgs`: the `msg/` interface files vs the Rust types (no drift), and their CDR bytes
 //!   vs the independent `rosbags` package (issue 5; needs `bash .ci/setup`).
 //! - `packaging`: shipped params files into `NodeConfig`, launch files, package manifests

@@ -1,8 +1,7 @@
 //! Standard messages the node publishes, decoded by the independent `rosbags` package (Humble
 //! and Jazzy layouts): RViz markers (`~/markers`) built from a simulated memory, one box and
 //! one label per object coloured by state, `/diagnostics`, and lifecycle transition events
-//! (issue 5; needs
-//! `bash .ci/setup`).
+//! (issue 5; needs `bash .ci/setup`).
 
 use std::io::Write;
 use std::path::Path;
