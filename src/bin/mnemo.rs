@@ -1096,12 +1096,7 @@ fn replay_cmd(
     use mnemo::ros::pipeline::{Output, PipelineConfig};
     use mnemo::viz::{RerunTarget, RerunViz};
     use std::io::IsTerminal;
-    let target = match rerun.parse::<RerunTarget>()? {
-        RerunTarget::Save(p) if p.as_os_str().is_empty() => {
-            RerunTarget::Save(RerunTarget::default_save_path(bag))
-        }
-        t => t,
-    };
+    let target = RerunTarget::parse_with_default(rerun, &RerunTarget::default_save_path(bag))?;
     let bag_name = bag
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

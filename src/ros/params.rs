@@ -964,6 +964,13 @@ mod tests {
             NodeConfig::from_params(&p).unwrap().unknown,
             ["other_node_key"]
         );
+        // A bare `save` writes where the params file says it does.
+        let mut p = BTreeMap::new();
+        p.insert("rerun".to_string(), ParamValue::String("save".into()));
+        assert_eq!(
+            NodeConfig::from_params(&p).unwrap().rerun,
+            RerunTarget::Save("rerun-recordings/mnemo.rrd".into())
+        );
         // `-p rerun:=off` read as YAML 1.1 by rcl is the bool false.
         let mut p = BTreeMap::new();
         p.insert("rerun".to_string(), ParamValue::Bool(false));

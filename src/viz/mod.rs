@@ -61,7 +61,7 @@ pub enum RerunTarget {
 }
 
 impl RerunTarget {
-    /// The recording path `--rerun save` without a file name uses: `rerun-recordings/<stem>.rrd`.
+    /// The recording path for a source (a bag): `rerun-recordings/<stem>.rrd`.
     pub fn default_save_path(source: &Path) -> PathBuf {
         let stem = source
             .file_stem()
@@ -88,10 +88,20 @@ impl std::fmt::Display for RerunTarget {
 impl FromStr for RerunTarget {
     type Err = VizError;
 
-    /// Parses `off`, `save` (default path, see [`RerunTarget::default_save_path`]; returned as
-    /// an empty path), `save=FILE.rrd`, `connect` (the default viewer address),
-    /// `connect=HOST:PORT` or `connect=rerun+http://...`, and `spawn`.
+    /// Parses a target as [`RerunTarget::parse_with_default`] does, with a bare `save` writing
+    /// `rerun-recordings/mnemo.rrd`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_with_default(s, &Self::default_save_path(Path::new("mnemo")))
+    }
+}
+
+impl RerunTarget {
+    /// Parses `off`, `save` (to `default_save`), `save=FILE.rrd`, `connect` (the default viewer
+    /// address), `connect=HOST:PORT` or `connect=rerun+http://...`, and `spawn`.
+    ///
+    /// # Errors
+    /// [`VizError::BadTarget`] naming what was expected.
+    pub fn parse_with_default(s: &str, default_save: &Path) -> Result<Self, VizError> {
         let (verb, arg) = match s.split_once('=') {
             Some((v, a)) => (v, Some(a)),
             None => (s, None),
@@ -104,7 +114,7 @@ impl FromStr for RerunTarget {
         match (verb, arg) {
             ("off", None) => Ok(Self::Off),
             ("spawn", None) => Ok(Self::Spawn),
-            ("save", None) => Ok(Self::Save(PathBuf::new())),
+            ("save", None) => Ok(Self::Save(default_save.to_path_buf())),
             ("save", Some(f)) if !f.is_empty() => Ok(Self::Save(PathBuf::from(f))),
             ("connect", None) => Ok(Self::Connect(
                 "rerun+http://127.0.0.1:9876/proxy".to_string(),
@@ -512,7 +522,11 @@ mod tests {
         );
         assert_eq!(
             "save".parse::<RerunTarget>().unwrap(),
-            RerunTarget::Save(PathBuf::new())
+            RerunTarget::Save("rerun-recordings/mnemo.rrd".into())
+        );
+        assert_eq!(
+            RerunTarget::parse_with_default("save", Path::new("x/y.rrd")).unwrap(),
+            RerunTarget::Save("x/y.rrd".into())
         );
         assert_eq!(
             "connect=10.0.0.2:9876".parse::<RerunTarget>().unwrap(),
