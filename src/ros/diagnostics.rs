@@ -149,6 +149,7 @@ pub fn diagnostics(
             kv("bad_detections", p.bad_detections),
             kv("bad_odometry", p.bad_odometry),
             kv("stamps_backwards", p.stamps_backwards),
+            kv("time_jumps", p.time_jumps),
         ],
     };
     let database = match store {

@@ -4,13 +4,16 @@
 //! `/diagnostics` statuses ([`diagnostics`]), the
 //! services as pure request -> query -> response
 //! translations ([`services`]), the TF buffer ([`tf`]) and the ingest pipeline ([`pipeline`])
-//! that turns decoded messages into the core's inputs. Nothing here talks to
-//! DDS; only [`params`] reads files (params files).
+//! that turns decoded messages into the core's inputs, and the node's logic ([`node`]). Only
+//! [`dds`] talks to DDS (the `mnemo_node` composition root over ros2-client); only [`params`]
+//! and the store behind [`node`] touch files.
 
+pub mod dds;
 pub mod diagnostics;
 pub mod lifecycle;
 pub mod mnemo_msgs;
 pub mod msg;
+pub mod node;
 pub mod params;
 pub mod pipeline;
 pub mod services;

@@ -489,6 +489,9 @@ pub struct InputTopics {
     pub depth: InputTopic,
     /// `vision_msgs/Detection3DArray` or `Detection2DArray`.
     pub detections: InputTopic,
+    /// Whether `detections` carries `Detection2DArray` (back-projected through depth) instead
+    /// of `Detection3DArray` (parameter `detections_type`: `3d` or `2d`).
+    pub detections_2d: bool,
 }
 
 /// Persistence settings.
@@ -542,12 +545,17 @@ pub struct NodeConfig {
     /// Parameters given that the node does not know (warned about at startup, e.g. another
     /// node's keys in a shared `/**` section).
     pub unknown: Vec<String>,
+    /// Every parameter the node knows with the value in effect (given or default), typed as
+    /// the node reads it: what it declares, so `ros2 param list/get` show them.
+    pub effective: BTreeMap<String, ParamValue>,
 }
 
 /// Reads typed parameters, remembering which were used.
 struct Reader<'a> {
     params: &'a BTreeMap<String, ParamValue>,
     used: std::collections::BTreeSet<&'a str>,
+    /// The value in effect of every parameter read (given or default), typed.
+    effective: BTreeMap<String, ParamValue>,
 }
 
 impl<'a> Reader<'a> {
@@ -558,25 +566,34 @@ impl<'a> Reader<'a> {
     }
 
     fn bool(&mut self, name: &str, default: bool) -> Result<bool, ParamError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(ParamValue::Bool(b)) => Ok(*b),
-            Some(v) => Err(invalid(
-                name,
-                format!("expected a bool, got {}", v.type_name()),
-            )),
-        }
+        let b = match self.get(name) {
+            None => default,
+            Some(ParamValue::Bool(b)) => *b,
+            Some(v) => {
+                return Err(invalid(
+                    name,
+                    format!("expected a bool, got {}", v.type_name()),
+                ))
+            }
+        };
+        self.effective.insert(name.into(), ParamValue::Bool(b));
+        Ok(b)
     }
 
     fn string(&mut self, name: &str, default: &str) -> Result<String, ParamError> {
-        match self.get(name) {
-            None => Ok(default.to_string()),
-            Some(ParamValue::String(s)) => Ok(s.clone()),
-            Some(v) => Err(invalid(
-                name,
-                format!("expected a string, got {}", v.type_name()),
-            )),
-        }
+        let s = match self.get(name) {
+            None => default.to_string(),
+            Some(ParamValue::String(s)) => s.clone(),
+            Some(v) => {
+                return Err(invalid(
+                    name,
+                    format!("expected a string, got {}", v.type_name()),
+                ))
+            }
+        };
+        self.effective
+            .insert(name.into(), ParamValue::String(s.clone()));
+        Ok(s)
     }
 
     fn parsed<T: FromStr<Err = String>>(
@@ -603,6 +620,7 @@ impl<'a> Reader<'a> {
             }
         };
         if v.is_finite() && v >= min && v <= max {
+            self.effective.insert(name.into(), ParamValue::Double(v));
             Ok(v)
         } else {
             Err(invalid(name, format!("{v} is outside [{min}, {max}]")))
@@ -616,17 +634,22 @@ impl<'a> Reader<'a> {
         min: i64,
         max: i64,
     ) -> Result<usize, ParamError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(ParamValue::Integer(i)) if (min..=max).contains(i) => Ok(*i as usize),
+        let n = match self.get(name) {
+            None => default,
+            Some(ParamValue::Integer(i)) if (min..=max).contains(i) => *i as usize,
             Some(ParamValue::Integer(i)) => {
-                Err(invalid(name, format!("{i} is outside [{min}, {max}]")))
+                return Err(invalid(name, format!("{i} is outside [{min}, {max}]")))
             }
-            Some(v) => Err(invalid(
-                name,
-                format!("expected an integer, got {}", v.type_name()),
-            )),
-        }
+            Some(v) => {
+                return Err(invalid(
+                    name,
+                    format!("expected an integer, got {}", v.type_name()),
+                ))
+            }
+        };
+        self.effective
+            .insert(name.into(), ParamValue::Integer(n as i64));
+        Ok(n)
     }
 
     fn frame(&mut self, name: &str, default: &str) -> Result<String, ParamError> {
@@ -685,6 +708,7 @@ impl NodeConfig {
         let mut r = Reader {
             params,
             used: Default::default(),
+            effective: BTreeMap::new(),
         };
         let d = PipelineConfig::default();
         let k = KeyframePolicy::default();
@@ -734,7 +758,11 @@ impl NodeConfig {
             )?,
             min_appearance_cosine: r.f64(
                 "association.min_appearance_cosine",
-                f64::from(m.min_appearance_cosine),
+                // The f32 default as written (0.8, not 0.800000011920929).
+                m.min_appearance_cosine
+                    .to_string()
+                    .parse()
+                    .unwrap_or(f64::from(m.min_appearance_cosine)),
                 -1.0,
                 1.0,
             )? as f32,
@@ -767,6 +795,18 @@ impl NodeConfig {
             )?,
             depth: r.topic("depth", "/camera/depth/image_raw", "sensor_data")?,
             detections: r.topic("detections", "/detections", "reliable")?,
+            detections_2d: match r.string("detections_type", "3d")?.as_str() {
+                "3d" => false,
+                "2d" => true,
+                other => {
+                    return Err(invalid(
+                        "detections_type",
+                        format!(
+                            "{other:?}: expected 3d (Detection3DArray) or 2d (Detection2DArray)"
+                        ),
+                    ))
+                }
+            },
         };
         let db = r.string("db_path", "")?;
         let store = StoreParams {
@@ -787,7 +827,11 @@ impl NodeConfig {
         };
         // rcl's YAML reads a plain `off` as the bool false: take it as "off".
         let rerun = match r.get("rerun") {
-            Some(ParamValue::Bool(false)) => RerunTarget::Off,
+            Some(ParamValue::Bool(false)) => {
+                r.effective
+                    .insert("rerun".into(), ParamValue::String("off".into()));
+                RerunTarget::Off
+            }
             _ => r
                 .string("rerun", "off")?
                 .parse()
@@ -821,6 +865,11 @@ impl NodeConfig {
                 .filter(|k| !r.used.contains(k.as_str()))
                 .cloned()
                 .collect(),
+            effective: BTreeMap::new(),
+        };
+        let c = Self {
+            effective: r.effective,
+            ..c
         };
         Ok(c)
     }

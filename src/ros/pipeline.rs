@@ -165,7 +165,15 @@ pub struct PipelineStats {
     pub bad_odometry: u64,
     /// Inputs whose stamp went backwards (still used when TF allows).
     pub stamps_backwards: u64,
+    /// Times the stamps jumped back by more than [`TIME_JUMP_BACK_S`] (a bag loop, a
+    /// simulator reset): dynamic TF, waiting messages and image buffers were cleared, static
+    /// transforms kept.
+    pub time_jumps: u64,
 }
+
+/// An odometry or detection stamp this far behind the newest one seen is a jump back in time,
+/// not a late message, s (for TF the threshold is the TF cache length).
+pub const TIME_JUMP_BACK_S: f64 = 1.0;
 
 /// Where and with which camera a keyframe is taken.
 #[derive(Debug, Clone, Copy)]
@@ -408,6 +416,12 @@ impl Pipeline {
     pub fn push(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
             Input::Tf(m) => {
+                // A transform older than the TF cache would be dropped on arrival: only a jump
+                // back in time explains it (late TF within the cache is normal, e.g. a slow
+                // localiser's map -> odom).
+                if let Some(newest) = m.transforms.iter().map(|t| t.header.stamp.to_ns()).max() {
+                    self.jumped_back(newest, self.config.tf.cache_s.max(TIME_JUMP_BACK_S));
+                }
                 self.add_tf(&m, false);
                 self.retry_waiting(out, false);
             }
@@ -448,7 +462,9 @@ impl Pipeline {
                     Input::Detections2D(m) => m.header.stamp.to_ns(),
                     _ => return,
                 };
-                if self.last_stamp_ns.is_some_and(|t| stamp < t) {
+                if !self.jumped_back(stamp, TIME_JUMP_BACK_S)
+                    && self.last_stamp_ns.is_some_and(|t| stamp < t)
+                {
                     self.stats.stamps_backwards += 1;
                 }
                 self.last_stamp_ns = Some(self.last_stamp_ns.map_or(stamp, |t| t.max(stamp)));
@@ -464,6 +480,26 @@ impl Pipeline {
                 self.retry_waiting(out, false);
             }
         }
+    }
+
+    /// Whether `stamp_ns` is more than `threshold_s` behind the newest stamp (a jump back in
+    /// time); if so, forgets the old timeline (dynamic
+    /// TF, waiting messages, image buffers, keyframe policy state) and counts it.
+    fn jumped_back(&mut self, stamp_ns: StampNs, threshold_s: f64) -> bool {
+        let jumped = self
+            .last_stamp_ns
+            .is_some_and(|t| t.saturating_sub(stamp_ns) as f64 > threshold_s * 1e9);
+        if jumped {
+            self.stats.time_jumps += 1;
+            self.tf.clear_dynamic();
+            self.stats.tf_dropped += self.waiting.len() as u64;
+            self.waiting.clear();
+            self.depth.clear();
+            self.color.clear();
+            self.last_keyframe = None;
+            self.last_stamp_ns = None;
+        }
+        jumped
     }
 
     /// Gives every waiting message a last chance (end of a bag, node shutdown) and drops the rest.
@@ -865,6 +901,40 @@ mod tests {
         p.push(Input::Odometry(Box::new(odom)), &mut out);
         assert!(out.is_empty());
         assert_eq!((p.stats().bad_odometry, p.stats().bad_detections), (1, 0));
+    }
+
+    #[test]
+    fn a_jump_back_in_time_clears_dynamic_tf_and_keeps_static() {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let mut out = Vec::new();
+        p.push(Input::TfStatic(tf(0, "map", "odom", 1.0)), &mut out);
+        p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.5)), &mut out);
+        p.push(Input::CameraInfo(info()), &mut out);
+        let s = 1_000_000_000;
+        p.push(Input::Tf(tf(100 * s, "odom", "base_link", 2.0)), &mut out);
+        p.push(Input::Detections3D(detections(100 * s)), &mut out);
+        assert_eq!(out.len(), 1);
+        // The bag loops: time restarts at 10 s. The old odom -> base_link history (at 100 s)
+        // must not serve the new timeline.
+        out.clear();
+        p.push(Input::Tf(tf(10 * s, "odom", "base_link", 0.0)), &mut out);
+        p.push(Input::Detections3D(detections(10 * s)), &mut out);
+        assert_eq!(p.stats().time_jumps, 1);
+        assert_eq!(p.stats().stamps_backwards, 0);
+        let [Output::Keyframe(k)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        // Static map -> odom (1 m) and base -> cam (0.5 m) survived; odom -> base is the new 0.
+        assert!(
+            (k.observation.detections[0].position_m - Point3::new(1.5, 0.0, 2.0)).norm() < 1e-9
+        );
+        // A message 0.5 s late is not a jump.
+        out.clear();
+        p.push(Input::Tf(tf(11 * s, "odom", "base_link", 0.0)), &mut out);
+        p.push(Input::Detections3D(detections(11 * s)), &mut out);
+        p.push(Input::Detections3D(detections(10 * s + s / 2)), &mut out);
+        assert_eq!(p.stats().time_jumps, 1);
+        assert_eq!(p.stats().stamps_backwards, 1);
     }
 
     #[test]

@@ -121,6 +121,14 @@ pub struct TfBuffer {
     edges: HashMap<String, Edge>,
 }
 
+impl TfBuffer {
+    /// Forgets every dynamic transform and keeps the static ones (what tf2's listener does
+    /// when ROS time jumps backwards: a bag loop or a simulator reset).
+    pub fn clear_dynamic(&mut self) {
+        self.edges.retain(|_, e| e.is_static);
+    }
+}
+
 fn ns(s: f64) -> i64 {
     (s * 1e9).round() as i64
 }

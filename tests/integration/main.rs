@@ -17,6 +17,11 @@
 //!   vs the independent `rosbags` package (issue 5; needs `bash .ci/setup`).
 //! - `packaging`: shipped params files into `NodeConfig`, launch files, package manifests
 //!   (issue 5).
+//! - `node`: the `mnemo_node` binary: startup errors naming the parameter, and an Eclipse
+//!   Cyclone DDS peer (tests/interop/cyclone_peer.py) driving it over loopback in a private
+//!   network namespace: inputs, every service, markers, events, diagnostics, discovery,
+//!   lifecycle, parameter services, bad inputs (issue 5; needs `bash .ci/setup` and
+//!   `unshare -n`, i.e. root or user namespaces).
 //! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
 //!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
@@ -29,6 +34,7 @@ mod fuzz;
 mod house;
 mod markers;
 mod mnemo_msgs;
+mod node;
 mod oracle;
 mod packaging;
 mod properties;

@@ -55,6 +55,17 @@ fn every_shipped_params_file_parses_into_node_config() {
     let documented = config_from_file(&root().join("launch/params/mnemo.yaml"), "/");
     let defaults = NodeConfig::from_params(&Default::default()).unwrap();
     assert_eq!(documented, defaults);
+    // ...and names exactly the parameters the node declares (what `ros2 param list` shows).
+    let file = root().join("launch/params/mnemo.yaml");
+    let args = RosArgs::parse(&[
+        "--ros-args".to_string(),
+        "--params-file".to_string(),
+        file.display().to_string(),
+    ])
+    .unwrap();
+    let in_file: Vec<String> = args.parameters("/mnemo").unwrap().into_keys().collect();
+    let declared: Vec<String> = defaults.effective.keys().cloned().collect();
+    assert_eq!(in_file, declared);
 }
 
 #[test]

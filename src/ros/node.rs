@@ -1,0 +1,849 @@
+//! The node's logic without DDS: what `mnemo_node` does with each input, service request,
+//! lifecycle transition and timer tick. The DDS adapter ([`super::dds`]) only converts and
+//! enqueues; everything it publishes comes from here, so this is what the tests drive.
+//!
+//! Owns: the lifecycle state and what each transition does (configure opens the memory and
+//! its database, activate starts ingesting, deactivate stops, cleanup closes, shutdown
+//! closes), the ingest pipeline, the cursor of events already published on `~/events`, the
+//! counters behind `/diagnostics`, and when markers are due. Time is passed in (ROS time of the
+//! node's clock, ns).
+
+use std::collections::VecDeque;
+
+use super::diagnostics::{diagnostics, DiagnosticArray, Snapshot};
+use super::lifecycle::{CallbackResult, Lifecycle, LifecycleState, Transition, TransitionEvent};
+use super::mnemo_msgs::{
+    ForgetRequest, ForgetResponse, GetSceneGraphRequest, GetSceneGraphResponse, MemoryEvent,
+    NearRequest, NearResponse, RecallRequest, RecallResponse, WhenRequest, WhenResponse,
+    WhereRequest, WhereResponse,
+};
+use super::msg::MarkerArray;
+use super::params::NodeConfig;
+use super::pipeline::{Input, Output, Pipeline};
+use super::services;
+use crate::core::time::StampNs;
+use crate::core::{Embedder, LexicalEmbedder, Memory};
+use crate::store::{CommitPolicy, PersistentMemory, RetentionConfig};
+use crate::viz::markers::markers;
+
+/// Severity of a log line (rosout levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something was refused or dropped; the node goes on.
+    Warn,
+    /// Something failed (e.g. the database could not be opened).
+    Error,
+}
+
+/// One line for rosout and stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Severity.
+    pub level: Level,
+    /// Text.
+    pub text: String,
+}
+
+/// Makes the embedder a configured memory uses (the lexical one until perception plugs in
+/// sentence embeddings).
+pub type EmbedderFactory = Box<dyn Fn() -> Box<dyn Embedder> + Send>;
+
+/// The node's state.
+pub struct NodeCore {
+    config: NodeConfig,
+    fqn: String,
+    lifecycle: Lifecycle,
+    pipeline: Pipeline,
+    memory: Option<PersistentMemory>,
+    embedder: EmbedderFactory,
+    /// The next event id not yet published on `~/events`.
+    next_event_id: u64,
+    events_out: VecDeque<MemoryEvent>,
+    /// Memory changed since the last markers.
+    markers_dirty: bool,
+    logs: Vec<LogLine>,
+    snapshot_before: Option<Snapshot>,
+    messages: u64,
+    ignored_inactive: u64,
+    queue_drops: u64,
+    refused_by_core: u64,
+}
+
+impl std::fmt::Debug for NodeCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCore")
+            .field("fqn", &self.fqn)
+            .field("state", &self.lifecycle.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most events kept for `~/events` between two drains (the oldest go first beyond it).
+pub const MAX_EVENTS_OUT: usize = 10_000;
+
+impl NodeCore {
+    /// A node in state `unconfigured`, named `fqn` (e.g. `/robot1/mnemo`).
+    pub fn new(config: NodeConfig, fqn: &str) -> Self {
+        Self::with_embedder(
+            config,
+            fqn,
+            Box::new(|| Box::new(LexicalEmbedder::default())),
+        )
+    }
+
+    /// As [`NodeCore::new`] with the embedder a configured memory gets.
+    pub fn with_embedder(config: NodeConfig, fqn: &str, embedder: EmbedderFactory) -> Self {
+        let pipeline = Pipeline::new(config.pipeline.clone());
+        Self {
+            config,
+            fqn: fqn.to_string(),
+            lifecycle: Lifecycle::default(),
+            pipeline,
+            memory: None,
+            embedder,
+            next_event_id: 0,
+            events_out: VecDeque::new(),
+            markers_dirty: false,
+            logs: Vec::new(),
+            snapshot_before: None,
+            messages: 0,
+            ignored_inactive: 0,
+            queue_drops: 0,
+            refused_by_core: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> LifecycleState {
+        self.lifecycle.state()
+    }
+
+    /// The lifecycle machine (available states and transitions).
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// The memory, once configured.
+    pub fn memory(&self) -> Option<&PersistentMemory> {
+        self.memory.as_ref()
+    }
+
+    /// Log lines since the last call.
+    pub fn take_logs(&mut self) -> Vec<LogLine> {
+        std::mem::take(&mut self.logs)
+    }
+
+    fn log(&mut self, level: Level, text: impl Into<String>) {
+        self.logs.push(LogLine {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// Counts input messages the adapter dropped because the ingest queue was full.
+    pub fn note_queue_drops(&mut self, n: u64) {
+        self.queue_drops += n;
+    }
+
+    /// Counts an input message that arrived but could not be decoded (malformed CDR).
+    pub fn note_undecodable(&mut self, topic: &str, reason: &str) {
+        self.messages += 1;
+        self.refused_by_core += 1;
+        self.log(
+            Level::Warn,
+            format!("dropped an undecodable message on {topic}: {reason}"),
+        );
+    }
+
+    /// Requests a lifecycle transition; returns the transition events to publish, or why it
+    /// is not available. `now_ns` stamps the events.
+    ///
+    /// # Errors
+    /// The lifecycle's message when the transition is unknown or not available now.
+    pub fn change_state(
+        &mut self,
+        requested: &Transition,
+        now_ns: StampNs,
+    ) -> Result<Vec<TransitionEvent>, String> {
+        let mut lifecycle = self.lifecycle.clone();
+        let events = lifecycle.change(requested, now_ns.max(0) as u64, |via| {
+            self.on_transition(via)
+        })?;
+        self.lifecycle = lifecycle;
+        if let Some(last) = events.last() {
+            self.log(
+                Level::Info,
+                format!(
+                    "lifecycle: {} -> {}",
+                    events[0].start_state.label, last.goal_state.label
+                ),
+            );
+        }
+        Ok(events)
+    }
+
+    /// `autostart`: configure, then activate. Returns every transition event.
+    ///
+    /// # Errors
+    /// Why a step failed (the node stays where that step left it).
+    pub fn autostart(&mut self, now_ns: StampNs) -> Result<Vec<TransitionEvent>, String> {
+        let mut out = Vec::new();
+        for label in ["configure", "activate"] {
+            let ev = self.change_state(
+                &Transition {
+                    id: 0,
+                    label: label.into(),
+                },
+                now_ns,
+            )?;
+            out.extend(ev);
+            if self.state() != LifecycleState::Inactive && label == "configure" {
+                return Err(format!(
+                    "configure failed; the node is {}",
+                    self.state().label()
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn on_transition(&mut self, via: LifecycleState) -> CallbackResult {
+        match via {
+            LifecycleState::Configuring => self.on_configure(),
+            LifecycleState::Activating
+            | LifecycleState::Deactivating
+            | LifecycleState::ErrorProcessing => CallbackResult::Success,
+            LifecycleState::CleaningUp | LifecycleState::ShuttingDown => {
+                self.close();
+                CallbackResult::Success
+            }
+            _ => CallbackResult::Success,
+        }
+    }
+
+    fn on_configure(&mut self) -> CallbackResult {
+        let s = &self.config.store;
+        let opened = match &s.db_path {
+            None => Memory::new(self.config.memory.clone(), (self.embedder)())
+                .map(PersistentMemory::in_ram)
+                .map_err(|e| e.to_string()),
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if let Err(e) = std::fs::create_dir_all(dir) {
+                        self.log(
+                            Level::Error,
+                            format!("cannot create {}: {e}", dir.display()),
+                        );
+                        return CallbackResult::Failure;
+                    }
+                }
+                let retention = RetentionConfig {
+                    hot_window_s: s.hot_window_s,
+                    consolidate_after_s: s.consolidate_after_s,
+                    max_age_s: s.max_age_s,
+                    ..RetentionConfig::default()
+                };
+                let policy = CommitPolicy {
+                    max_delay: std::time::Duration::from_secs_f64(s.commit_interval_s),
+                    max_changes: s.commit_max_changes,
+                };
+                PersistentMemory::open(
+                    path,
+                    Some(self.config.memory.clone()),
+                    (self.embedder)(),
+                    policy,
+                    retention,
+                )
+                .map_err(|e| e.to_string())
+            }
+        };
+        match opened {
+            Ok(m) => {
+                let where_ = m.status().path.unwrap_or_else(|| "RAM only".into());
+                self.log(
+                    Level::Info,
+                    format!(
+                        "memory open ({where_}): {} objects, {} events",
+                        m.memory().objects().len(),
+                        m.memory().log().len()
+                    ),
+                );
+                // Events already in a reopened database are not re-published.
+                self.next_event_id = m.memory().log().next_id();
+                self.memory = Some(m);
+                self.pipeline = Pipeline::new(self.config.pipeline.clone());
+                self.markers_dirty = true;
+                CallbackResult::Success
+            }
+            Err(e) => {
+                self.log(Level::Error, format!("configure failed: {e}"));
+                CallbackResult::Failure
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(m) = self.memory.take() {
+            if let Err(e) = m.close() {
+                self.log(Level::Error, format!("closing the database: {e}"));
+            }
+        }
+        self.pipeline = Pipeline::new(self.config.pipeline.clone());
+    }
+
+    /// Takes one decoded input. Ingested only while active; otherwise counted and ignored.
+    pub fn on_input(&mut self, input: Input) {
+        self.messages += 1;
+        if self.state() != LifecycleState::Active {
+            self.ignored_inactive += 1;
+            return;
+        }
+        let jumps = self.pipeline.stats().time_jumps;
+        let mut out = Vec::new();
+        self.pipeline.push(input, &mut out);
+        if self.pipeline.stats().time_jumps > jumps {
+            self.log(
+                Level::Warn,
+                "time jumped backwards (bag loop or simulator reset): cleared dynamic TF, \
+                 waiting messages and image buffers; static TF and the memory are kept",
+            );
+        }
+        self.apply(out);
+    }
+
+    fn apply(&mut self, outputs: Vec<Output>) {
+        let Some(memory) = self.memory.as_mut() else {
+            return;
+        };
+        let mut refused = Vec::new();
+        for o in outputs {
+            let r = match &o {
+                Output::Pose(p) => memory.ingest_pose(p).map(|_| ()),
+                Output::Keyframe(k) => memory.ingest(&k.observation).map(|_| ()),
+            };
+            match r {
+                Ok(()) => self.markers_dirty = true,
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        self.refused_by_core += refused.len() as u64;
+        for e in refused {
+            self.log(Level::Warn, format!("memory refused an input: {e}"));
+        }
+        self.collect_events();
+    }
+
+    fn collect_events(&mut self) {
+        let Some(memory) = self.memory.as_ref() else {
+            return;
+        };
+        let mem = memory.memory();
+        let log = mem.log();
+        let events = log.events();
+        let from = events.partition_point(|e| e.id.0 < self.next_event_id);
+        for e in &events[from..] {
+            let label = e
+                .object
+                .and_then(|o| mem.object(mem.resolve(o)))
+                .map(|o| o.label.as_str());
+            self.events_out.push_back(services::log_event(
+                e,
+                log,
+                label,
+                &self.config.pipeline.map_frame,
+            ));
+            self.next_event_id = e.id.0 + 1;
+        }
+        while self.events_out.len() > MAX_EVENTS_OUT {
+            self.events_out.pop_front();
+        }
+    }
+
+    /// Events to publish on `~/events` since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<MemoryEvent> {
+        self.events_out.drain(..).collect()
+    }
+
+    /// Periodic work: commits what is due.
+    pub fn tick(&mut self) {
+        if let Some(m) = self.memory.as_mut() {
+            if let Some(Err(e)) = m.tick() {
+                self.log(Level::Error, format!("commit failed (degraded): {e}"));
+            }
+        }
+    }
+
+    /// The markers, when the memory changed since the last call (and the node is configured).
+    pub fn markers_if_changed(&mut self, now_ns: StampNs) -> Option<MarkerArray> {
+        if !self.markers_dirty {
+            return None;
+        }
+        let m = self.memory.as_ref()?;
+        self.markers_dirty = false;
+        Some(markers(m.memory(), now_ns, &self.config.pipeline.map_frame))
+    }
+
+    /// `/diagnostics` for the period since the last call.
+    pub fn diagnostics(&mut self, now_ns: StampNs) -> DiagnosticArray {
+        let now = Snapshot {
+            stamp_ns: now_ns,
+            messages: self.messages,
+            queue_drops: self.queue_drops,
+            perception_drops: 0,
+            pipeline: self.pipeline.stats().clone(),
+            objects: self
+                .memory
+                .as_ref()
+                .map_or(0, |m| m.memory().present_object_count()),
+            events: self
+                .memory
+                .as_ref()
+                .map_or(0, |m| m.memory().log().next_id()),
+        };
+        let before = self
+            .snapshot_before
+            .replace(now.clone())
+            .unwrap_or(Snapshot {
+                stamp_ns: now_ns.saturating_sub(1),
+                ..Snapshot::default()
+            });
+        // One warning per period naming what was refused (the throttled log a ROS user
+        // expects instead of one line per bad message).
+        let (a, b) = (&before.pipeline, &now.pipeline);
+        let refused: Vec<String> = [
+            ("bad odometry", a.bad_odometry, b.bad_odometry),
+            ("bad images", a.bad_images, b.bad_images),
+            ("bad detections", a.bad_detections, b.bad_detections),
+            ("dropped waiting for TF", a.tf_dropped, b.tf_dropped),
+            ("bad transforms", a.tf_rejected, b.tf_rejected),
+            ("no camera_info", a.no_camera_info, b.no_camera_info),
+            ("no depth within the slop", a.no_depth, b.no_depth),
+            (
+                "dropped on a full input queue",
+                before.queue_drops,
+                now.queue_drops,
+            ),
+        ]
+        .iter()
+        .filter(|(_, x, y)| y > x)
+        .map(|(what, x, y)| format!("{} {what}", y - x))
+        .collect();
+        if !refused.is_empty() {
+            self.log(
+                Level::Warn,
+                format!(
+                    "inputs refused since the last report: {}",
+                    refused.join(", ")
+                ),
+            );
+        }
+        let status = self.memory.as_ref().map(|m| m.status());
+        diagnostics(
+            &self.fqn,
+            &before,
+            &now,
+            status.as_ref().filter(|s| s.path.is_some()),
+            self.config.diagnostics_period_s * 5.0,
+        )
+    }
+
+    /// Counters (for logs and tests).
+    pub fn counters(&self) -> NodeCounters {
+        NodeCounters {
+            messages: self.messages,
+            ignored_inactive: self.ignored_inactive,
+            queue_drops: self.queue_drops,
+            refused: self.refused_by_core,
+            keyframes: self.pipeline.stats().keyframes,
+            poses: self.pipeline.stats().poses,
+        }
+    }
+
+    fn not_configured(&self) -> String {
+        format!(
+            "the node is {} (configure it first)",
+            self.lifecycle.state().label()
+        )
+    }
+
+    /// `~/where`.
+    pub fn where_(&self, req: &WhereRequest, now_ns: StampNs) -> WhereResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return WhereResponse {
+                message: self.not_configured(),
+                ..WhereResponse::default()
+            };
+        };
+        services::handle_where(req, now_ns, &self.config.pipeline.map_frame, |q| m.query(q))
+    }
+
+    /// `~/when`.
+    pub fn when(&self, req: &WhenRequest) -> WhenResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return WhenResponse {
+                message: self.not_configured(),
+                ..WhenResponse::default()
+            };
+        };
+        services::handle_when(req, &self.config.pipeline.map_frame, |q| m.query(q))
+    }
+
+    /// `~/near`.
+    pub fn near(&self, req: &NearRequest, now_ns: StampNs) -> NearResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return NearResponse {
+                message: self.not_configured(),
+                ..NearResponse::default()
+            };
+        };
+        services::handle_near(req, now_ns, &self.config.pipeline.map_frame, |q| m.query(q))
+    }
+
+    /// `~/recall`.
+    pub fn recall(&self, req: &RecallRequest) -> RecallResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return RecallResponse {
+                message: self.not_configured(),
+                ..RecallResponse::default()
+            };
+        };
+        services::handle_recall(req, |q| m.query(q))
+    }
+
+    /// `~/scene_graph`.
+    pub fn scene_graph(
+        &self,
+        req: &GetSceneGraphRequest,
+        now_ns: StampNs,
+    ) -> GetSceneGraphResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return GetSceneGraphResponse {
+                message: self.not_configured(),
+                ..GetSceneGraphResponse::default()
+            };
+        };
+        // "Now" is the newest data the memory holds when the clock is behind it (bag replays).
+        let now = m
+            .memory()
+            .latest_stamp_ns()
+            .map_or(now_ns, |t| t.max(now_ns));
+        services::handle_scene_graph(req, now, &self.config.pipeline.map_frame, |q| m.query(q))
+    }
+
+    /// `~/forget`.
+    pub fn forget(&mut self, req: &ForgetRequest) -> ForgetResponse {
+        let Some(m) = self.memory.as_mut() else {
+            return ForgetResponse {
+                message: self.not_configured(),
+                ..ForgetResponse::default()
+            };
+        };
+        let resp = services::handle_forget(req, |f| {
+            m.forget(f)
+                .map(|r| (r.objects.clone(), r.events_erased as u64))
+        });
+        if resp.success {
+            self.markers_dirty = true;
+            let text = format!(
+                "forgot {} objects and {} events",
+                resp.forgotten_object_ids.len(),
+                resp.forgotten_events
+            );
+            self.log(Level::Info, text);
+        }
+        resp
+    }
+}
+
+/// What the node counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Input messages received (decoded or not).
+    pub messages: u64,
+    /// Inputs received while not active (ignored).
+    pub ignored_inactive: u64,
+    /// Inputs the adapter dropped on a full queue.
+    pub queue_drops: u64,
+    /// Undecodable inputs and inputs the memory refused.
+    pub refused: u64,
+    /// Keyframes made.
+    pub keyframes: u64,
+    /// Pose updates made.
+    pub poses: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros::msg::{
+        BoundingBox3D, CameraInfo, Detection3D, Detection3DArray, F64Array, Header,
+        ObjectHypothesis, ObjectHypothesisWithPose, Odometry, Point, Pose, PoseWithCovariance,
+        Quaternion, TfMessage, Time, Transform, TransformStamped, Vector3,
+    };
+    use crate::ros::params::ParamValue;
+    use std::collections::BTreeMap;
+
+    const T0: i64 = 1_767_225_600_000_000_000;
+
+    fn config(db: Option<&std::path::Path>) -> NodeConfig {
+        let mut p = BTreeMap::new();
+        p.insert("keyframe.max_interval_s".into(), ParamValue::Double(0.0));
+        if let Some(db) = db {
+            p.insert(
+                "db_path".into(),
+                ParamValue::String(db.display().to_string()),
+            );
+        }
+        NodeConfig::from_params(&p).unwrap()
+    }
+
+    fn header(ns: i64, frame: &str) -> Header {
+        Header {
+            stamp: Time::from_ns(ns),
+            frame_id: frame.into(),
+        }
+    }
+
+    fn tf(ns: i64, parent: &str, child: &str, t: [f64; 3], q: [f64; 4]) -> TransformStamped {
+        TransformStamped {
+            header: header(ns, parent),
+            child_frame_id: child.into(),
+            transform: Transform {
+                translation: Vector3 {
+                    x: t[0],
+                    y: t[1],
+                    z: t[2],
+                },
+                rotation: Quaternion {
+                    x: q[0],
+                    y: q[1],
+                    z: q[2],
+                    w: q[3],
+                },
+            },
+        }
+    }
+
+    /// The robot at x in odom; a mug 2 m ahead of the camera (optical frame: z forward).
+    fn scene(core: &mut NodeCore, steps: i64, label: &str) {
+        core.on_input(Input::TfStatic(TfMessage {
+            transforms: vec![
+                tf(T0, "map", "odom", [0.0; 3], [0.0, 0.0, 0.0, 1.0]),
+                tf(
+                    T0,
+                    "base_link",
+                    "camera_color_optical_frame",
+                    [0.0, 0.0, 1.0],
+                    [-0.5, 0.5, -0.5, 0.5],
+                ),
+            ],
+        }));
+        for i in 0..steps {
+            let ns = T0 + i * 100_000_000;
+            let pose = Pose {
+                position: Point {
+                    x: 0.01 * i as f64,
+                    y: 0.0,
+                    z: 0.0,
+                },
+                orientation: Quaternion::default(),
+            };
+            core.on_input(Input::Tf(TfMessage {
+                transforms: vec![tf(
+                    ns,
+                    "odom",
+                    "base_link",
+                    [pose.position.x, 0.0, 0.0],
+                    [0.0, 0.0, 0.0, 1.0],
+                )],
+            }));
+            core.on_input(Input::Odometry(Box::new(Odometry {
+                header: header(ns, "odom"),
+                child_frame_id: "base_link".into(),
+                pose: PoseWithCovariance {
+                    pose,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })));
+            core.on_input(Input::CameraInfo(Box::new(CameraInfo {
+                header: header(ns, "camera_color_optical_frame"),
+                height: 480,
+                width: 640,
+                k: F64Array([525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]),
+                ..Default::default()
+            })));
+            let center = Pose {
+                position: Point {
+                    x: 0.0,
+                    y: 0.2,
+                    z: 2.0 - 0.01 * i as f64,
+                },
+                orientation: Quaternion::default(),
+            };
+            core.on_input(Input::Detections3D(Detection3DArray {
+                header: header(ns, "camera_color_optical_frame"),
+                detections: vec![Detection3D {
+                    header: header(ns, "camera_color_optical_frame"),
+                    results: vec![ObjectHypothesisWithPose {
+                        hypothesis: ObjectHypothesis {
+                            class_id: label.into(),
+                            score: 0.9,
+                        },
+                        pose: PoseWithCovariance {
+                            pose: center,
+                            ..Default::default()
+                        },
+                    }],
+                    bbox: BoundingBox3D {
+                        center,
+                        size: Vector3 {
+                            x: 0.1,
+                            y: 0.1,
+                            z: 0.1,
+                        },
+                    },
+                    id: String::new(),
+                }],
+            }));
+        }
+    }
+
+    fn where_(core: &NodeCore, label: &str) -> WhereResponse {
+        core.where_(
+            &WhereRequest {
+                target: label.into(),
+                exact_label: true,
+                k: 5,
+                ..Default::default()
+            },
+            T0 + 10_000_000_000,
+        )
+    }
+
+    fn transition(label: &str) -> Transition {
+        Transition {
+            id: 0,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn unconfigured_node_refuses_queries_and_ignores_inputs() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        assert_eq!(core.state(), LifecycleState::Unconfigured);
+        scene(&mut core, 5, "mug");
+        assert_eq!(core.counters().ignored_inactive, core.counters().messages);
+        let r = where_(&core, "mug");
+        assert!(!r.success);
+        assert!(r.message.contains("unconfigured"), "{}", r.message);
+    }
+
+    #[test]
+    fn active_node_ingests_answers_and_publishes_events_and_markers() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        let events = core.autostart(T0).unwrap();
+        assert_eq!(core.state(), LifecycleState::Active);
+        // configure: 2 events, activate: 2 events.
+        assert_eq!(events.len(), 4);
+        assert_eq!(events[3].goal_state.label, "active");
+        scene(&mut core, 10, "mug");
+        let r = where_(&core, "mug");
+        assert!(r.success, "{}", r.message);
+        assert_eq!(r.objects.len(), 1);
+        let p = &r.objects[0].position;
+        // camera at (0.01 i, 0, 1): optical (0, 0.2, 2 - 0.01 i) -> map (2, 0, 0.8).
+        assert!((p.x - 2.0).abs() < 0.05 && p.y.abs() < 0.05 && (p.z - 0.8).abs() < 0.05);
+        let ev = core.take_events();
+        assert!(ev.iter().any(|e| e.label == "mug" && e.kind == 0), "{ev:?}");
+        assert!(core.take_events().is_empty(), "events are published once");
+        let m = core.markers_if_changed(T0).unwrap();
+        assert!(!m.markers.is_empty());
+        assert!(
+            core.markers_if_changed(T0).is_none(),
+            "no change, no markers"
+        );
+        let d = core.diagnostics(T0 + 1_000_000_000);
+        assert!(!d.status.is_empty());
+    }
+
+    #[test]
+    fn deactivated_node_ignores_inputs_but_answers() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        core.autostart(T0).unwrap();
+        scene(&mut core, 10, "mug");
+        core.change_state(&transition("deactivate"), T0).unwrap();
+        assert_eq!(core.state(), LifecycleState::Inactive);
+        let before = core.counters().keyframes;
+        scene(&mut core, 10, "keys");
+        assert_eq!(core.counters().keyframes, before);
+        assert!(where_(&core, "keys").objects.is_empty());
+        assert_eq!(where_(&core, "mug").objects.len(), 1);
+        assert!(core.change_state(&transition("deactivate"), T0).is_err());
+    }
+
+    #[test]
+    fn cleanup_and_reconfigure_reload_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub/dir/memory.db");
+        let mut core = NodeCore::new(config(Some(&db)), "/mnemo");
+        core.autostart(T0).unwrap();
+        scene(&mut core, 10, "mug");
+        let id = where_(&core, "mug").objects[0].id;
+        core.take_events();
+        core.change_state(&transition("deactivate"), T0).unwrap();
+        core.change_state(&transition("cleanup"), T0).unwrap();
+        assert_eq!(core.state(), LifecycleState::Unconfigured);
+        assert!(core.memory().is_none());
+        core.autostart(T0).unwrap();
+        let r = where_(&core, "mug");
+        assert_eq!(r.objects.len(), 1);
+        assert_eq!(r.objects[0].id, id);
+        assert!(
+            core.take_events().is_empty(),
+            "a reloaded memory does not re-publish old events"
+        );
+        let f = core.forget(&ForgetRequest {
+            mode: ForgetRequest::MODE_LABEL,
+            label: "mug".into(),
+            ..Default::default()
+        });
+        assert!(f.success, "{}", f.message);
+        assert_eq!(f.forgotten_object_ids, vec![id]);
+        assert!(where_(&core, "mug").objects.is_empty());
+    }
+
+    #[test]
+    fn configure_fails_cleanly_on_an_unusable_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let mut core = NodeCore::new(config(Some(&file.join("memory.db"))), "/mnemo");
+        assert!(core.autostart(T0).is_err());
+        assert_eq!(core.state(), LifecycleState::Unconfigured);
+        let logs = core.take_logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.level == Level::Error && l.text.contains("not-a-dir")),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn shutdown_finalizes() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        core.autostart(T0).unwrap();
+        core.change_state(&transition("shutdown"), T0).unwrap();
+        assert_eq!(core.state(), LifecycleState::Finalized);
+        assert!(core.memory().is_none());
+    }
+}
