@@ -30,8 +30,8 @@ use super::mnemo_msgs::{
     WhereRequest, WhereResponse,
 };
 use super::msg::{
-    CameraInfo, CompressedImage, Detection2DArray, Detection3DArray, Image, MarkerArray, Odometry,
-    TfMessage,
+    CameraInfo, Clock, CompressedImage, Detection2DArray, Detection3DArray, Image, MarkerArray,
+    Odometry, TfMessage,
 };
 use super::node::{Level, NodeCore};
 use super::params::{NodeConfig, ParamValue, QosProfile as InputQos, RosArgs, ServiceMapping};
@@ -42,6 +42,7 @@ macro_rules! ros2_messages {
 }
 
 ros2_messages!(
+    Clock,
     TfMessage,
     Odometry,
     CameraInfo,
@@ -338,8 +339,22 @@ pub fn ros_domain_id(value: Option<&str>) -> Result<u16, String> {
     }
 }
 
-fn now_ns(node: &Node) -> i64 {
-    node.time_now().to_nanos()
+/// The node's clock: ROS time from `/clock` with `use_sim_time` (0 until the first message,
+/// as in rclcpp), else the system clock.
+#[derive(Clone)]
+struct RosClock {
+    sim: Option<Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl RosClock {
+    fn now_ns(&self) -> i64 {
+        match &self.sim {
+            Some(t) => t.load(Ordering::Relaxed),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64),
+        }
+    }
 }
 
 fn log(node: &Node, fqn: &str, level: Level, text: &str) {
@@ -380,7 +395,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
         .start_parameter_services(true)
         .declare_parameter("use_sim_time", ParameterValue::Boolean(config.use_sim_time))
         .parameter_validator(Box::new(move |name, _| {
-            if name == "use_sim_time" || !declared_v.load(Ordering::SeqCst) {
+            if !declared_v.load(Ordering::SeqCst) {
                 Ok(())
             } else {
                 Err(format!(
@@ -580,6 +595,40 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
             "publishing: {r_markers}, {r_events}, {r_diag}, {r_tr}"
         ));
     }
+    // ros2-client's own /clock reader expects builtin_interfaces/Time as the type, which no
+    // ROS 2 clock publisher uses; read rosgraph_msgs/Clock ourselves (best effort, as
+    // rclcpp's ClockQoS, so reliable and best-effort publishers both match).
+    let clock = RosClock {
+        sim: config
+            .use_sim_time
+            .then(|| Arc::new(std::sync::atomic::AtomicI64::new(0))),
+    };
+    if let Some(sim) = clock.sim.clone() {
+        let qos = QosProfile::subscription_default()
+            .reliability_best_effort()
+            .durability(Durability::Volatile)
+            .history(History::KeepLast { depth: 1 });
+        let resolved = resolve_name("/clock", &config.namespace, &config.node_name, &args.remaps);
+        let t = node
+            .create_topic(
+                &name(&resolved)?,
+                MessageTypeName::new("rosgraph_msgs", "Clock"),
+                &qos,
+            )
+            .map_err(|e| start_err(format!("topic {resolved}"), e))?;
+        let sub = node
+            .create_subscription::<Clock>(&t, Some(qos))
+            .map_err(|e| start_err(format!("subscription {resolved}"), e))?;
+        tokio::spawn(async move {
+            let mut stream = Box::pin(sub.async_stream());
+            while let Some(r) = stream.next().await {
+                if let Ok((c, _)) = r {
+                    sim.store(c.clock.to_ns(), Ordering::Relaxed);
+                }
+            }
+        });
+        lines.push(format!("use_sim_time: ROS time from {resolved}"));
+    }
     drop(tx);
     let spinner = node.spinner().map_err(|e| start_err("spinner", e))?;
     tokio::spawn(spinner.spin());
@@ -597,7 +646,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
     }
     let mut core = NodeCore::new(config.clone(), &fqn);
     if config.autostart {
-        match core.autostart(now_ns(&node)) {
+        match core.autostart(clock.now_ns()) {
             Ok(events) => {
                 for e in events {
                     let _ = transition_pub.publish(e);
@@ -620,7 +669,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
-                let finished = handle(&mut core, cmd, now_ns(&node), &transition_pub);
+                let finished = handle(&mut core, cmd, clock.now_ns(), &transition_pub);
                 for e in core.take_events() {
                     let _ = events_pub.publish(e);
                 }
@@ -638,12 +687,12 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
                 }
             }
             _ = markers_every.tick() => {
-                if let Some(m) = core.markers_if_changed(now_ns(&node)) {
+                if let Some(m) = core.markers_if_changed(clock.now_ns()) {
                     let _ = markers_pub.publish(m);
                 }
             }
             _ = diag.tick() => {
-                let _ = diag_pub.publish(core.diagnostics(now_ns(&node)));
+                let _ = diag_pub.publish(core.diagnostics(clock.now_ns()));
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
@@ -658,7 +707,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
                 id: 0,
                 label: "shutdown".into(),
             },
-            now_ns(&node),
+            clock.now_ns(),
         );
     }
     for l in core.take_logs() {

@@ -102,3 +102,9 @@ fn cyclone_dds_peer_drives_the_node() {
     assert!(checks.iter().all(|c| c["ok"] == true), "{report:#}");
     assert!(report["where_mug_error_m"].as_f64().unwrap() <= 0.1);
 }
+
+#[test]
+fn with_use_sim_time_the_node_runs_on_the_clock_topic() {
+    let report = cyclone_peer("simtime", &[]);
+    assert_eq!(report["where_header_stamp_s"], 1000, "{report:#}");
+}

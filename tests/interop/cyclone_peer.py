@@ -14,6 +14,8 @@ Modes:
             ros_discovery_info, drive the lifecycle, query the parameter services, send bad
             inputs and check the node keeps serving; prints a JSON report, exits 1 on a failed
             check.
+  simtime   start the node with use_sim_time, publish /clock, check that response headers
+            and /diagnostics carry that time.
   bench     start the node, fill it, then time N `~/where` round trips (p50/p99/max, ms).
 
 With --netns the script first brings `lo` up (run it under `unshare -n`, so nothing leaves
@@ -676,6 +678,44 @@ def scenario(args, report):
     check("keys" in labels and "mug" not in labels, f"the database holds the keys and no mug (labels {labels})", report)
 
 
+def simtime(args, report):
+    """With use_sim_time the node's clock is /clock (rosgraph_msgs/Clock): response headers and
+    diagnostics carry the simulated time."""
+    import ros_dds_types as R
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="mnemo-simtime-"))
+    node_log = work / "node.log"
+    proc, log = start_node(args.node, ["-p", "service_mapping:=cyclone", "-p", "use_sim_time:=true",
+                                       "-p", "diagnostics.period_s:=0.2"], node_log)
+    try:
+        peer = Peer("/mnemo", args.domain)
+        diag_r = peer.reader("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", depth=100)
+        clock_w = peer.writer("/clock", "rosgraph_msgs/msg/Clock", reliable=False, depth=1)
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not clock_w.get_matched_subscriptions():
+            time.sleep(0.05)
+        check(bool(clock_w.get_matched_subscriptions()), "the node subscribes to /clock (rosgraph_msgs/Clock)", report)
+        sim_s = 1000
+        for _ in range(5):
+            clock_w.write(R.make("rosgraph_msgs/msg/Clock", clock=stamp(sim_s * 10**9)))
+            time.sleep(0.1)
+        peer.warm(peer.svc("where"), "mnemo_msgs/srv/Where", target="warm-up", k=1)
+        w = peer.call(peer.svc("where"), "mnemo_msgs/srv/Where", target="mug", k=1)
+        report["where_header_stamp_s"] = w.header.stamp.sec
+        check(w.header.stamp.sec == sim_s, f"where's header carries /clock time ({w.header.stamp.sec} s)", report)
+        clock_w.write(R.make("rosgraph_msgs/msg/Clock", clock=stamp((sim_s + 50) * 10**9)))
+        time.sleep(0.6)
+        stamps = sorted({d.header.stamp.sec for d in diag_r.take(N=100)})
+        report["diagnostics_stamps_s"] = stamps
+        check(stamps and set(stamps) <= {0, sim_s, sim_s + 50} and sim_s + 50 in stamps,
+              f"/diagnostics are stamped with /clock time (got {stamps})", report)
+    finally:
+        rc = stop_node(proc)
+        log.close()
+    report["node_log_tail"] = node_log.read_text(errors="replace")[-2000:]
+    check(rc == 0, f"the node exits cleanly (exit {rc})", report)
+
+
 def bench(args, report):
     work = Path(args.workdir or tempfile.mkdtemp(prefix="mnemo-bench-"))
     node_log = work / "node.log"
@@ -721,7 +761,7 @@ def bench(args, report):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["scenario", "bench"])
+    ap.add_argument("mode", choices=["scenario", "simtime", "bench"])
     ap.add_argument("--node", required=True, help="the mnemo_node binary")
     ap.add_argument("--netns", action="store_true", help="bring lo up first (under unshare -n)")
     ap.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "0")))
@@ -734,7 +774,7 @@ def main():
     report = {"mode": args.mode, "checks": []}
     ok = True
     try:
-        (scenario if args.mode == "scenario" else bench)(args, report)
+        {"scenario": scenario, "simtime": simtime, "bench": bench}[args.mode](args, report)
     except Failed as e:
         report["failed"] = str(e)
         ok = False
