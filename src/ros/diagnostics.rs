@@ -138,6 +138,8 @@ pub fn diagnostics(
                 "poses_per_s",
                 rate(before.pipeline.poses, now.pipeline.poses),
             ),
+            kv("messages", now.messages),
+            kv("keyframes", p.keyframes),
             kv("queue_drops", now.queue_drops),
             kv("perception_drops", now.perception_drops),
             kv("tf_waited", p.tf_waited),

@@ -25,6 +25,7 @@ use crate::core::time::StampNs;
 use crate::core::{Embedder, LexicalEmbedder, Memory};
 use crate::store::{CommitPolicy, PersistentMemory, RetentionConfig};
 use crate::viz::markers::markers;
+use crate::viz::{RerunTarget, RerunViz};
 
 /// Severity of a log line (rosout levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,6 +60,8 @@ pub struct NodeCore {
     lifecycle: Lifecycle,
     pipeline: Pipeline,
     memory: Option<PersistentMemory>,
+    /// Rerun sink (parameter `rerun`), open while configured.
+    viz: RerunViz,
     embedder: EmbedderFactory,
     /// The next event id not yet published on `~/events`.
     next_event_id: u64,
@@ -104,6 +107,7 @@ impl NodeCore {
             lifecycle: Lifecycle::default(),
             pipeline,
             memory: None,
+            viz: RerunViz::disabled(),
             embedder,
             next_event_id: 0,
             events_out: VecDeque::new(),
@@ -281,6 +285,19 @@ impl NodeCore {
                 self.next_event_id = m.memory().log().next_id();
                 self.memory = Some(m);
                 self.pipeline = Pipeline::new(self.config.pipeline.clone());
+                if self.config.rerun != RerunTarget::Off {
+                    // A viewer that cannot be reached must not keep the memory down.
+                    match RerunViz::new(self.config.rerun.clone(), &self.fqn) {
+                        Ok(v) => {
+                            self.log(Level::Info, format!("rerun: {}", self.config.rerun));
+                            self.viz = v;
+                        }
+                        Err(e) => self.log(
+                            Level::Error,
+                            format!("rerun {} failed, running without: {e}", self.config.rerun),
+                        ),
+                    }
+                }
                 self.markers_dirty = true;
                 CallbackResult::Success
             }
@@ -292,6 +309,10 @@ impl NodeCore {
     }
 
     fn close(&mut self) {
+        let viz = std::mem::replace(&mut self.viz, RerunViz::disabled());
+        if let Err(e) = viz.flush(std::time::Duration::from_secs(5)) {
+            self.log(Level::Warn, format!("rerun: {e}"));
+        }
         if let Some(m) = self.memory.take() {
             if let Err(e) = m.close() {
                 self.log(Level::Error, format!("closing the database: {e}"));
@@ -333,6 +354,12 @@ impl NodeCore {
             match r {
                 Ok(()) => self.markers_dirty = true,
                 Err(e) => refused.push(e.to_string()),
+            }
+            if self.viz.is_enabled() {
+                match &o {
+                    Output::Pose(p) => self.viz.pose(p),
+                    Output::Keyframe(k) => self.viz.keyframe(k, memory.memory()),
+                }
             }
         }
         self.refused_by_core += refused.len() as u64;
@@ -836,6 +863,24 @@ mod tests {
                 .any(|l| l.level == Level::Error && l.text.contains("not-a-dir")),
             "{logs:?}"
         );
+    }
+
+    #[test]
+    fn rerun_save_records_while_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let rrd = dir.path().join("node.rrd");
+        let mut p = BTreeMap::new();
+        p.insert("keyframe.max_interval_s".into(), ParamValue::Double(0.0));
+        p.insert(
+            "rerun".into(),
+            ParamValue::String(format!("save={}", rrd.display())),
+        );
+        let mut core = NodeCore::new(NodeConfig::from_params(&p).unwrap(), "/mnemo");
+        core.autostart(T0).unwrap();
+        scene(&mut core, 10, "mug");
+        core.change_state(&transition("shutdown"), T0).unwrap();
+        let bytes = std::fs::read(&rrd).unwrap();
+        assert!(bytes.len() > 1000, "{} bytes", bytes.len());
     }
 
     #[test]
