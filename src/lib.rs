@@ -52,14 +52,14 @@
 //! - [`replay`]: rosbag2 MCAP replay through that pipeline.
 //! - [`viz`]: Rerun visualisation (live or `.rrd`) of a memory as it is built.
 //! - [`bench`](mod@bench): the `mnemo bench` harness with linear-scan and SQLite R*Tree baselines.
-//!
-//! Later issues add the ROS 2 node (under `ros`) and `perception` (ONNX) as adapters around
-//! [`core`].
+//! - [`perception`]: ONNX Runtime adapters (sentence embeddings so far).
+//! - the ROS 2 node lives under [`ros`] (`ros::node`, `ros::dds`, binary `mnemo_node`).
 
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod core;
+pub mod perception;
 pub mod replay;
 pub mod ros;
 pub mod sim;

@@ -76,6 +76,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long, global = true)]
         json: bool,
+        /// Text matching: lexical (word overlap), minilm (sentence embeddings from models/,
+        /// ONNX Runtime from ORT_DYLIB_PATH) or minilm=DIR.
+        #[arg(long, global = true, default_value = "lexical")]
+        embedder: String,
     },
     /// Print a database's schema version, counts, time span and file size.
     Inspect {
@@ -174,6 +178,9 @@ enum Command {
             default_value = "off"
         )]
         rerun: String,
+        /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`).
+        #[arg(long, default_value = "lexical")]
+        embedder: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -438,9 +445,17 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Query { query, db, json } => {
-            query_db(&db.unwrap_or_else(default_db_path), &query, json)
-        }
+        Command::Query {
+            query,
+            db,
+            json,
+            embedder,
+        } => query_db(
+            &db.unwrap_or_else(default_db_path),
+            &query,
+            json,
+            embedder_of(&embedder)?,
+        ),
         Command::Inspect {
             db,
             json,
@@ -460,14 +475,18 @@ fn run(cli: Cli) -> Result<()> {
             map_frame,
             base_frame,
             rerun,
+            embedder,
             json,
         } => replay_cmd(
             &bag,
             db.as_deref(),
             &remap,
-            map_frame,
-            base_frame,
+            Frames {
+                map: map_frame,
+                base: base_frame,
+            },
             &rerun,
+            || embedder_of(&embedder),
             json,
         ),
         Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
@@ -714,15 +733,32 @@ fn eval_persistent(
     Ok(())
 }
 
+/// The embedder `--embedder SPEC` names (ONNX Runtime from `ORT_DYLIB_PATH`).
+fn embedder_of(spec: &str) -> Result<Box<dyn mnemo::core::Embedder>> {
+    use mnemo::perception::{EmbedderChoice, RuntimeConfig};
+    let choice: EmbedderChoice = spec
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--embedder {e}"))?;
+    Ok(choice.open(&RuntimeConfig::default())?)
+}
+
 /// Opens a database read-only and loads its memory with every event left on disk.
-fn open_read_only(db: &Path) -> Result<(Store, mnemo::core::memory::Memory)> {
+fn open_read_only(
+    db: &Path,
+    embedder: Box<dyn mnemo::core::Embedder>,
+) -> Result<(Store, mnemo::core::memory::Memory)> {
     let store = Store::open(db, OpenMode::ReadOnly)?;
-    let memory = store.load(None, Box::new(LexicalEmbedder::default()), HotEvents::None)?;
+    let memory = store.load(None, embedder, HotEvents::None)?;
     Ok((store, memory))
 }
 
-fn query_db(db: &Path, cmd: &QueryCmd, json: bool) -> Result<()> {
-    let (store, memory) = open_read_only(db)?;
+fn query_db(
+    db: &Path,
+    cmd: &QueryCmd,
+    json: bool,
+    embedder: Box<dyn mnemo::core::Embedder>,
+) -> Result<()> {
+    let (store, memory) = open_read_only(db, embedder)?;
     let target = |text: &String, label: bool| {
         if label {
             Target::Label(text.clone())
@@ -1083,13 +1119,19 @@ fn demo(sim: &SimConfig) -> Result<()> {
 }
 
 /// `mnemo replay`: the bag through the pipeline into a memory (RAM or database).
+/// The REP-105 frames of a replay.
+struct Frames {
+    map: String,
+    base: String,
+}
+
 fn replay_cmd(
     bag: &Path,
     db: Option<&Path>,
     remaps: &[String],
-    map_frame: String,
-    base_frame: String,
+    frames: Frames,
     rerun: &str,
+    embedder: impl Fn() -> Result<Box<dyn mnemo::core::Embedder>>,
     json: bool,
 ) -> Result<()> {
     use mnemo::replay::{replay, ReplayConfig};
@@ -1104,8 +1146,8 @@ fn replay_cmd(
     let mut viz = RerunViz::new(target, &bag_name)?;
     let mut config = ReplayConfig {
         pipeline: PipelineConfig {
-            map_frame,
-            base_frame,
+            map_frame: frames.map,
+            base_frame: frames.base,
             ..PipelineConfig::default()
         },
         ..ReplayConfig::default()
@@ -1124,7 +1166,7 @@ fn replay_cmd(
         Some(path) => Some(PersistentMemory::open(
             path,
             Some(mnemo::sim::memory_config()),
-            Box::new(LexicalEmbedder::default()),
+            embedder()?,
             CommitPolicy::default(),
             RetentionConfig::default(),
         )?),
@@ -1134,7 +1176,7 @@ fn replay_cmd(
         Some(_) => None,
         None => Some(mnemo::core::Memory::new(
             mnemo::sim::memory_config(),
-            Box::new(LexicalEmbedder::default()),
+            embedder()?,
         )?),
     };
     let bar = if std::io::stderr().is_terminal() && !json {

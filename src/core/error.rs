@@ -73,6 +73,9 @@ pub enum CoreError {
         /// The store's error.
         reason: String,
     },
+    /// The embedder failed (a model that did not run).
+    #[error("embedder: {0}")]
+    Embedder(String),
     /// An embedding whose dimension does not match the embedder's.
     #[error("embedding has {got} dimensions, the embedder makes {expected}")]
     EmbeddingDimension {

@@ -645,6 +645,11 @@ impl Memory {
             .filter_map(|e: &Event| {
                 let c = records.get(&e.caption?)?;
                 let score = match &query {
+                    // A caption stored by another embedder (a memory reopened with a different
+                    // model) is embedded again rather than never matching.
+                    Some(q) if c.embedding.len() != q.len() => {
+                        self.embedder.embed(&c.text).map_or(0.0, |e| cosine(q, &e))
+                    }
                     Some(q) => cosine(q, &c.embedding),
                     None => 1.0,
                 };

@@ -49,9 +49,9 @@ pub struct LogLine {
     pub text: String,
 }
 
-/// Makes the embedder a configured memory uses (the lexical one until perception plugs in
-/// sentence embeddings).
-pub type EmbedderFactory = Box<dyn Fn() -> Box<dyn Embedder> + Send>;
+/// Makes the embedder a configured memory uses, or says why it cannot (the node then falls
+/// back to the lexical one).
+pub type EmbedderFactory = Box<dyn Fn() -> Result<Box<dyn Embedder>, String> + Send>;
 
 /// The node's state.
 pub struct NodeCore {
@@ -91,10 +91,11 @@ pub const MAX_EVENTS_OUT: usize = 10_000;
 impl NodeCore {
     /// A node in state `unconfigured`, named `fqn` (e.g. `/robot1/mnemo`).
     pub fn new(config: NodeConfig, fqn: &str) -> Self {
+        let (choice, runtime) = (config.embedder.clone(), config.runtime.clone());
         Self::with_embedder(
             config,
             fqn,
-            Box::new(|| Box::new(LexicalEmbedder::default())),
+            Box::new(move || choice.open(&runtime).map_err(|e| e.to_string())),
         )
     }
 
@@ -234,10 +235,27 @@ impl NodeCore {
         }
     }
 
+    fn embedder(&mut self) -> Box<dyn Embedder> {
+        match (self.embedder)() {
+            Ok(e) => e,
+            Err(e) => {
+                self.log(
+                    Level::Error,
+                    format!(
+                        "embedder {}: {e}; using the lexical matcher",
+                        self.config.embedder
+                    ),
+                );
+                Box::new(LexicalEmbedder::default())
+            }
+        }
+    }
+
     fn on_configure(&mut self) -> CallbackResult {
+        let embedder = self.embedder();
         let s = &self.config.store;
         let opened = match &s.db_path {
-            None => Memory::new(self.config.memory.clone(), (self.embedder)())
+            None => Memory::new(self.config.memory.clone(), embedder)
                 .map(PersistentMemory::in_ram)
                 .map_err(|e| e.to_string()),
             Some(path) => {
@@ -263,7 +281,7 @@ impl NodeCore {
                 PersistentMemory::open(
                     path,
                     Some(self.config.memory.clone()),
-                    (self.embedder)(),
+                    embedder,
                     policy,
                     retention,
                 )
@@ -881,6 +899,27 @@ mod tests {
         core.change_state(&transition("shutdown"), T0).unwrap();
         let bytes = std::fs::read(&rrd).unwrap();
         assert!(bytes.len() > 1000, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn an_embedder_that_cannot_open_falls_back_to_lexical() {
+        let mut p = BTreeMap::new();
+        p.insert(
+            "embedder".into(),
+            ParamValue::String("minilm=/nonexistent/models".into()),
+        );
+        let mut core = NodeCore::new(NodeConfig::from_params(&p).unwrap(), "/mnemo");
+        core.autostart(T0).unwrap();
+        assert_eq!(core.state(), LifecycleState::Active);
+        let logs = core.take_logs();
+        assert!(
+            logs.iter().any(|l| l.level == Level::Error
+                && l.text.contains("/nonexistent/models")
+                && l.text.contains("lexical")),
+            "{logs:?}"
+        );
+        scene(&mut core, 10, "mug");
+        assert_eq!(where_(&core, "mug").objects.len(), 1);
     }
 
     #[test]

@@ -538,6 +538,11 @@ pub struct NodeConfig {
     pub captioner_model_dir: Option<PathBuf>,
     /// Rerun visualisation.
     pub rerun: RerunTarget,
+    /// Text matching for queries and captions (parameter `embedder`).
+    pub embedder: crate::perception::EmbedderChoice,
+    /// ONNX Runtime: execution providers in order and threads (`perception.providers`,
+    /// `perception.intra_threads`); the library comes from `ORT_DYLIB_PATH`.
+    pub runtime: crate::perception::RuntimeConfig,
     /// How service request ids are carried.
     pub service_mapping: ServiceMapping,
     /// `/diagnostics` period, s.
@@ -858,6 +863,15 @@ impl NodeConfig {
             captioning,
             captioner_model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
             rerun,
+            embedder: r.parsed("embedder", "lexical")?,
+            runtime: crate::perception::RuntimeConfig {
+                library: None,
+                providers: crate::perception::RuntimeConfig::parse_providers(
+                    &r.string("perception.providers", "tensorrt,cuda,cpu")?,
+                )
+                .map_err(|e| invalid("perception.providers", e))?,
+                intra_threads: r.usize("perception.intra_threads", 0, 0, 256)?,
+            },
             service_mapping: r.parsed("service_mapping", "enhanced")?,
             diagnostics_period_s: r.f64("diagnostics.period_s", 1.0, 0.1, 3600.0)?,
             unknown: params

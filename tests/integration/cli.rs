@@ -219,6 +219,62 @@ fn query_of_a_missing_database_names_it() {
 }
 
 #[test]
+fn embedder_errors_name_the_flag_the_library_and_the_model() {
+    let out = mnemo(&[
+        "query",
+        "where",
+        "mug",
+        "--embedder",
+        "bert",
+        "--db",
+        "/tmp/x.db",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--embedder") && err.contains("minilm"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .args([
+            "query",
+            "where",
+            "mug",
+            "--embedder",
+            "minilm",
+            "--db",
+            "/tmp/x.db",
+        ])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/libonnxruntime.so.1") && err.contains("ORT_DYLIB_PATH"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .args([
+            "query",
+            "where",
+            "mug",
+            "--embedder",
+            "minilm=/nonexistent/models",
+        ])
+        .args(["--db", "/tmp/x.db"])
+        .env("ORT_DYLIB_PATH", super::perception::ort_library())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/models/minilm.onnx") && err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[test]
 fn crashtest_json_has_the_specified_keys_and_catches_a_lying_writer() {
     let out = mnemo(&["crashtest", "--trials", "4", "--json"]);
     assert_success(&out);

@@ -22,6 +22,8 @@
 //!   network namespace: inputs, every service, markers, events, diagnostics, discovery,
 //!   lifecycle, parameter services, bad inputs (issue 5; needs `bash .ci/setup` and
 //!   `unshare -n`, i.e. root or user namespaces).
+//! - `perception`: the ONNX sentence embedder vs onnxruntime in Python on the same model, text
+//!   queries through it, bad model files (issue 6; needs `bash .ci/setup`).
 //! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
 //!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
@@ -37,6 +39,7 @@ mod mnemo_msgs;
 mod node;
 mod oracle;
 mod packaging;
+mod perception;
 mod properties;
 mod replay;
 mod store;

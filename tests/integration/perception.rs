@@ -1,0 +1,268 @@
+//! ONNX perception (issue 6): the sentence embedder against onnxruntime in Python on the same
+//! model, text queries through it, and clear errors for bad model files. Needs `bash .ci/setup`
+//! (the venv's onnxruntime wheel provides the library; `models/prepare.sh` the models).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mnemo::core::{
+    Answer, Detection, DetectionFrame, Embedder, Memory, MemoryConfig, Observation, PinholeCamera,
+    Query, Target, TimeWindow,
+};
+use mnemo::perception::embedder::SentenceEmbedder;
+use mnemo::perception::{Provider, RuntimeConfig};
+use nalgebra::{Isometry3, Point3, Vector3};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The ONNX Runtime library of the venv's onnxruntime wheel.
+pub fn ort_library() -> PathBuf {
+    let lib = root().join(".venv/lib");
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|py| py.path().join("site-packages/onnxruntime/capi"))
+        .filter_map(|capi| std::fs::read_dir(capi).ok())
+        .flatten()
+        .flatten()
+        .map(|f| f.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+        });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no libonnxruntime.so.* under {} (run bash .ci/setup)",
+            lib.display()
+        )
+    })
+}
+
+pub fn runtime() -> RuntimeConfig {
+    RuntimeConfig {
+        library: Some(ort_library()),
+        providers: vec![Provider::Cuda, Provider::Cpu],
+        intra_threads: 1,
+    }
+}
+
+fn models() -> PathBuf {
+    let m = root().join("models");
+    assert!(
+        m.join("minilm.onnx").exists(),
+        "models/minilm.onnx is missing (run bash .ci/setup)"
+    );
+    m
+}
+
+fn embedder() -> SentenceEmbedder {
+    SentenceEmbedder::open_dir(&models(), &runtime()).unwrap()
+}
+
+const SENTENCES: [&str; 20] = [
+    "mug",
+    "coffee cup",
+    "a red mug on the kitchen counter",
+    "keys",
+    "where did I leave my keys?",
+    "bicycle",
+    "the bike is in the hallway",
+    "book",
+    "a stack of books on the shelf",
+    "remote control",
+    "the TV remote is on the sofa",
+    "laptop",
+    "a plant near the window",
+    "EXIT",
+    "fire extinguisher next to the door",
+    "glass of water",
+    "a person walking through the living room",
+    "backpack hanging on a chair",
+    "the robot entered the kitchen at noon",
+    "Schlüssel und Brieftasche",
+];
+
+#[test]
+fn embeddings_match_onnxruntime_in_python() {
+    let e = embedder();
+    assert_eq!(e.dim(), 384);
+    assert_eq!(
+        e.provider(),
+        Provider::Cpu,
+        "this machine has no GPU build of ONNX Runtime"
+    );
+    let ours = e.embed_batch(&SENTENCES).unwrap();
+    let mut child = Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("tests/interop/embed_reference.py"))
+        .arg(models().join("minilm.onnx"))
+        .arg(models().join("tokenizer.json"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), &SENTENCES).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let reference: Vec<Vec<f32>> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reference.len(), SENTENCES.len());
+    let mut worst = 1.0f32;
+    for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
+        let c = mnemo::core::embed::cosine(a, b);
+        assert!(c >= 0.999, "{:?}: cosine {c}", SENTENCES[i]);
+        worst = worst.min(c);
+        // One at a time (padding-free) gives the same vector as the padded batch.
+        let single = e.embed(SENTENCES[i]).unwrap();
+        assert!(mnemo::core::embed::cosine(&single, a) >= 0.9999);
+    }
+    eprintln!("worst cosine vs onnxruntime-in-Python: {worst}");
+}
+
+fn detection(label: &str, x: f64) -> Detection {
+    Detection {
+        label: label.into(),
+        score: 0.9,
+        position_m: Point3::new(x, 0.0, 2.0),
+        frame: DetectionFrame::Camera,
+        extent_m: Vector3::new(0.1, 0.1, 0.1),
+        text: None,
+        embedding: None,
+    }
+}
+
+#[test]
+fn text_queries_find_meaning_not_words() {
+    let mut m = Memory::new(MemoryConfig::default(), Box::new(embedder())).unwrap();
+    let captions = [
+        "a red mug on the kitchen counter next to the kettle",
+        "a bicycle leaning against the wall in the hallway",
+        "books stacked on a shelf in the living room",
+    ];
+    for (i, caption) in captions.iter().enumerate() {
+        for k in 0..2 {
+            m.ingest(&Observation {
+                stamp_ns: 1_000_000_000 * (10 * i as i64 + k + 1),
+                world_from_body: Isometry3::identity(),
+                world_from_camera: Isometry3::identity(),
+                camera: PinholeCamera::vga_default(),
+                detections: vec![
+                    detection("mug", -0.6),
+                    detection("bicycle", 0.0),
+                    detection("book", 0.6),
+                ],
+                caption: (k == 0).then(|| caption.to_string()),
+                depth: None,
+            })
+            .unwrap();
+        }
+    }
+    let top = |q: &str| {
+        let Answer::Objects(hits) = m
+            .query(&Query::Where {
+                target: Target::Text(q.into()),
+                k: 3,
+                at_ns: None,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        hits.first().map(|h| h.label.clone()).unwrap_or_default()
+    };
+    assert_eq!(top("coffee cup"), "mug");
+    assert_eq!(top("bike"), "bicycle");
+    assert_eq!(top("something to read"), "book");
+    let Answer::Episodes(ep) = m
+        .query(&Query::Recall {
+            window: TimeWindow::all(),
+            text: Some("kitchen counter".into()),
+            k: 3,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(ep[0].caption.contains("kitchen"), "{ep:?}");
+    let Answer::Episodes(ep) = m
+        .query(&Query::Recall {
+            window: TimeWindow::all(),
+            text: Some("where is my bike".into()),
+            k: 3,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(ep[0].caption.contains("bicycle"), "{ep:?}");
+}
+
+#[test]
+fn bad_model_files_give_errors_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.onnx");
+    let e = SentenceEmbedder::open(&missing, &models().join("tokenizer.json"), &runtime())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope.onnx") && e.contains("not found"), "{e}");
+    let corrupt = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
+    let e = SentenceEmbedder::open(&corrupt, &models().join("tokenizer.json"), &runtime())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("corrupt.onnx"), "{e}");
+    let bad_tok = dir.path().join("tokenizer.json");
+    std::fs::write(&bad_tok, b"{}").unwrap();
+    let e = SentenceEmbedder::open(&models().join("minilm.onnx"), &bad_tok, &runtime())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tokenizer.json") && e.contains("not a tokenizer"),
+        "{e}"
+    );
+    // A model with other inputs (the OCR detector) is refused, naming what was expected.
+    let e = SentenceEmbedder::open(
+        &models().join("ppocr_det.onnx"),
+        &models().join("tokenizer.json"),
+        &runtime(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("ppocr_det.onnx") && e.contains("input_ids"),
+        "{e}"
+    );
+}
+
+#[test]
+fn captions_stored_by_another_embedder_are_matched_again() {
+    use mnemo::core::LexicalEmbedder;
+    let mut m = Memory::new(MemoryConfig::default(), Box::new(LexicalEmbedder::new(256))).unwrap();
+    m.ingest(&Observation {
+        stamp_ns: 1_000_000_000,
+        world_from_body: Isometry3::identity(),
+        world_from_camera: Isometry3::identity(),
+        camera: PinholeCamera::vga_default(),
+        detections: vec![],
+        caption: Some("a red mug on the kitchen counter".into()),
+        depth: None,
+    })
+    .unwrap();
+    // Reopened with an embedder of another dimension (e.g. lexical -> MiniLM).
+    let m =
+        Memory::from_parts(MemoryConfig::default(), Box::new(embedder()), m.to_parts()).unwrap();
+    let Answer::Episodes(ep) = m
+        .query(&Query::Recall {
+            window: TimeWindow::all(),
+            text: Some("coffee cup in the kitchen".into()),
+            k: 1,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(ep.len(), 1, "the old caption still matches");
+    assert!(ep[0].score > 0.3);
+}
