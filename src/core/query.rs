@@ -654,7 +654,8 @@ impl Memory {
                     None => 1.0,
                 };
                 (query.is_none() || score >= self.config.min_text_score).then(|| Episode {
-                    stamp_ns: e.stamp_ns,
+                    // The keyframe's time (a late caption is recorded after it).
+                    stamp_ns: e.start_ns,
                     caption: c.text.clone(),
                     robot_position_world: c.robot_position_world,
                     robot_yaw_rad: c.robot_yaw_rad,

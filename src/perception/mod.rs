@@ -5,11 +5,13 @@
 //! with a clear error when it is missing or too old), execution providers tried in order
 //! ([`Provider`]: `tensorrt`, `cuda`, `cpu`; the one that opened a model is reported), thread
 //! counts, and opening a model with an error that names it ([`PerceptionError`]). The models
-//! themselves live in submodules: [`embedder`] (sentence embeddings for text queries).
+//! themselves live in submodules: [`embedder`] (sentence embeddings for text queries);
+//! [`worker`] runs keyframe perception (captioning) off the ingest path.
 //!
 //! Nothing here is on the ingest path: the core only sees the [`crate::core::Embedder`] trait.
 
 pub mod embedder;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -23,6 +23,7 @@ use super::pipeline::{Input, Output, Pipeline};
 use super::services;
 use crate::core::time::StampNs;
 use crate::core::{Embedder, LexicalEmbedder, Memory};
+use crate::perception::worker::{Captioner, KeyframeJob, PerceptionWorker};
 use crate::store::{CommitPolicy, PersistentMemory, RetentionConfig};
 use crate::viz::markers::markers;
 use crate::viz::{RerunTarget, RerunViz};
@@ -62,6 +63,9 @@ pub struct NodeCore {
     memory: Option<PersistentMemory>,
     /// Rerun sink (parameter `rerun`), open while configured.
     viz: RerunViz,
+    /// Captioning off the ingest path, when a captioner is set.
+    perception: Option<PerceptionWorker>,
+    captions_failed: u64,
     embedder: EmbedderFactory,
     /// The next event id not yet published on `~/events`.
     next_event_id: u64,
@@ -109,6 +113,8 @@ impl NodeCore {
             pipeline,
             memory: None,
             viz: RerunViz::disabled(),
+            perception: None,
+            captions_failed: 0,
             embedder,
             next_event_id: 0,
             events_out: VecDeque::new(),
@@ -120,6 +126,15 @@ impl NodeCore {
             queue_drops: 0,
             refused_by_core: 0,
         }
+    }
+
+    /// Captions keyframes with `captioner` on a worker thread (queue size
+    /// `perception.queue_size`, the oldest dropped beyond it); captions attach to the
+    /// keyframe's time and pose when they come back.
+    pub fn set_captioner(&mut self, captioner: Box<dyn Captioner>) {
+        let w = PerceptionWorker::spawn(captioner, self.config.perception_queue);
+        self.log(Level::Info, format!("captioning with {}", w.name()));
+        self.perception = Some(w);
     }
 
     /// The configuration.
@@ -326,7 +341,33 @@ impl NodeCore {
         }
     }
 
+    fn attach_captions(&mut self, done: Vec<crate::perception::worker::CaptionResult>) {
+        let Some(memory) = self.memory.as_mut() else {
+            return;
+        };
+        let mut errors = Vec::new();
+        for r in done {
+            match &r.text {
+                Ok(text) => {
+                    if let Err(e) = memory.add_caption(r.stamp_ns, &r.world_from_body, text) {
+                        errors.push(e.to_string());
+                    }
+                }
+                Err(e) => errors.push(e.clone()),
+            }
+        }
+        self.captions_failed += errors.len() as u64;
+        for e in errors {
+            self.log(Level::Warn, format!("caption failed: {e}"));
+        }
+        self.collect_events();
+    }
+
     fn close(&mut self) {
+        if let Some(w) = self.perception.as_ref() {
+            let done = w.finish(std::time::Duration::from_secs(5));
+            self.attach_captions(done);
+        }
         let viz = std::mem::replace(&mut self.viz, RerunViz::disabled());
         if let Err(e) = viz.flush(std::time::Duration::from_secs(5)) {
             self.log(Level::Warn, format!("rerun: {e}"));
@@ -379,6 +420,16 @@ impl NodeCore {
                     Output::Keyframe(k) => self.viz.keyframe(k, memory.memory()),
                 }
             }
+            if let (Some(w), Output::Keyframe(k)) = (&self.perception, o) {
+                // The image moves to the queue (no copy on the ingest path).
+                if let Some(image) = k.color {
+                    w.submit(KeyframeJob {
+                        stamp_ns: k.observation.stamp_ns,
+                        world_from_body: k.observation.world_from_body,
+                        image,
+                    });
+                }
+            }
         }
         self.refused_by_core += refused.len() as u64;
         for e in refused {
@@ -418,8 +469,14 @@ impl NodeCore {
         self.events_out.drain(..).collect()
     }
 
-    /// Periodic work: commits what is due.
+    /// Periodic work: attaches finished captions, commits what is due.
     pub fn tick(&mut self) {
+        let done = self
+            .perception
+            .as_ref()
+            .map(|w| w.drain())
+            .unwrap_or_default();
+        self.attach_captions(done);
         if let Some(m) = self.memory.as_mut() {
             if let Some(Err(e)) = m.tick() {
                 self.log(Level::Error, format!("commit failed (degraded): {e}"));
@@ -443,7 +500,10 @@ impl NodeCore {
             stamp_ns: now_ns,
             messages: self.messages,
             queue_drops: self.queue_drops,
-            perception_drops: 0,
+            perception_drops: self
+                .perception
+                .as_ref()
+                .map_or(0, PerceptionWorker::dropped),
             pipeline: self.pipeline.stats().clone(),
             objects: self
                 .memory
@@ -499,6 +559,13 @@ impl NodeCore {
             status.as_ref().filter(|s| s.path.is_some()),
             self.config.diagnostics_period_s * 5.0,
         )
+    }
+
+    /// Keyframes dropped from the perception queue so far.
+    pub fn diagnostics_drops(&self) -> u64 {
+        self.perception
+            .as_ref()
+            .map_or(0, PerceptionWorker::dropped)
     }
 
     /// Counters (for logs and tests).
@@ -920,6 +987,56 @@ mod tests {
         );
         scene(&mut core, 10, "mug");
         assert_eq!(where_(&core, "mug").objects.len(), 1);
+    }
+
+    #[test]
+    fn captions_come_back_off_the_ingest_path_at_the_keyframe_time() {
+        use crate::perception::worker::FixedDelayCaptioner;
+        use crate::ros::msg::Image;
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        core.set_captioner(Box::new(FixedDelayCaptioner {
+            delay: std::time::Duration::from_millis(1),
+        }));
+        core.autostart(T0).unwrap();
+        // Colour images with the detections, so keyframes carry them.
+        for i in 0..10 {
+            core.on_input(Input::ColorImage(Image {
+                header: header(T0 + i * 100_000_000, "camera_color_optical_frame"),
+                height: 2,
+                width: 2,
+                encoding: "rgb8".into(),
+                step: 6,
+                data: vec![200; 12],
+                ..Default::default()
+            }));
+        }
+        scene(&mut core, 10, "mug");
+        let keyframes = core.counters().keyframes;
+        assert!(keyframes >= 5);
+        let mut episodes = Vec::new();
+        for _ in 0..500 {
+            core.tick();
+            let r = core.recall(&RecallRequest {
+                k: 100,
+                ..Default::default()
+            });
+            episodes = r.episodes;
+            if episodes.len() as u64 + core.diagnostics_drops() >= keyframes {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!episodes.is_empty());
+        for e in &episodes {
+            assert_eq!(e.caption, "an image of mean colour 200 200 200");
+            // Stamped at its keyframe (every 100 ms from T0), not when it came back.
+            let t = e.stamp.to_ns() - T0;
+            assert!(t >= 0 && t % 100_000_000 == 0 && t < 1_000_000_000, "{t}");
+        }
+        let ev = core.take_events();
+        assert!(ev
+            .iter()
+            .any(|e| e.kind == 5 && e.caption.contains("mean colour")));
     }
 
     #[test]

@@ -264,6 +264,22 @@ impl PersistentMemory {
         Ok(())
     }
 
+    /// Records a late caption of an earlier keyframe ([`Memory::add_caption`]), then commits
+    /// if the policy says so.
+    ///
+    /// # Errors
+    /// As [`Memory::add_caption`].
+    pub fn add_caption(
+        &mut self,
+        stamp_ns: StampNs,
+        world_from_body: &nalgebra::Isometry3<f64>,
+        text: &str,
+    ) -> Result<(), CoreError> {
+        self.memory.add_caption(stamp_ns, world_from_body, text)?;
+        self.note_changes(1);
+        Ok(())
+    }
+
     fn note_changes(&mut self, n: usize) {
         self.pending += n;
         self.oldest_pending.get_or_insert_with(Instant::now);

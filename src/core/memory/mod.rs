@@ -740,6 +740,41 @@ impl Memory {
         }
     }
 
+    /// Records a caption of a keyframe taken earlier at `stamp_ns` from `world_from_body`
+    /// (captioning runs off the ingest path, so its result arrives after newer keyframes).
+    /// The caption event keeps the keyframe's time as its start and end and the place nearest
+    /// that pose; it is recorded (its log stamp) no earlier than the newest event. Blank text
+    /// is ignored.
+    ///
+    /// # Errors
+    /// [`CoreError::NonFinitePose`] for a non-finite pose; the memory is unchanged.
+    pub fn add_caption(
+        &mut self,
+        stamp_ns: StampNs,
+        world_from_body: &Isometry3<f64>,
+        text: &str,
+    ) -> Result<(), CoreError> {
+        let t = world_from_body.translation.vector;
+        let q = world_from_body.rotation.coords;
+        if !(t.iter().all(|v| v.is_finite()) && q.iter().all(|v| v.is_finite())) {
+            return Err(CoreError::NonFinitePose {
+                field: "world_from_body",
+            });
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let here = Point3::new(t.x, t.y, t.z);
+        let place = match self.place_for(&here).or(self.current_place) {
+            Some(p) => p,
+            // No place yet (a caption before any keyframe): the pose founds one.
+            None => self.update_place(stamp_ns, world_from_body),
+        };
+        self.record_caption(text, stamp_ns, world_from_body, place);
+        Ok(())
+    }
+
     /// Ingests a robot pose (updates places and the trajectory).
     ///
     /// # Errors
