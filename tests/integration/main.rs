@@ -24,6 +24,9 @@
 //!   `unshare -n`, i.e. root or user namespaces).
 //! - `perception`: the ONNX sentence embedder vs onnxruntime in Python on the same model, text
 //!   queries through it, bad model files (issue 6; needs `bash .ci/setup`).
+//! - `realimage`: the Middlebury motorcycle stereo pair (real images, ground-truth disparity)
+//!   through the pipeline's depth back-projection, checked against the right image (issue 6;
+//!   needs `bash .ci/setup`).
 //! - `viz`: Rerun recordings read back by PyPI `rerun-sdk`, a live stream, the web viewer in
 //!   headless Chromium (issue 4; needs `bash .ci/setup`).
 
@@ -41,6 +44,7 @@ mod oracle;
 mod packaging;
 mod perception;
 mod properties;
+mod realimage;
 mod replay;
 mod store;
 mod viz;
