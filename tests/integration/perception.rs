@@ -266,3 +266,187 @@ fn captions_stored_by_another_embedder_are_matched_again() {
     assert_eq!(ep.len(), 1, "the old caption still matches");
     assert!(ep[0].score > 0.3);
 }
+
+mod yolo {
+    use super::*;
+    use mnemo::perception::detector::{to_detection2d_array, DetectorConfig, YoloDetector};
+    use mnemo::ros::pipeline::ColorImage;
+
+    fn tiny_model(dir: &Path) -> PathBuf {
+        let out = dir.join("tiny_yolo.onnx");
+        let st = Command::new(root().join(".venv/bin/python"))
+            .arg(root().join("tests/interop/tiny_yolo.py"))
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        out
+    }
+
+    fn image(w: u32, h: u32, rgb: [u8; 3]) -> ColorImage {
+        ColorImage {
+            stamp_ns: 0,
+            width_px: w,
+            height_px: h,
+            rgb: rgb.repeat((w * h) as usize),
+        }
+    }
+
+    #[test]
+    fn decodes_letterboxes_and_suppresses_like_ultralytics() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let mut d =
+            YoloDetector::open(&model, None, &runtime(), DetectorConfig::default()).unwrap();
+        assert_eq!(d.names(), ["mug", "keys", "book"]);
+        // 1280x480 red: scale 0.5, 200 px of grey (114) above and below in the 640x640 input.
+        // The model multiplies its scores by the mean red of its input.
+        let gain = (240.0 + 400.0 * 114.0 / 255.0) / 640.0;
+        let boxes = d.detect(&image(1280, 480, [255, 0, 0])).unwrap();
+        let got: Vec<(String, f32, [f64; 4])> = boxes
+            .iter()
+            .map(|b| (b.label.clone(), b.score, [b.cx_px, b.cy_px, b.w_px, b.h_px]))
+            .collect();
+        let want = [
+            ("mug", 0.9, [400.0, 240.0, 200.0, 160.0]),
+            ("keys", 0.7, [800.0, 200.0, 100.0, 80.0]),
+            ("keys", 0.6, [420.0, 240.0, 200.0, 160.0]),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((label, score, b), (wl, ws, wb)) in got.iter().zip(want) {
+            assert_eq!(label, wl);
+            assert!(
+                (f64::from(*score) - ws * gain).abs() < 1e-4,
+                "{label} {score}"
+            );
+            for (x, y) in b.iter().zip(wb) {
+                assert!((x - y).abs() < 1e-6, "{got:?}");
+            }
+        }
+        // A black square image: no padding, zero red, nothing above threshold.
+        assert!(d.detect(&image(640, 640, [0, 0, 0])).unwrap().is_empty());
+        // A broken image is an error, not a panic.
+        let mut broken = image(4, 4, [1, 2, 3]);
+        broken.rgb.pop();
+        assert!(d.detect(&broken).is_err());
+    }
+
+    #[test]
+    fn labels_file_and_bad_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let labels = dir.path().join("labels.txt");
+        std::fs::write(&labels, "cup\nkey ring\nnotebook\n").unwrap();
+        let d = YoloDetector::open(&model, Some(&labels), &runtime(), DetectorConfig::default())
+            .unwrap();
+        assert_eq!(d.names(), ["cup", "key ring", "notebook"]);
+        // Two names for a three-class output: the run says what it expected.
+        std::fs::write(&labels, "cup\nkeys\n").unwrap();
+        let mut d =
+            YoloDetector::open(&model, Some(&labels), &runtime(), DetectorConfig::default())
+                .unwrap();
+        let e = d
+            .detect(&image(64, 64, [255, 0, 0]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tiny_yolo.onnx") && e.contains("[1, 6, N]"),
+            "{e}"
+        );
+        // Not a detector: the sentence model's inputs are named in the error.
+        let e = YoloDetector::open(
+            &models().join("minilm.onnx"),
+            None,
+            &runtime(),
+            DetectorConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("minilm.onnx"), "{e}");
+    }
+
+    #[test]
+    fn boxes_become_3d_detections_through_depth() {
+        use mnemo::ros::msg::{
+            CameraInfo, F64Array, Header, Image, TfMessage, Time, TransformStamped,
+        };
+        use mnemo::ros::pipeline::{Input, KeyframePolicy, Output, Pipeline, PipelineConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = YoloDetector::open(
+            &tiny_model(dir.path()),
+            None,
+            &runtime(),
+            DetectorConfig::default(),
+        )
+        .unwrap();
+        let boxes = d.detect(&image(1280, 480, [255, 0, 0])).unwrap();
+        let ns = 1_000_000_000;
+        let header = |frame: &str| Header {
+            stamp: Time::from_ns(ns),
+            frame_id: frame.into(),
+        };
+        let tf = |parent: &str, child: &str| TransformStamped {
+            header: header(parent),
+            child_frame_id: child.into(),
+            ..TransformStamped::default()
+        };
+        let mut p = Pipeline::new(PipelineConfig {
+            keyframe: KeyframePolicy {
+                max_interval_s: 0.0,
+                ..KeyframePolicy::default()
+            },
+            ..PipelineConfig::default()
+        });
+        let mut out = Vec::new();
+        p.push(
+            Input::TfStatic(TfMessage {
+                transforms: vec![tf("map", "odom"), tf("base_link", "cam")],
+            }),
+            &mut out,
+        );
+        p.push(
+            Input::Tf(TfMessage {
+                transforms: vec![tf("odom", "base_link")],
+            }),
+            &mut out,
+        );
+        p.push(
+            Input::CameraInfo(Box::new(CameraInfo {
+                header: header("cam"),
+                width: 1280,
+                height: 480,
+                k: F64Array([600.0, 0.0, 640.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0]),
+                ..CameraInfo::default()
+            })),
+            &mut out,
+        );
+        p.push(
+            Input::DepthImage(Image {
+                header: header("cam"),
+                width: 1280,
+                height: 480,
+                encoding: "32FC1".into(),
+                step: 1280 * 4,
+                data: 2.0f32.to_le_bytes().repeat(1280 * 480),
+                ..Image::default()
+            }),
+            &mut out,
+        );
+        p.push(
+            Input::Detections2D(to_detection2d_array(&boxes, &header("cam"))),
+            &mut out,
+        );
+        let [Output::Keyframe(k)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        let mug = k
+            .observation
+            .detections
+            .iter()
+            .find(|d| d.label == "mug")
+            .unwrap();
+        // (400 - 640) / 600 * 2 m = -0.8 m; (240 - 240) / 600 * 2 = 0; z = 2 m.
+        assert!((mug.position_m - nalgebra::Point3::new(-0.8, 0.0, 2.0)).norm() < 1e-9);
+        assert_eq!(k.observation.detections.len(), 3);
+    }
+}
