@@ -7,12 +7,14 @@
 //! counts, and opening a model with an error that names it ([`PerceptionError`]). The models
 //! themselves live in submodules: [`embedder`] (sentence embeddings for text queries);
 //! [`worker`] runs keyframe perception (captioning) off the ingest path; [`detector`] runs
-//! YOLO-family exports whose boxes the pipeline back-projects through depth.
+//! YOLO-family exports whose boxes the pipeline back-projects through depth; [`ocr`] reads text
+//! with PP-OCR.
 //!
 //! Nothing here is on the ingest path: the core only sees the [`crate::core::Embedder`] trait.
 
 pub mod detector;
 pub mod embedder;
+pub mod ocr;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

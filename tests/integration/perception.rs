@@ -450,3 +450,50 @@ mod yolo {
         assert_eq!(k.observation.detections.len(), 3);
     }
 }
+
+mod ocr {
+    use super::*;
+    use mnemo::perception::ocr::Ocr;
+    use mnemo::ros::pipeline::ColorImage;
+
+    fn photo(name: &str) -> ColorImage {
+        let p = root().join("tests/data/skimage").join(name);
+        let img = image::open(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (run bash .ci/setup)", p.display()))
+            .to_rgb8();
+        ColorImage {
+            stamp_ns: 0,
+            width_px: img.width(),
+            height_px: img.height(),
+            rgb: img.into_raw(),
+        }
+    }
+
+    #[test]
+    fn reads_the_words_on_a_real_page() {
+        let mut ocr = Ocr::open_dir(&models(), &runtime()).unwrap();
+        let lines = ocr.read(&photo("page.png")).unwrap();
+        let all: String = lines
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        eprintln!("page.png: {all}");
+        for word in [
+            "Region-based",
+            "segmentation",
+            "markers",
+            "coins",
+            "background",
+            "histogram",
+        ] {
+            assert!(all.contains(word), "{word:?} not read in {all:?}");
+        }
+        // The title is read as one line, at the top of the page.
+        let title = lines
+            .iter()
+            .find(|l| l.text.contains("segmentation"))
+            .unwrap();
+        assert!(title.cy_px < 40.0, "{title:?}");
+    }
+}
