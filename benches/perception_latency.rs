@@ -26,19 +26,7 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
 }
 
 fn ort_library() -> PathBuf {
-    std::fs::read_dir(root().join(".venv/lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|py| std::fs::read_dir(py.path().join("site-packages/onnxruntime/capi")).ok())
-        .flatten()
-        .flatten()
-        .map(|f| f.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-        })
+    mnemo::perception::onnxruntime_in_venv(&root().join(".venv"))
         .unwrap_or_else(|| fail("ONNX Runtime", "no libonnxruntime.so.* in .venv"))
 }
 

@@ -292,6 +292,24 @@ impl EmbedderChoice {
     }
 }
 
+/// The ONNX Runtime library inside a Python venv's `onnxruntime` wheel
+/// (`VENV/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so.*`), what `.ci/setup`
+/// installs; `None` when there is none.
+pub fn onnxruntime_in_venv(venv: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .flatten()
+        .filter_map(|py| std::fs::read_dir(py.path().join("site-packages/onnxruntime/capi")).ok())
+        .flatten()
+        .flatten()
+        .map(|f| f.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+        })
+}
+
 /// The names of a session's inputs and outputs, for error messages.
 pub fn signature(session: &Session) -> String {
     let names = |o: &[ort::value::Outlet]| {

@@ -19,25 +19,11 @@ fn root() -> &'static Path {
 
 /// The ONNX Runtime library of the venv's onnxruntime wheel.
 pub fn ort_library() -> PathBuf {
-    let lib = root().join(".venv/lib");
-    let found = std::fs::read_dir(&lib)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|py| py.path().join("site-packages/onnxruntime/capi"))
-        .filter_map(|capi| std::fs::read_dir(capi).ok())
-        .flatten()
-        .flatten()
-        .map(|f| f.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-        });
-    found.unwrap_or_else(|| {
+    let venv = root().join(".venv");
+    mnemo::perception::onnxruntime_in_venv(&venv).unwrap_or_else(|| {
         panic!(
-            "no libonnxruntime.so.* under {} (run bash .ci/setup)",
-            lib.display()
+            "no libonnxruntime.so.* in {} (run bash .ci/setup)",
+            venv.display()
         )
     })
 }

@@ -12,6 +12,7 @@ would. Service types can be built with Cyclone's request header (`{uint64 guid; 
 before the fields, as rmw_cyclonedds sends them) or without (the plain payload).
 """
 import dataclasses
+import sys
 import types
 from pathlib import Path
 
@@ -23,26 +24,9 @@ from rosbags.typesys.base import Nodetype
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-VISION_MSGS = {
-    "vision_msgs/msg/ObjectHypothesis": "string class_id\nfloat64 score\n",
-    "vision_msgs/msg/ObjectHypothesisWithPose": (
-        "vision_msgs/ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose\n"
-    ),
-    "vision_msgs/msg/BoundingBox3D": "geometry_msgs/Pose center\ngeometry_msgs/Vector3 size\n",
-    "vision_msgs/msg/Detection3D": (
-        "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
-        "vision_msgs/BoundingBox3D bbox\nstring id\n"
-    ),
-    "vision_msgs/msg/Detection3DArray": "std_msgs/Header header\nvision_msgs/Detection3D[] detections\n",
-    "vision_msgs/msg/Point2D": "float64 x\nfloat64 y\n",
-    "vision_msgs/msg/Pose2D": "vision_msgs/Point2D position\nfloat64 theta\n",
-    "vision_msgs/msg/BoundingBox2D": "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n",
-    "vision_msgs/msg/Detection2D": (
-        "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
-        "vision_msgs/BoundingBox2D bbox\nstring id\n"
-    ),
-    "vision_msgs/msg/Detection2DArray": "std_msgs/Header header\nvision_msgs/Detection2D[] detections\n",
-}
+# vision_msgs 4.x text, shared with the bag writer (rosbags does not ship it).
+sys.path.insert(0, str(HERE))
+from sim_to_bag import VISION_MSGS  # noqa: E402
 
 # Standard services (rcl_interfaces, lifecycle_msgs) as request/response message text.
 STANDARD_SRVS = {
