@@ -734,7 +734,7 @@ fn handle(
     transitions: &ros2_client::Publisher<TransitionEvent>,
 ) -> bool {
     match cmd {
-        Cmd::Input(i) => core.on_input(i),
+        Cmd::Input(i) => core.on_input_at(i, now),
         Cmd::Undecodable(topic, reason) => core.note_undecodable(&topic, &reason),
         Cmd::Where(r, tx) => {
             let _ = tx.send(core.where_(&r, now));

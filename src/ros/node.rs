@@ -78,6 +78,8 @@ pub struct NodeCore {
     ignored_inactive: u64,
     queue_drops: u64,
     refused_by_core: u64,
+    future_stamps: u64,
+    future_stamps_reported: u64,
 }
 
 impl std::fmt::Debug for NodeCore {
@@ -88,6 +90,9 @@ impl std::fmt::Debug for NodeCore {
             .finish_non_exhaustive()
     }
 }
+
+/// Inputs stamped further ahead of the node's clock than this are refused, s.
+pub const MAX_FUTURE_S: f64 = 10.0;
 
 /// Most events kept for `~/events` between two drains (the oldest go first beyond it).
 pub const MAX_EVENTS_OUT: usize = 10_000;
@@ -125,6 +130,8 @@ impl NodeCore {
             ignored_inactive: 0,
             queue_drops: 0,
             refused_by_core: 0,
+            future_stamps: 0,
+            future_stamps_reported: 0,
         }
     }
 
@@ -380,6 +387,29 @@ impl NodeCore {
         self.pipeline = Pipeline::new(self.config.pipeline.clone());
     }
 
+    /// Takes one decoded input received at `now_ns` (the node's clock): an input stamped more
+    /// than [`MAX_FUTURE_S`] ahead of the clock is refused and counted (a wrong clock on the
+    /// sender; taking it would make every later message look like a jump back in time). A clock
+    /// at 0 (`use_sim_time` before the first `/clock`) checks nothing.
+    pub fn on_input_at(&mut self, input: Input, now_ns: StampNs) {
+        let stamp = match &input {
+            Input::Tf(m) => m.transforms.iter().map(|t| t.header.stamp.to_ns()).max(),
+            Input::TfStatic(_) | Input::CameraInfo(_) => None,
+            Input::Odometry(m) => Some(m.header.stamp.to_ns()),
+            Input::ColorImage(m) | Input::DepthImage(m) => Some(m.header.stamp.to_ns()),
+            Input::CompressedColorImage(m) => Some(m.header.stamp.to_ns()),
+            Input::Detections3D(m) => Some(m.header.stamp.to_ns()),
+            Input::Detections2D(m) => Some(m.header.stamp.to_ns()),
+        };
+        if now_ns > 0 && stamp.is_some_and(|t| t.saturating_sub(now_ns) as f64 > MAX_FUTURE_S * 1e9)
+        {
+            self.messages += 1;
+            self.future_stamps += 1;
+            return;
+        }
+        self.on_input(input);
+    }
+
     /// Takes one decoded input. Ingested only while active; otherwise counted and ignored.
     pub fn on_input(&mut self, input: Input) {
         self.messages += 1;
@@ -539,9 +569,15 @@ impl NodeCore {
             ),
         ]
         .iter()
+        .chain(std::iter::once(&(
+            "stamped more than 10 s ahead of the clock",
+            self.future_stamps_reported,
+            self.future_stamps,
+        )))
         .filter(|(_, x, y)| y > x)
         .map(|(what, x, y)| format!("{} {what}", y - x))
         .collect();
+        self.future_stamps_reported = self.future_stamps;
         if !refused.is_empty() {
             self.log(
                 Level::Warn,
@@ -574,7 +610,7 @@ impl NodeCore {
             messages: self.messages,
             ignored_inactive: self.ignored_inactive,
             queue_drops: self.queue_drops,
-            refused: self.refused_by_core,
+            refused: self.refused_by_core + self.future_stamps,
             keyframes: self.pipeline.stats().keyframes,
             poses: self.pipeline.stats().poses,
         }
@@ -685,7 +721,7 @@ pub struct NodeCounters {
     pub ignored_inactive: u64,
     /// Inputs the adapter dropped on a full queue.
     pub queue_drops: u64,
-    /// Undecodable inputs and inputs the memory refused.
+    /// Undecodable inputs, inputs the memory refused, inputs stamped in the future.
     pub refused: u64,
     /// Keyframes made.
     pub keyframes: u64,
@@ -1037,6 +1073,32 @@ mod tests {
         assert!(ev
             .iter()
             .any(|e| e.kind == 5 && e.caption.contains("mean colour")));
+    }
+
+    #[test]
+    fn inputs_stamped_far_ahead_of_the_clock_are_refused_and_reported() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        core.autostart(T0).unwrap();
+        let odom = |ns: i64| {
+            Input::Odometry(Box::new(Odometry {
+                header: header(ns, "odom"),
+                child_frame_id: "base_link".into(),
+                ..Default::default()
+            }))
+        };
+        core.on_input_at(odom(T0 + 3_600_000_000_000), T0);
+        assert_eq!(core.counters().refused, 1);
+        assert_eq!(core.counters().poses, 0);
+        // The clock unknown (sim time before /clock): nothing is checked.
+        core.on_input_at(odom(T0 + 3_600_000_000_000), 0);
+        assert_eq!(core.counters().refused, 1);
+        core.diagnostics(T0 + 1_000_000_000);
+        let logs = core.take_logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.text.contains("1 stamped more than 10 s ahead")),
+            "{logs:?}"
+        );
     }
 
     #[test]
