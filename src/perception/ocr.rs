@@ -15,7 +15,36 @@ use ort::session::Session;
 use ort::value::Tensor;
 
 use super::{signature, PerceptionError, Provider, Runtime, RuntimeConfig};
-use crate::ros::pipeline::ColorImage;
+use crate::core::{DepthImage, Detection, DetectionFrame, PinholeCamera};
+use crate::ros::pipeline::{back_project_box, ColorImage};
+
+/// The label of objects made from text read on keyframes.
+pub const TEXT_LABEL: &str = "text";
+
+/// Text lines read on a keyframe as `text` detections (label [`TEXT_LABEL`], the text in
+/// `Detection::text`), each line's box back-projected through the keyframe's aligned depth
+/// (see [`back_project_box`]) in the camera frame. Lines without valid depth are left out.
+pub fn text_detections(
+    lines: &[TextLine],
+    camera: &PinholeCamera,
+    depth: &DepthImage,
+) -> Vec<Detection> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (p, extent_m) = back_project_box(camera, depth, l.cx_px, l.cy_px, l.w_px, l.h_px)?;
+            Some(Detection {
+                label: TEXT_LABEL.into(),
+                score: l.score,
+                position_m: p,
+                frame: DetectionFrame::Camera,
+                extent_m,
+                text: Some(l.text.clone()),
+                embedding: None,
+            })
+        })
+        .collect()
+}
 
 /// OCR settings (PaddleOCR's defaults).
 #[derive(Debug, Clone, PartialEq)]

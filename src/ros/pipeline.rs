@@ -82,6 +82,46 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Back-projects an image box (centre `u`, `v`, size `w` x `h` in the camera's pixels) through
+/// the aligned `depth` image: the median depth of the box's central half (robust to background
+/// at the edges) along the centre's ray, in the camera frame, with a box extent of that size at
+/// that depth. `None` when the box holds no valid depth.
+pub fn back_project_box(
+    camera: &PinholeCamera,
+    depth: &DepthImage,
+    u: f64,
+    v: f64,
+    w: f64,
+    h: f64,
+) -> Option<(Point3<f64>, Vector3<f64>)> {
+    let sx = f64::from(depth.width_px) / f64::from(camera.width_px.max(1));
+    let sy = f64::from(depth.height_px) / f64::from(camera.height_px.max(1));
+    let (x0, x1) = (((u - w / 4.0) * sx).floor(), ((u + w / 4.0) * sx).ceil());
+    let (y0, y1) = (((v - h / 4.0) * sy).floor(), ((v + h / 4.0) * sy).ceil());
+    let mut zs: Vec<f32> = Vec::new();
+    for y in (y0.max(0.0) as u32)..(y1.max(0.0) as u32).min(depth.height_px) {
+        for x in (x0.max(0.0) as u32)..(x1.max(0.0) as u32).min(depth.width_px) {
+            let z = depth.depth_m[(y * depth.width_px + x) as usize];
+            if z.is_finite() && z > 0.0 {
+                zs.push(z);
+            }
+        }
+    }
+    if zs.is_empty() {
+        return None;
+    }
+    zs.sort_unstable_by(f32::total_cmp);
+    let z = f64::from(zs[zs.len() / 2]);
+    let p = Point3::new(
+        (u - camera.cx_px) / camera.fx_px * z,
+        (v - camera.cy_px) / camera.fy_px * z,
+        z,
+    );
+    let width_m = w / camera.fx_px * z;
+    let height_m = h / camera.fy_px * z;
+    Some((p, Vector3::new(width_m, height_m, width_m.min(height_m))))
+}
+
 /// One decoded input message.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -728,8 +768,6 @@ impl Pipeline {
             return Ok(());
         };
         let camera = kf.camera;
-        let sx = f64::from(depth.width_px) / f64::from(camera.width_px.max(1));
-        let sy = f64::from(depth.height_px) / f64::from(camera.height_px.max(1));
         let mut detections = Vec::with_capacity(m.detections.len());
         for d in &m.detections {
             let Some((label, score)) = best_hypothesis(&d.results) else {
@@ -742,37 +780,16 @@ impl Pipeline {
                 self.stats.bad_detections += 1;
                 continue;
             }
-            // Median depth of the box's central half (robust to background at the edges).
-            let (x0, x1) = (((u - w / 4.0) * sx).floor(), ((u + w / 4.0) * sx).ceil());
-            let (y0, y1) = (((v - h / 4.0) * sy).floor(), ((v + h / 4.0) * sy).ceil());
-            let mut zs: Vec<f32> = Vec::new();
-            for y in (y0.max(0.0) as u32)..(y1.max(0.0) as u32).min(depth.height_px) {
-                for x in (x0.max(0.0) as u32)..(x1.max(0.0) as u32).min(depth.width_px) {
-                    let z = depth.depth_m[(y * depth.width_px + x) as usize];
-                    if z.is_finite() && z > 0.0 {
-                        zs.push(z);
-                    }
-                }
-            }
-            if zs.is_empty() {
+            let Some((p, extent_m)) = back_project_box(&camera, &depth, u, v, w, h) else {
                 self.stats.bad_detections += 1;
                 continue;
-            }
-            zs.sort_unstable_by(f32::total_cmp);
-            let z = f64::from(zs[zs.len() / 2]);
-            let p = Point3::new(
-                (u - camera.cx_px) / camera.fx_px * z,
-                (v - camera.cy_px) / camera.fy_px * z,
-                z,
-            );
-            let width_m = w / camera.fx_px * z;
-            let height_m = h / camera.fy_px * z;
+            };
             detections.push(Detection {
                 label,
                 score,
                 position_m: p,
                 frame: DetectionFrame::Camera,
-                extent_m: Vector3::new(width_m, height_m, width_m.min(height_m)),
+                extent_m,
                 text: None,
                 embedding: None,
             });

@@ -482,4 +482,77 @@ mod ocr {
             .unwrap();
         assert!(title.cy_px < 40.0, "{title:?}");
     }
+
+    #[test]
+    fn text_read_on_keyframes_becomes_objects_you_can_ask_for() {
+        use mnemo::core::{DepthImage, LexicalEmbedder};
+        use mnemo::perception::ocr::{text_detections, TEXT_LABEL};
+        let mut ocr = Ocr::open_dir(&models(), &runtime()).unwrap();
+        let page = photo("page.png");
+        let lines = ocr.read(&page).unwrap();
+        // The page 1.5 m in front of a camera that sees it whole.
+        let camera = PinholeCamera {
+            width_px: page.width_px,
+            height_px: page.height_px,
+            fx_px: 400.0,
+            fy_px: 400.0,
+            cx_px: f64::from(page.width_px) / 2.0,
+            cy_px: f64::from(page.height_px) / 2.0,
+            min_depth_m: 0.3,
+            max_depth_m: 5.0,
+        };
+        let depth = DepthImage {
+            width_px: page.width_px,
+            height_px: page.height_px,
+            depth_m: vec![1.5; (page.width_px * page.height_px) as usize],
+        };
+        let dets = text_detections(&lines, &camera, &depth);
+        assert_eq!(dets.len(), lines.len());
+        let title = dets
+            .iter()
+            .find(|d| {
+                d.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("segmentation"))
+            })
+            .unwrap();
+        // The title sits near the top: above the optical axis (negative y), 1.5 m away.
+        assert!((title.position_m.z - 1.5).abs() < 1e-9 && title.position_m.y < -0.1);
+        let mut m = Memory::new(
+            MemoryConfig::default(),
+            Box::new(LexicalEmbedder::default()),
+        )
+        .unwrap();
+        for k in 0..3 {
+            m.ingest(&Observation {
+                stamp_ns: 1_000_000_000 * (k + 1),
+                world_from_body: Isometry3::identity(),
+                world_from_camera: Isometry3::identity(),
+                camera,
+                detections: dets.clone(),
+                caption: None,
+                depth: None,
+            })
+            .unwrap();
+        }
+        let Answer::Objects(hits) = m
+            .query(&Query::Where {
+                target: Target::Text("segmentation".into()),
+                k: 3,
+                at_ns: None,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(hits[0].label, TEXT_LABEL, "{hits:?}");
+        assert!(
+            hits[0]
+                .text
+                .as_deref()
+                .is_some_and(|t| t.contains("segmentation")),
+            "{hits:?}"
+        );
+        assert!((hits[0].position_world[2] - 1.5).abs() < 0.05);
+    }
 }
