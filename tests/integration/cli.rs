@@ -220,54 +220,37 @@ fn query_of_a_missing_database_names_it() {
 
 #[test]
 fn embedder_errors_name_the_flag_the_library_and_the_model() {
-    let out = mnemo(&[
-        "query",
-        "where",
-        "mug",
-        "--embedder",
-        "bert",
-        "--db",
-        "/tmp/x.db",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // `mnemo query where mug --embedder SPEC` with ORT_DYLIB_PATH = `lib`: it fails, and its
+    // stderr is returned.
+    let failing = |spec: &str, lib: &std::ffi::OsStr| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+            .args([
+                "query",
+                "where",
+                "mug",
+                "--embedder",
+                spec,
+                "--db",
+                "/tmp/x.db",
+            ])
+            .env("ORT_DYLIB_PATH", lib)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = failing("bert", "".as_ref());
     assert!(
         err.contains("--embedder") && err.contains("minilm"),
         "{err}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .args([
-            "query",
-            "where",
-            "mug",
-            "--embedder",
-            "minilm",
-            "--db",
-            "/tmp/x.db",
-        ])
-        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failing("minilm", "/nonexistent/libonnxruntime.so.1".as_ref());
     assert!(
         err.contains("/nonexistent/libonnxruntime.so.1") && err.contains("ORT_DYLIB_PATH"),
         "{err}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .args([
-            "query",
-            "where",
-            "mug",
-            "--embedder",
-            "minilm=/nonexistent/models",
-        ])
-        .args(["--db", "/tmp/x.db"])
-        .env("ORT_DYLIB_PATH", super::perception::ort_library())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let lib = super::perception::ort_library();
+    let err = failing("minilm=/nonexistent/models", lib.as_os_str());
     assert!(
         err.contains("/nonexistent/models/minilm.onnx") && err.contains("not found"),
         "{err}"
