@@ -381,6 +381,13 @@ fn log(node: &Node, fqn: &str, level: Level, text: &str) {
 /// # Errors
 /// [`StartError`] when DDS entities cannot be created, or autostart fails.
 pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
+    // One stream per signal for the node's life, made first: a `ctrl_c()` future made per loop
+    // iteration only sees signals that arrive while it exists (a SIGINT during a command was
+    // lost); a signal during start-up is kept and ends the loop at once.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| start_err("SIGINT handler", e))?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| start_err("SIGTERM handler", e))?;
     let domain = ros_domain_id(std::env::var("ROS_DOMAIN_ID").ok().as_deref())
         .map_err(|e| start_err("ROS_DOMAIN_ID", e))?;
     let context = Context::with_options(ContextOptions::new().domain_id(domain))
@@ -672,8 +679,6 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
     diag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut markers_every = tokio::time::interval(Duration::from_millis(500));
     markers_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| start_err("SIGTERM handler", e))?;
     let mut seen_drops = 0;
     loop {
         tokio::select! {
@@ -704,7 +709,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
             _ = diag.tick() => {
                 let _ = diag_pub.publish(core.diagnostics(clock.now_ns()));
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
         for l in core.take_logs() {
