@@ -254,6 +254,17 @@ impl PersistentMemory {
         Ok(r)
     }
 
+    /// Ingests a model's late sightings of an earlier keyframe ([`Memory::ingest_sightings`]),
+    /// then commits if the policy says so.
+    ///
+    /// # Errors
+    /// As [`PersistentMemory::ingest`].
+    pub fn ingest_sightings(&mut self, obs: &Observation) -> Result<IngestReport, CoreError> {
+        let r = self.memory.ingest_sightings(obs)?;
+        self.note_changes(1 + (r.end_event - r.first_event) as usize);
+        Ok(r)
+    }
+
     /// Ingests a pose, then commits if the policy says so.
     ///
     /// # Errors

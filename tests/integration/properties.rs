@@ -229,6 +229,50 @@ fn moved_missing_and_reappeared_are_detected() {
     assert_eq!(keys[0].state, ObjectState::Moved);
 }
 
+/// A model's late sightings (detector/OCR on an earlier keyframe) add and update objects but
+/// are no evidence of absence: an object in view that the model did not report stays present,
+/// while the same keyframes ingested as full observations make it missing.
+#[test]
+fn late_sightings_find_objects_but_never_make_others_missing() {
+    let kf = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
+    let book = || crate::common::det("book", [2.0, -0.5, 0.8]);
+    let sign = || crate::common::det("text", [2.2, 0.4, 1.2]);
+    for full in [false, true] {
+        let mut m = memory();
+        let mut t = crate::common::T0;
+        for _ in 0..5 {
+            m.ingest(&kf(t, vec![book()])).unwrap();
+            t += 1_000_000_000;
+        }
+        t += 3_600_000_000_000;
+        // Later keyframes in which only a text reader reports anything.
+        for _ in 0..6 {
+            let obs = kf(t, vec![sign()]);
+            if full {
+                m.ingest(&obs).unwrap();
+            } else {
+                m.ingest_sightings(&obs).unwrap();
+            }
+            t += 1_000_000_000;
+        }
+        let state = |label: &str| {
+            m.objects()
+                .iter()
+                .find(|o| o.is_reportable() && o.label == label)
+                .map(|o| o.state)
+        };
+        assert_eq!(state("text"), Some(ObjectState::Present), "full {full}");
+        let want = if full {
+            ObjectState::Missing
+        } else {
+            ObjectState::Present
+        };
+        assert_eq!(state("book"), Some(want), "full {full}");
+        // Sightings are not keyframes.
+        assert_eq!(m.stats().keyframes, if full { 11 } else { 5 });
+    }
+}
+
 #[test]
 fn appearance_decides_whether_a_missing_object_reappeared() {
     let with_embedding = |label: &str, p: [f64; 3], e: Vec<f32>| {

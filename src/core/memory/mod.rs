@@ -806,6 +806,28 @@ impl Memory {
     /// [`CoreError::InvalidCamera`]; the memory is unchanged. Bad detections do not fail the
     /// call: they are skipped and listed in the report.
     pub fn ingest(&mut self, obs: &Observation) -> Result<IngestReport, CoreError> {
+        self.ingest_with(obs, true)
+    }
+
+    /// Ingests what a model found on an earlier keyframe (detector boxes, text read by OCR)
+    /// after newer keyframes went in: sightings only. Detections are associated, create and
+    /// update objects and their visits exactly as in [`Memory::ingest`], but the keyframe is
+    /// not evidence of absence (a text reader that saw no mug says nothing about the mug), so
+    /// change detection does not run, and its caption (if any) is ignored (see
+    /// [`Memory::add_caption`]). The stamp must not be older than the newest input: callers pass
+    /// `max(keyframe stamp, latest_stamp_ns)`, which keeps the keyframe's pose and camera.
+    ///
+    /// # Errors
+    /// As [`Memory::ingest`]; the memory is unchanged.
+    pub fn ingest_sightings(&mut self, obs: &Observation) -> Result<IngestReport, CoreError> {
+        self.ingest_with(obs, false)
+    }
+
+    fn ingest_with(
+        &mut self,
+        obs: &Observation,
+        evidence_of_absence: bool,
+    ) -> Result<IngestReport, CoreError> {
         if let Err(e) = self.validate_observation(obs) {
             self.stats.inputs_rejected += 1;
             return Err(e);
@@ -813,7 +835,9 @@ impl Memory {
         let first_event = self.log.next_id();
         let stamp = obs.stamp_ns;
         self.latest_stamp_ns = Some(stamp);
-        self.stats.keyframes += 1;
+        if evidence_of_absence {
+            self.stats.keyframes += 1;
+        }
         self.resolve_pending_reid(stamp);
         let robot_place = self.update_place(stamp, &obs.world_from_body);
 
@@ -847,7 +871,9 @@ impl Memory {
         for id in &touched {
             self.maybe_confirm(*id, stamp);
         }
-        self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
+        if evidence_of_absence {
+            self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
+        }
         for id in &touched {
             // Duplicates arise when a track is born or drifts: check only then.
             let o = &self.objects[id.index()];
@@ -861,7 +887,7 @@ impl Memory {
             .caption
             .as_deref()
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .filter(|t| evidence_of_absence && !t.is_empty())
         {
             self.record_caption(text, stamp, &obs.world_from_body, robot_place);
         }
