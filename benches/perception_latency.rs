@@ -3,16 +3,19 @@
 //! scikit-image photos): the MiniLM embedder (one label; a batch of 16), PP-OCR on a 384x192
 //! page (detection + recognition of every line), and the YOLO decoder path on a 640x480 image
 //! with the tiny handcrafted model (letterbox + run + NMS: the runner's overhead, not a real
-//! detector's cost). The captioner runner is not built yet. Median of repeated runs, printed;
-//! nothing is asserted.
+//! detector's cost), and the captioner runner with the tiny handcrafted encoder-decoder model
+//! (preprocess + encoder + greedy decoding with the KV cache, 6 tokens: the runner's overhead
+//! per token, not a real VLM's cost). Median of repeated runs, printed; nothing is asserted.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mnemo::core::Embedder;
+use mnemo::perception::captioner::OnnxCaptioner;
 use mnemo::perception::detector::{DetectorConfig, YoloDetector};
 use mnemo::perception::embedder::SentenceEmbedder;
 use mnemo::perception::ocr::Ocr;
+use mnemo::perception::worker::Captioner;
 use mnemo::perception::{Provider, RuntimeConfig};
 use mnemo::ros::pipeline::ColorImage;
 
@@ -109,6 +112,30 @@ fn main() {
         let _ = det.detect(&img);
     });
     println!("detector runner (tiny YOLO-layout model, CPU): 640x480 image: {det_ms:.2} ms (letterbox + run + decode + NMS)");
-    println!("captioner: not built yet (no figure)");
+    let cap_dir = dir.join("tiny_captioner");
+    let ok = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("tests/interop/tiny_captioner.py"))
+        .arg(&cap_dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        fail("tiny_captioner.py", "failed");
+    }
+    let mut cap = OnnxCaptioner::open_dir(&cap_dir, &rt).unwrap_or_else(|e| fail("captioner", e));
+    let bright = ColorImage {
+        rgb: [230u8, 230, 230].repeat(640 * 480),
+        ..img.clone()
+    };
+    let text = cap
+        .caption(&bright)
+        .unwrap_or_else(|e| fail("captioner", e));
+    let words = text.split_whitespace().count();
+    let cap_ms = median_ms(20, || {
+        let _ = cap.caption(&bright);
+    });
+    println!(
+        "captioner runner (tiny encoder-decoder, CPU): 640x480 image -> {text:?}: {cap_ms:.2} ms ({:.2} ms per decoder step incl. EOS)",
+        cap_ms / (words + 1) as f64
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

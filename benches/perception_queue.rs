@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use mnemo::core::{LexicalEmbedder, Memory, Observation};
-use mnemo::perception::worker::{FixedDelayCaptioner, KeyframeJob, PerceptionWorker};
+use mnemo::perception::worker::{apply_result, FixedDelayCaptioner, KeyframeJob, PerceptionWorker};
 use mnemo::ros::pipeline::ColorImage;
 use mnemo::sim::{memory_config, simulate, SimConfig};
 
@@ -40,11 +40,10 @@ fn run(observations: &[Observation], captioner: Option<Duration>) -> (f64, u64) 
                 stamp_ns: o.stamp_ns,
                 world_from_body: o.world_from_body,
                 image,
+                view: None,
             });
             for r in w.drain() {
-                if let Ok(text) = &r.text {
-                    let _ = memory.add_caption(r.stamp_ns, &r.world_from_body, text);
-                }
+                let _ = apply_result(&mut memory, r);
             }
         }
     }

@@ -181,6 +181,19 @@ enum Command {
         /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`).
         #[arg(long, default_value = "lexical")]
         embedder: String,
+        /// Caption keyframes with an exported captioning model (README "Perception models").
+        #[arg(long, value_name = "DIR")]
+        captioner: Option<PathBuf>,
+        /// Run a YOLOv8/YOLO11 ONNX export on keyframes; boxes are placed through the depth.
+        #[arg(long, value_name = "MODEL.onnx")]
+        detector: Option<PathBuf>,
+        /// Class names for --detector, one per line (default: the model's metadata).
+        #[arg(long, value_name = "FILE")]
+        detector_labels: Option<PathBuf>,
+        /// Read text on keyframes with the PP-OCR models in DIR (ppocr_det.onnx,
+        /// ppocr_rec.onnx, e.g. models/): text landmarks.
+        #[arg(long, value_name = "DIR")]
+        ocr: Option<PathBuf>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -476,18 +489,30 @@ fn run(cli: Cli) -> Result<()> {
             base_frame,
             rerun,
             embedder,
+            captioner,
+            detector,
+            detector_labels,
+            ocr,
             json,
         } => replay_cmd(
             &bag,
             db.as_deref(),
-            &remap,
-            Frames {
-                map: map_frame,
-                base: base_frame,
+            ReplayOpts {
+                remaps: &remap,
+                frames: Frames {
+                    map: map_frame,
+                    base: base_frame,
+                },
+                rerun: &rerun,
+                json,
+                perception: ReplayModels {
+                    captioner,
+                    detector,
+                    detector_labels,
+                    ocr,
+                },
             },
-            &rerun,
             || embedder_of(&embedder),
-            json,
         ),
         Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
         Command::Forget {
@@ -1125,19 +1150,95 @@ struct Frames {
     base: String,
 }
 
+/// The keyframe models of a replay (all optional).
+struct ReplayModels {
+    captioner: Option<PathBuf>,
+    detector: Option<PathBuf>,
+    detector_labels: Option<PathBuf>,
+    ocr: Option<PathBuf>,
+}
+
+impl ReplayModels {
+    /// Opens the models asked for; any that cannot be opened stops the replay (the user asked
+    /// for it by name).
+    fn open(&self) -> Result<Vec<Box<dyn mnemo::perception::worker::KeyframeModel>>> {
+        use mnemo::perception::worker::{CaptionModel, KeyframeModel};
+        use mnemo::perception::{captioner, detector, ocr, RuntimeConfig};
+        let rt = RuntimeConfig::default();
+        let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
+        if let Some(dir) = &self.captioner {
+            models.push(Box::new(CaptionModel(Box::new(
+                captioner::OnnxCaptioner::open_dir(dir, &rt)?,
+            ))));
+        }
+        if let Some(model) = &self.detector {
+            models.push(Box::new(detector::YoloDetector::open(
+                model,
+                self.detector_labels.as_deref(),
+                &rt,
+                detector::DetectorConfig::default(),
+            )?));
+        } else if self.detector_labels.is_some() {
+            anyhow::bail!("--detector-labels needs --detector");
+        }
+        if let Some(dir) = &self.ocr {
+            models.push(Box::new(ocr::Ocr::open_dir(dir, &rt)?));
+        }
+        Ok(models)
+    }
+}
+
+/// How a replay reads and reports.
+struct ReplayOpts<'a> {
+    remaps: &'a [String],
+    frames: Frames,
+    rerun: &'a str,
+    json: bool,
+    perception: ReplayModels,
+}
+
+/// What keyframe perception did during a replay.
+#[derive(Default, serde::Serialize)]
+struct PerceptionSummary {
+    models: String,
+    keyframes: u64,
+    captions: u64,
+    sightings: u64,
+    errors: u64,
+    first_error: Option<String>,
+    mean_latency_ms: f64,
+}
+
 fn replay_cmd(
     bag: &Path,
     db: Option<&Path>,
-    remaps: &[String],
-    frames: Frames,
-    rerun: &str,
+    opts: ReplayOpts<'_>,
     embedder: impl Fn() -> Result<Box<dyn mnemo::core::Embedder>>,
-    json: bool,
 ) -> Result<()> {
+    use mnemo::perception::worker::{apply_result, KeyframeJob, PerceptionWorker};
     use mnemo::replay::{replay, ReplayConfig};
     use mnemo::ros::pipeline::{Output, PipelineConfig};
     use mnemo::viz::{RerunTarget, RerunViz};
     use std::io::IsTerminal;
+    let ReplayOpts {
+        remaps,
+        frames,
+        rerun,
+        json,
+        perception,
+    } = opts;
+    let models = perception.open()?;
+    // Offline, every keyframe waits for its models (nothing dropped, results deterministic);
+    // the node never waits.
+    let worker = (!models.is_empty()).then(|| PerceptionWorker::spawn_models(models, 1));
+    let mut perceived = PerceptionSummary {
+        models: worker
+            .as_ref()
+            .map(|w| w.name().to_string())
+            .unwrap_or_default(),
+        ..PerceptionSummary::default()
+    };
+    let mut latency_s = 0.0;
     let target = RerunTarget::parse_with_default(rerun, &RerunTarget::default_save_path(bag))?;
     let bag_name = bag
         .file_name()
@@ -1200,6 +1301,29 @@ fn replay_cmd(
             if r.is_err() {
                 rejected += 1;
             }
+            if let (Some(w), Output::Keyframe(k)) = (worker.as_ref(), o) {
+                if let Some(job) = KeyframeJob::from_keyframe((**k).clone()) {
+                    w.submit(job);
+                    for res in w.finish(std::time::Duration::from_secs(600)) {
+                        perceived.keyframes += 1;
+                        perceived.captions += u64::from(res.caption.is_some());
+                        perceived.sightings += res
+                            .sightings
+                            .as_ref()
+                            .map_or(0, |s| s.detections.len() as u64);
+                        latency_s += res.latency.as_secs_f64();
+                        let (_, errors) = match (persistent.as_mut(), ram.as_mut()) {
+                            (Some(pm), _) => apply_result(pm, res),
+                            (None, Some(m)) => apply_result(m, res),
+                            _ => (false, Vec::new()),
+                        };
+                        perceived.errors += errors.len() as u64;
+                        if perceived.first_error.is_none() {
+                            perceived.first_error = errors.into_iter().next();
+                        }
+                    }
+                }
+            }
             if viz.is_enabled() {
                 let memory = match (persistent.as_ref(), ram.as_ref()) {
                     (Some(pm), _) => pm.memory(),
@@ -1247,6 +1371,13 @@ fn replay_cmd(
     let events = memory.log().next_id();
     v["events"] = serde_json::json!(events);
     v["rejected_by_memory"] = serde_json::json!(rejected);
+    if perceived.keyframes > 0 {
+        perceived.mean_latency_ms = 1e3 * latency_s / perceived.keyframes as f64;
+    }
+    v["perception"] = match worker {
+        Some(_) => serde_json::to_value(&perceived)?,
+        None => serde_json::Value::Null,
+    };
     v["wall_s"] = serde_json::json!(wall_s);
     v["realtime_factor"] = serde_json::json!(summary.bag_duration_s / wall_s.max(1e-9));
     v["digest"] = serde_json::json!(format!("{:016x}", memory.digest()));
@@ -1292,6 +1423,22 @@ fn replay_cmd(
         );
         if let Some(r) = v["rerun"].as_str() {
             println!("  rerun: {r}");
+        }
+        if !perceived.models.is_empty() {
+            println!(
+                "  perception ({}): {} keyframes, {} captions, {} sightings, {} errors{}, {:.1} ms per keyframe",
+                perceived.models,
+                perceived.keyframes,
+                perceived.captions,
+                perceived.sightings,
+                perceived.errors,
+                perceived
+                    .first_error
+                    .as_deref()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default(),
+                perceived.mean_latency_ms
+            );
         }
     }
     Ok(())

@@ -12,11 +12,14 @@ use std::path::{Path, PathBuf};
 use ort::session::Session;
 use ort::value::Tensor;
 
+use super::worker::{Findings, KeyframeJob, KeyframeModel};
 use super::{signature, PerceptionError, Provider, Runtime, RuntimeConfig};
+use crate::core::{Detection, DetectionFrame};
 use crate::ros::msg::{
     BoundingBox2D, Detection2D, Detection2DArray, Header, ObjectHypothesis,
     ObjectHypothesisWithPose, Point2D, Pose2D,
 };
+use crate::ros::pipeline::back_project_box;
 use crate::ros::pipeline::ColorImage;
 
 /// A detected box in image pixels.
@@ -351,6 +354,40 @@ impl YoloDetector {
             }
         };
         Ok(decode(values, n, &self.names, transposed, lb, &self.config))
+    }
+}
+
+/// On keyframes: each box back-projected through the keyframe's aligned depth (boxes without
+/// valid depth are left out).
+impl KeyframeModel for YoloDetector {
+    fn name(&self) -> String {
+        self.model.display().to_string()
+    }
+
+    fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError> {
+        let (camera, depth, (sx, sy)) = job.depth_view(&self.name())?;
+        for b in self.detect(&job.image)? {
+            let placed = back_project_box(
+                camera,
+                depth,
+                b.cx_px * sx,
+                b.cy_px * sy,
+                b.w_px * sx,
+                b.h_px * sy,
+            );
+            if let Some((position_m, extent_m)) = placed {
+                found.detections.push(Detection {
+                    label: b.label,
+                    score: b.score,
+                    position_m,
+                    frame: DetectionFrame::Camera,
+                    extent_m,
+                    text: None,
+                    embedding: None,
+                });
+            }
+        }
+        Ok(())
     }
 }
 

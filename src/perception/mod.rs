@@ -6,12 +6,14 @@
 //! ([`Provider`]: `tensorrt`, `cuda`, `cpu`; the one that opened a model is reported), thread
 //! counts, and opening a model with an error that names it ([`PerceptionError`]). The models
 //! themselves live in submodules: [`embedder`] (sentence embeddings for text queries);
+//! [`captioner`] (encoder-decoder VLM captioning with a KV cache);
 //! [`worker`] runs keyframe perception (captioning) off the ingest path; [`detector`] runs
 //! YOLO-family exports whose boxes the pipeline back-projects through depth; [`ocr`] reads text
 //! with PP-OCR.
 //!
 //! Nothing here is on the ingest path: the core only sees the [`crate::core::Embedder`] trait.
 
+pub mod captioner;
 pub mod detector;
 pub mod embedder;
 pub mod ocr;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use ort::session::Session;
 use ort::value::Tensor;
 
+use super::worker::{Findings, KeyframeJob, KeyframeModel};
 use super::{signature, PerceptionError, Provider, Runtime, RuntimeConfig};
 use crate::core::{DepthImage, Detection, DetectionFrame, PinholeCamera};
 use crate::ros::pipeline::{back_project_box, ColorImage};
@@ -402,5 +403,32 @@ impl Ocr {
             }
         }
         Ok(out)
+    }
+}
+
+/// On keyframes: text lines read and back-projected into `text` detections
+/// ([`text_detections`]).
+impl KeyframeModel for Ocr {
+    fn name(&self) -> String {
+        self.rec_path.display().to_string()
+    }
+
+    fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError> {
+        let (camera, depth, (sx, sy)) = job.depth_view(&self.name())?;
+        let lines: Vec<TextLine> = self
+            .read(&job.image)?
+            .into_iter()
+            .map(|l| TextLine {
+                cx_px: l.cx_px * sx,
+                cy_px: l.cy_px * sy,
+                w_px: l.w_px * sx,
+                h_px: l.h_px * sy,
+                ..l
+            })
+            .collect();
+        found
+            .detections
+            .extend(text_detections(&lines, camera, depth));
+        Ok(())
     }
 }

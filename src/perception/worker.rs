@@ -1,9 +1,12 @@
 //! Keyframe perception off the ingest path: keyframes go to a worker thread through a bounded
-//! queue that drops the oldest (counted), and captions come back to attach to the keyframe's
-//! time and pose ([`crate::core::Memory::add_caption`]).
+//! queue that drops the oldest (counted), the worker runs every [`KeyframeModel`] on each
+//! (captioner, detector, OCR), and the results come back to be attached to the keyframe's time
+//! and pose: captions through [`crate::core::Memory::add_caption`], detector and OCR sightings
+//! through [`crate::core::Memory::ingest_sightings`].
 //!
-//! Owns: the queue, the worker thread, the drop counter and the result channel. The model is a
-//! [`Captioner`]; ingest never waits for it.
+//! Owns: the queue, the worker thread, the drop counter and the result channel. Ingest never
+//! waits for a model; an offline caller (`mnemo replay`) may [`PerceptionWorker::finish`]
+//! after each keyframe to get every result, in order.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +18,8 @@ use nalgebra::Isometry3;
 
 use super::PerceptionError;
 use crate::core::time::StampNs;
-use crate::ros::pipeline::ColorImage;
+use crate::core::{CoreError, DepthImage, Detection, Observation, PinholeCamera};
+use crate::ros::pipeline::{ColorImage, Keyframe};
 
 /// Describes an image in words.
 pub trait Captioner: Send {
@@ -28,6 +32,42 @@ pub trait Captioner: Send {
     fn caption(&mut self, image: &ColorImage) -> Result<String, PerceptionError>;
 }
 
+/// What the models found on one keyframe.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// A caption.
+    pub caption: Option<String>,
+    /// Detections in the camera frame of the keyframe (boxes and text back-projected through
+    /// its depth).
+    pub detections: Vec<Detection>,
+}
+
+/// A model run on keyframes by the worker.
+pub trait KeyframeModel: Send {
+    /// A short name for logs.
+    fn name(&self) -> String;
+    /// Adds what the model finds on `job` to `found`.
+    ///
+    /// # Errors
+    /// [`PerceptionError`] when the model fails on this keyframe (or the keyframe lacks what it
+    /// needs, e.g. depth to place boxes).
+    fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError>;
+}
+
+/// Runs a [`Captioner`] as a [`KeyframeModel`].
+pub struct CaptionModel(pub Box<dyn Captioner>);
+
+impl KeyframeModel for CaptionModel {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+
+    fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError> {
+        found.caption = Some(self.0.caption(&job.image)?);
+        Ok(())
+    }
+}
+
 /// A keyframe for perception.
 #[derive(Debug, Clone)]
 pub struct KeyframeJob {
@@ -37,19 +77,150 @@ pub struct KeyframeJob {
     pub world_from_body: Isometry3<f64>,
     /// The colour image taken with it.
     pub image: ColorImage,
+    /// The keyframe's camera pose, camera model and aligned depth, its own detections left
+    /// out: what detectors need to place their boxes. `None`: only captions can be made.
+    pub view: Option<Observation>,
 }
 
-/// A caption for a keyframe.
+impl KeyframeJob {
+    /// A job for a keyframe with a colour image (the image moves; the depth is copied).
+    pub fn from_keyframe(keyframe: Keyframe) -> Option<Self> {
+        let image = keyframe.color?;
+        let mut view = keyframe.observation;
+        view.detections.clear();
+        view.caption = None;
+        Some(Self {
+            stamp_ns: view.stamp_ns,
+            world_from_body: view.world_from_body,
+            image,
+            view: Some(view),
+        })
+    }
+}
+
+impl KeyframeJob {
+    /// The keyframe's camera and aligned depth, and the scale from the colour image's pixels
+    /// to the camera's `(x, y)`: what a model needs to place what it finds in 3D.
+    ///
+    /// # Errors
+    /// [`PerceptionError::Run`] naming `model` when the keyframe has no view or no depth.
+    pub fn depth_view(
+        &self,
+        model: &str,
+    ) -> Result<(&PinholeCamera, &DepthImage, (f64, f64)), PerceptionError> {
+        let no = |what: &str| PerceptionError::Run {
+            model: model.to_string(),
+            reason: format!("the keyframe has no {what}, so what the model finds cannot be placed"),
+        };
+        let view = self.view.as_ref().ok_or_else(|| no("camera model"))?;
+        let depth = view
+            .depth
+            .as_ref()
+            .ok_or_else(|| no("aligned depth image"))?;
+        let scale = (
+            f64::from(view.camera.width_px) / f64::from(self.image.width_px.max(1)),
+            f64::from(view.camera.height_px) / f64::from(self.image.height_px.max(1)),
+        );
+        Ok((&view.camera, depth, scale))
+    }
+}
+
+/// What the models made of one keyframe.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CaptionResult {
+pub struct PerceptionResult {
     /// The keyframe's stamp, ns.
     pub stamp_ns: StampNs,
     /// Where the robot was.
     pub world_from_body: Isometry3<f64>,
-    /// The caption, or why there is none.
-    pub text: Result<String, String>,
-    /// How long the model took.
+    /// The caption, if a captioner made one.
+    pub caption: Option<String>,
+    /// Detector and OCR detections as an observation of the keyframe's view (no depth), for
+    /// [`crate::core::Memory::ingest_sightings`]; `None` when nothing was found.
+    pub sightings: Option<Observation>,
+    /// Models that failed on this keyframe: `model: error`.
+    pub errors: Vec<String>,
+    /// How long the models took together.
     pub latency: Duration,
+}
+
+/// A memory that perception results go into (in RAM or persistent).
+pub trait ResultSink {
+    /// The newest stamp the memory holds.
+    fn latest_stamp_ns(&self) -> Option<StampNs>;
+    /// [`crate::core::Memory::add_caption`].
+    ///
+    /// # Errors
+    /// The core's error.
+    fn add_caption(
+        &mut self,
+        stamp_ns: StampNs,
+        world_from_body: &Isometry3<f64>,
+        text: &str,
+    ) -> Result<(), CoreError>;
+    /// [`crate::core::Memory::ingest_sightings`].
+    ///
+    /// # Errors
+    /// The core's error.
+    fn ingest_sightings(&mut self, obs: &Observation) -> Result<(), CoreError>;
+}
+
+impl ResultSink for crate::core::Memory {
+    fn latest_stamp_ns(&self) -> Option<StampNs> {
+        crate::core::Memory::latest_stamp_ns(self)
+    }
+    fn add_caption(
+        &mut self,
+        stamp_ns: StampNs,
+        world_from_body: &Isometry3<f64>,
+        text: &str,
+    ) -> Result<(), CoreError> {
+        crate::core::Memory::add_caption(self, stamp_ns, world_from_body, text)
+    }
+    fn ingest_sightings(&mut self, obs: &Observation) -> Result<(), CoreError> {
+        crate::core::Memory::ingest_sightings(self, obs).map(|_| ())
+    }
+}
+
+impl ResultSink for crate::store::PersistentMemory {
+    fn latest_stamp_ns(&self) -> Option<StampNs> {
+        self.memory().latest_stamp_ns()
+    }
+    fn add_caption(
+        &mut self,
+        stamp_ns: StampNs,
+        world_from_body: &Isometry3<f64>,
+        text: &str,
+    ) -> Result<(), CoreError> {
+        crate::store::PersistentMemory::add_caption(self, stamp_ns, world_from_body, text)
+    }
+    fn ingest_sightings(&mut self, obs: &Observation) -> Result<(), CoreError> {
+        crate::store::PersistentMemory::ingest_sightings(self, obs).map(|_| ())
+    }
+}
+
+/// Puts one result into `memory`: the caption at the keyframe's time and pose, the sightings
+/// with the keyframe's view, recorded no earlier than the newest input (newer keyframes may
+/// have gone in meanwhile). Returns what went wrong (model failures included), one line each;
+/// `true` in the pair when the memory changed.
+pub fn apply_result(memory: &mut impl ResultSink, r: PerceptionResult) -> (bool, Vec<String>) {
+    let mut errors = r.errors;
+    let mut changed = false;
+    if let Some(text) = &r.caption {
+        match memory.add_caption(r.stamp_ns, &r.world_from_body, text) {
+            Ok(()) => changed = true,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if let Some(mut obs) = r.sightings {
+        if let Some(latest) = memory.latest_stamp_ns() {
+            obs.stamp_ns = obs.stamp_ns.max(latest);
+        }
+        match memory.ingest_sightings(&obs) {
+            Ok(()) => changed = true,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    (changed, errors)
 }
 
 struct Shared {
@@ -60,11 +231,11 @@ struct Shared {
     busy: AtomicBool,
 }
 
-/// The worker: a thread running a [`Captioner`] over a drop-oldest queue.
+/// The worker: a thread running [`KeyframeModel`]s over a drop-oldest queue.
 pub struct PerceptionWorker {
     shared: Arc<Shared>,
     capacity: usize,
-    results: mpsc::Receiver<CaptionResult>,
+    results: mpsc::Receiver<PerceptionResult>,
     handle: Option<JoinHandle<()>>,
     name: String,
 }
@@ -72,15 +243,21 @@ pub struct PerceptionWorker {
 impl std::fmt::Debug for PerceptionWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PerceptionWorker")
-            .field("captioner", &self.name)
+            .field("models", &self.name)
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
 }
 
 impl PerceptionWorker {
-    /// Starts a worker holding at most `capacity` waiting keyframes (at least 1).
-    pub fn spawn(mut captioner: Box<dyn Captioner>, capacity: usize) -> Self {
+    /// Starts a worker running one captioner (see [`PerceptionWorker::spawn_models`]).
+    pub fn spawn(captioner: Box<dyn Captioner>, capacity: usize) -> Self {
+        Self::spawn_models(vec![Box::new(CaptionModel(captioner))], capacity)
+    }
+
+    /// Starts a worker running `models`, in order, on each keyframe, holding at most
+    /// `capacity` waiting keyframes (at least 1).
+    pub fn spawn_models(mut models: Vec<Box<dyn KeyframeModel>>, capacity: usize) -> Self {
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
@@ -89,7 +266,11 @@ impl PerceptionWorker {
             busy: AtomicBool::new(false),
         });
         let (tx, results) = mpsc::channel();
-        let name = captioner.name();
+        let name = models
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ");
         let s = shared.clone();
         let handle = std::thread::Builder::new()
             .name("mnemo-perception".into())
@@ -111,15 +292,33 @@ impl PerceptionWorker {
                     }
                 };
                 let t = Instant::now();
-                let text = captioner.caption(&job.image).map_err(|e| e.to_string());
-                let r = CaptionResult {
+                let mut found = Findings::default();
+                let mut errors = Vec::new();
+                for m in &mut models {
+                    if let Err(e) = m.run(&job, &mut found) {
+                        errors.push(format!("{}: {e}", m.name()));
+                    }
+                }
+                let sightings = match (job.view, found.detections.is_empty()) {
+                    (Some(mut view), false) => {
+                        view.detections = found.detections;
+                        view.depth = None;
+                        Some(view)
+                    }
+                    _ => None,
+                };
+                let r = PerceptionResult {
                     stamp_ns: job.stamp_ns,
                     world_from_body: job.world_from_body,
-                    text,
+                    caption: found.caption,
+                    sightings,
+                    errors,
                     latency: t.elapsed(),
                 };
+                // Sent before the worker reads as idle, so `finish` never misses a result.
+                let sent = tx.send(r).is_ok();
                 s.busy.store(false, Ordering::SeqCst);
-                if tx.send(r).is_err() {
+                if !sent {
                     return;
                 }
                 s.ready.notify_all();
@@ -150,8 +349,8 @@ impl PerceptionWorker {
         self.shared.ready.notify_all();
     }
 
-    /// Captions finished since the last call (never blocks).
-    pub fn drain(&self) -> Vec<CaptionResult> {
+    /// Results finished since the last call (never blocks).
+    pub fn drain(&self) -> Vec<PerceptionResult> {
         self.results.try_iter().collect()
     }
 
@@ -165,14 +364,14 @@ impl PerceptionWorker {
         self.shared.queue.lock().map_or(0, |q| q.len())
     }
 
-    /// The captioner's name.
+    /// The models' names.
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Waits (up to `timeout`) until the queue is empty and the worker idle, then returns the
-    /// remaining captions (end of a bag, node cleanup).
-    pub fn finish(&self, timeout: Duration) -> Vec<CaptionResult> {
+    /// remaining results (end of a bag, node cleanup, or after each keyframe offline).
+    pub fn finish(&self, timeout: Duration) -> Vec<PerceptionResult> {
         let end = Instant::now() + timeout;
         let mut out = Vec::new();
         while Instant::now() < end {
@@ -242,6 +441,7 @@ mod tests {
                 height_px: 1,
                 rgb: vec![shade; 6],
             },
+            view: None,
         }
     }
 
@@ -262,10 +462,87 @@ mod tests {
         let stamps: Vec<i64> = done.iter().map(|r| r.stamp_ns).collect();
         assert!(stamps.ends_with(&[8, 9]), "{stamps:?}");
         assert_eq!(
-            done.last().unwrap().text.as_deref(),
-            Ok("an image of mean colour 9 9 9")
+            done.last().unwrap().caption.as_deref(),
+            Some("an image of mean colour 9 9 9")
         );
         assert!(done[0].latency >= Duration::from_millis(50));
+    }
+
+    /// Finds one mug 1 m ahead, or fails on dark images.
+    struct MugFinder;
+
+    impl KeyframeModel for MugFinder {
+        fn name(&self) -> String {
+            "mug-finder".into()
+        }
+        fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError> {
+            if job.image.rgb.iter().all(|v| *v < 10) {
+                return Err(PerceptionError::Run {
+                    model: "mug-finder".into(),
+                    reason: "too dark".into(),
+                });
+            }
+            found.detections.push(Detection {
+                label: "mug".into(),
+                score: 0.9,
+                position_m: nalgebra::Point3::new(0.0, 0.0, 1.0),
+                frame: crate::core::DetectionFrame::Camera,
+                extent_m: nalgebra::Vector3::new(0.1, 0.1, 0.1),
+                text: None,
+                embedding: None,
+            });
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn models_run_in_order_and_their_findings_come_back_as_sightings() {
+        let w = PerceptionWorker::spawn_models(
+            vec![
+                Box::new(CaptionModel(Box::new(FixedDelayCaptioner {
+                    delay: Duration::ZERO,
+                }))),
+                Box::new(MugFinder),
+            ],
+            8,
+        );
+        assert_eq!(w.name(), "fixed-delay 0 ms, mug-finder");
+        let camera = crate::core::PinholeCamera::vga_default();
+        let view = Observation {
+            stamp_ns: 7,
+            world_from_body: Isometry3::translation(1.0, 0.0, 0.0),
+            world_from_camera: Isometry3::translation(1.0, 0.0, 1.0),
+            camera,
+            detections: Vec::new(),
+            caption: None,
+            depth: Some(crate::core::DepthImage {
+                width_px: 1,
+                height_px: 1,
+                depth_m: vec![1.0],
+            }),
+        };
+        let mut bright = job(7, 200);
+        bright.view = Some(view);
+        w.submit(bright);
+        // No view (no camera): the caption still comes, the detections have nowhere to go.
+        w.submit(job(8, 200));
+        w.submit(job(9, 0));
+        let done = w.finish(Duration::from_secs(5));
+        assert_eq!(done.len(), 3);
+        let s = done[0].sightings.as_ref().unwrap();
+        assert_eq!(s.detections.len(), 1);
+        assert_eq!(s.world_from_camera, Isometry3::translation(1.0, 0.0, 1.0));
+        assert!(s.depth.is_none(), "depth is not carried back");
+        assert_eq!(
+            done[0].caption.as_deref(),
+            Some("an image of mean colour 200 200 200")
+        );
+        assert!(done[1].sightings.is_none() && done[1].errors.is_empty());
+        assert_eq!(done[2].errors, ["mug-finder: running mug-finder: too dark"]);
+        assert!(
+            done[2].caption.is_some(),
+            "one model failing does not stop the others"
+        );
     }
 
     /// Blocks until released: a model that never finishes while the test submits.

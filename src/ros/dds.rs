@@ -652,16 +652,7 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
         );
     }
     let mut core = NodeCore::new(config.clone(), &fqn);
-    if config.captioning {
-        // The queue and the late-caption path are in place (NodeCore::set_captioner); the
-        // ONNX VLM runner that would fill it is not built yet (issue 6).
-        log(
-            &node,
-            &fqn,
-            Level::Error,
-            "captioning.enabled: no captioning model runner is built yet; running without captions",
-        );
-    }
+    core.open_models();
     if config.autostart {
         match core.autostart(clock.now_ns()) {
             Ok(events) => {

@@ -23,7 +23,9 @@ use super::pipeline::{Input, Output, Pipeline};
 use super::services;
 use crate::core::time::StampNs;
 use crate::core::{Embedder, LexicalEmbedder, Memory};
-use crate::perception::worker::{Captioner, KeyframeJob, PerceptionWorker};
+use crate::perception::worker::{
+    CaptionModel, Captioner, KeyframeJob, KeyframeModel, PerceptionResult, PerceptionWorker,
+};
 use crate::store::{CommitPolicy, PersistentMemory, RetentionConfig};
 use crate::viz::markers::markers;
 use crate::viz::{RerunTarget, RerunViz};
@@ -135,13 +137,81 @@ impl NodeCore {
         }
     }
 
-    /// Captions keyframes with `captioner` on a worker thread (queue size
-    /// `perception.queue_size`, the oldest dropped beyond it); captions attach to the
-    /// keyframe's time and pose when they come back.
+    /// Captions keyframes with `captioner` on a worker thread (see [`NodeCore::set_models`]).
     pub fn set_captioner(&mut self, captioner: Box<dyn Captioner>) {
-        let w = PerceptionWorker::spawn(captioner, self.config.perception_queue);
-        self.log(Level::Info, format!("captioning with {}", w.name()));
+        self.set_models(vec![Box::new(CaptionModel(captioner))]);
+    }
+
+    /// Runs `models` (captioner, detector, OCR) on keyframes with a colour image, on a worker
+    /// thread (queue size `perception.queue_size`, the oldest dropped beyond it). Captions
+    /// attach to the keyframe's time and pose; detections enter the memory as sightings of
+    /// that keyframe's view ([`crate::core::Memory::ingest_sightings`]) when they come back.
+    pub fn set_models(&mut self, models: Vec<Box<dyn KeyframeModel>>) {
+        if models.is_empty() {
+            self.perception = None;
+            return;
+        }
+        let w = PerceptionWorker::spawn_models(models, self.config.perception_queue);
+        self.log(
+            Level::Info,
+            format!("keyframe perception with {}", w.name()),
+        );
         self.perception = Some(w);
+    }
+
+    /// Opens the keyframe models the parameters name (`captioning.*`, `detector.*`,
+    /// `ocr.model_dir`) and runs them ([`NodeCore::set_models`]). A model that cannot be opened
+    /// is logged as an error naming it and what was expected; the node runs without it.
+    pub fn open_models(&mut self) {
+        use crate::perception::{captioner::OnnxCaptioner, detector, ocr::Ocr};
+        let rt = self.config.runtime.clone();
+        let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
+        let mut failed = Vec::new();
+        if let (true, Some(dir)) = (self.config.captioning, &self.config.captioner_model_dir) {
+            match OnnxCaptioner::open_dir(dir, &rt) {
+                Ok(mut c) => {
+                    if self.config.caption_max_tokens > 0 {
+                        c.set_max_new_tokens(self.config.caption_max_tokens);
+                    }
+                    models.push(Box::new(CaptionModel(Box::new(c))));
+                }
+                Err(e) => failed.push(format!(
+                    "captioning ({}): {e}; running without captions",
+                    dir.display()
+                )),
+            }
+        }
+        if let Some(model) = &self.config.detector_model {
+            let dc = detector::DetectorConfig {
+                score_threshold: self.config.detector_score_threshold,
+                ..detector::DetectorConfig::default()
+            };
+            match detector::YoloDetector::open(
+                model,
+                self.config.detector_labels.as_deref(),
+                &rt,
+                dc,
+            ) {
+                Ok(d) => models.push(Box::new(d)),
+                Err(e) => failed.push(format!(
+                    "detector ({}): {e}; running without it",
+                    model.display()
+                )),
+            }
+        }
+        if let Some(dir) = &self.config.ocr_model_dir {
+            match Ocr::open_dir(dir, &rt) {
+                Ok(o) => models.push(Box::new(o)),
+                Err(e) => failed.push(format!(
+                    "ocr ({}): {e}; running without text landmarks",
+                    dir.display()
+                )),
+            }
+        }
+        for f in failed {
+            self.log(Level::Error, f);
+        }
+        self.set_models(models);
     }
 
     /// The configuration.
@@ -348,24 +418,19 @@ impl NodeCore {
         }
     }
 
-    fn attach_captions(&mut self, done: Vec<crate::perception::worker::CaptionResult>) {
+    fn attach_results(&mut self, done: Vec<PerceptionResult>) {
         let Some(memory) = self.memory.as_mut() else {
             return;
         };
         let mut errors = Vec::new();
         for r in done {
-            match &r.text {
-                Ok(text) => {
-                    if let Err(e) = memory.add_caption(r.stamp_ns, &r.world_from_body, text) {
-                        errors.push(e.to_string());
-                    }
-                }
-                Err(e) => errors.push(e.clone()),
-            }
+            let (changed, e) = crate::perception::worker::apply_result(memory, r);
+            self.markers_dirty |= changed;
+            errors.extend(e);
         }
         self.captions_failed += errors.len() as u64;
         for e in errors {
-            self.log(Level::Warn, format!("caption failed: {e}"));
+            self.log(Level::Warn, format!("keyframe perception failed: {e}"));
         }
         self.collect_events();
     }
@@ -373,7 +438,7 @@ impl NodeCore {
     fn close(&mut self) {
         if let Some(w) = self.perception.as_ref() {
             let done = w.finish(std::time::Duration::from_secs(5));
-            self.attach_captions(done);
+            self.attach_results(done);
         }
         let viz = std::mem::replace(&mut self.viz, RerunViz::disabled());
         if let Err(e) = viz.flush(std::time::Duration::from_secs(5)) {
@@ -451,13 +516,9 @@ impl NodeCore {
                 }
             }
             if let (Some(w), Output::Keyframe(k)) = (&self.perception, o) {
-                // The image moves to the queue (no copy on the ingest path).
-                if let Some(image) = k.color {
-                    w.submit(KeyframeJob {
-                        stamp_ns: k.observation.stamp_ns,
-                        world_from_body: k.observation.world_from_body,
-                        image,
-                    });
+                // The keyframe moves to the queue (no copy on the ingest path).
+                if let Some(job) = KeyframeJob::from_keyframe(*k) {
+                    w.submit(job);
                 }
             }
         }
@@ -499,14 +560,14 @@ impl NodeCore {
         self.events_out.drain(..).collect()
     }
 
-    /// Periodic work: attaches finished captions, commits what is due.
+    /// Periodic work: attaches finished perception results, commits what is due.
     pub fn tick(&mut self) {
         let done = self
             .perception
             .as_ref()
             .map(|w| w.drain())
             .unwrap_or_default();
-        self.attach_captions(done);
+        self.attach_results(done);
         if let Some(m) = self.memory.as_mut() {
             if let Some(Err(e)) = m.tick() {
                 self.log(Level::Error, format!("commit failed (degraded): {e}"));
@@ -1073,6 +1134,119 @@ mod tests {
         assert!(ev
             .iter()
             .any(|e| e.kind == 5 && e.caption.contains("mean colour")));
+    }
+
+    /// Reads an exit sign 1.5 m ahead on every keyframe (a stand-in for OCR).
+    struct SignReader;
+
+    impl KeyframeModel for SignReader {
+        fn name(&self) -> String {
+            "sign-reader".into()
+        }
+        fn run(
+            &mut self,
+            _: &KeyframeJob,
+            found: &mut crate::perception::worker::Findings,
+        ) -> Result<(), crate::perception::PerceptionError> {
+            found.detections.push(crate::core::Detection {
+                label: "text".into(),
+                score: 0.9,
+                position_m: nalgebra::Point3::new(0.3, 0.0, 1.5),
+                frame: crate::core::DetectionFrame::Camera,
+                extent_m: nalgebra::Vector3::new(0.3, 0.1, 0.01),
+                text: Some("EXIT".into()),
+                embedding: None,
+            });
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn model_sightings_come_back_as_objects_without_making_others_missing() {
+        use crate::ros::msg::Image;
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        core.set_models(vec![Box::new(SignReader)]);
+        core.autostart(T0).unwrap();
+        for i in 0..10 {
+            core.on_input(Input::ColorImage(Image {
+                header: header(T0 + i * 100_000_000, "camera_color_optical_frame"),
+                height: 2,
+                width: 2,
+                encoding: "rgb8".into(),
+                step: 6,
+                data: vec![200; 12],
+                ..Default::default()
+            }));
+        }
+        scene(&mut core, 10, "mug");
+        let mut found = Vec::new();
+        for _ in 0..500 {
+            core.tick();
+            found = core
+                .where_(
+                    &WhereRequest {
+                        target: "EXIT".into(),
+                        k: 5,
+                        ..Default::default()
+                    },
+                    T0 + 10_000_000_000,
+                )
+                .objects;
+            if !found.is_empty() && core.memory().unwrap().memory().stats().keyframes >= 5 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].label.as_str(), found[0].text.as_str()),
+            ("text", "EXIT")
+        );
+        // The sign is where the model put it: 1.5 m ahead of the camera, 0.3 m to its right.
+        let p = &found[0].position;
+        assert!((p.x - 1.5).abs() < 0.1 && (p.y + 0.3).abs() < 0.05, "{p:?}");
+        // The mug, in view and not reported by the sign reader, is still present.
+        let mug = where_(&core, "mug").objects;
+        assert_eq!(mug.len(), 1);
+        assert_eq!(mug[0].state, 0, "STATE_PRESENT");
+    }
+
+    #[test]
+    fn models_that_cannot_be_opened_are_named_and_skipped() {
+        let mut p = BTreeMap::new();
+        p.insert("captioning.enabled".into(), ParamValue::Bool(true));
+        p.insert(
+            "captioning.model_dir".into(),
+            ParamValue::String("/nonexistent/captioner".into()),
+        );
+        p.insert(
+            "detector.model".into(),
+            ParamValue::String("/nonexistent/yolo.onnx".into()),
+        );
+        p.insert(
+            "ocr.model_dir".into(),
+            ParamValue::String("/nonexistent/ocr".into()),
+        );
+        let mut core = NodeCore::new(NodeConfig::from_params(&p).unwrap(), "/mnemo");
+        core.open_models();
+        let logs = core.take_logs();
+        for (what, path) in [
+            ("captioning", "/nonexistent/captioner"),
+            ("detector", "/nonexistent/yolo.onnx"),
+            ("ocr", "/nonexistent/ocr"),
+        ] {
+            assert!(
+                logs.iter().any(|l| l.level == Level::Error
+                    && l.text.starts_with(what)
+                    && l.text.contains(path)),
+                "{what}: {logs:?}"
+            );
+        }
+        assert!(core.perception.is_none());
+        // The node still works.
+        core.autostart(T0).unwrap();
+        scene(&mut core, 10, "mug");
+        assert_eq!(where_(&core, "mug").objects.len(), 1);
     }
 
     #[test]

@@ -532,10 +532,21 @@ pub struct NodeConfig {
     pub store: StoreParams,
     /// Keyframes waiting for perception; the oldest is dropped beyond it.
     pub perception_queue: usize,
-    /// Caption keyframes (needs a captioning model, issue 6).
+    /// Caption keyframes (needs `captioning.model_dir`).
     pub captioning: bool,
     /// Captioning model directory.
     pub captioner_model_dir: Option<PathBuf>,
+    /// Caption length cap in tokens (0: the model's generation config).
+    pub caption_max_tokens: usize,
+    /// YOLO-family detector run on keyframes (`detector.model`; off when unset).
+    pub detector_model: Option<PathBuf>,
+    /// Its class names, one per line (`detector.labels`; else the model's metadata).
+    pub detector_labels: Option<PathBuf>,
+    /// Its score threshold.
+    pub detector_score_threshold: f32,
+    /// PP-OCR models directory for text landmarks (`ocr.model_dir`: `ppocr_det.onnx`,
+    /// `ppocr_rec.onnx`; off when unset).
+    pub ocr_model_dir: Option<PathBuf>,
     /// Rerun visualisation.
     pub rerun: RerunTarget,
     /// Text matching for queries and captions (parameter `embedder`).
@@ -842,6 +853,7 @@ impl NodeConfig {
                 .parse()
                 .map_err(|e: crate::viz::VizError| invalid("rerun", e.to_string()))?,
         };
+        let path = |s: String| (!s.is_empty()).then(|| PathBuf::from(s));
         let model_dir = r.string("captioning.model_dir", "")?;
         let captioning = r.bool("captioning.enabled", false)?;
         if captioning && model_dir.is_empty() {
@@ -862,6 +874,11 @@ impl NodeConfig {
             perception_queue: r.usize("perception.queue_size", 4, 1, 1000)?,
             captioning,
             captioner_model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
+            caption_max_tokens: r.usize("captioning.max_new_tokens", 0, 0, 512)?,
+            detector_model: path(r.string("detector.model", "")?),
+            detector_labels: path(r.string("detector.labels", "")?),
+            detector_score_threshold: r.f64("detector.score_threshold", 0.25, 0.0, 1.0)? as f32,
+            ocr_model_dir: path(r.string("ocr.model_dir", "")?),
             rerun,
             embedder: r.parsed("embedder", "lexical")?,
             runtime: crate::perception::RuntimeConfig {

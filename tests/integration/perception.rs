@@ -258,7 +258,7 @@ mod yolo {
     use mnemo::perception::detector::{to_detection2d_array, DetectorConfig, YoloDetector};
     use mnemo::ros::pipeline::ColorImage;
 
-    fn tiny_model(dir: &Path) -> PathBuf {
+    pub fn tiny_model(dir: &Path) -> PathBuf {
         let out = dir.join("tiny_yolo.onnx");
         let st = Command::new(root().join(".venv/bin/python"))
             .arg(root().join("tests/interop/tiny_yolo.py"))
@@ -487,6 +487,7 @@ mod ocr {
     fn text_read_on_keyframes_becomes_objects_you_can_ask_for() {
         use mnemo::core::{DepthImage, LexicalEmbedder};
         use mnemo::perception::ocr::{text_detections, TEXT_LABEL};
+        use mnemo::perception::worker::{apply_result, KeyframeJob, PerceptionWorker};
         let mut ocr = Ocr::open_dir(&models(), &runtime()).unwrap();
         let page = photo("page.png");
         let lines = ocr.read(&page).unwrap();
@@ -518,22 +519,41 @@ mod ocr {
             .unwrap();
         // The title sits near the top: above the optical axis (negative y), 1.5 m away.
         assert!((title.position_m.z - 1.5).abs() < 1e-9 && title.position_m.y < -0.1);
+        // Through the keyframe path: OCR as a keyframe model on the worker, its text entering
+        // the memory as sightings of each keyframe's view (plain keyframes go in first).
         let mut m = Memory::new(
             MemoryConfig::default(),
             Box::new(LexicalEmbedder::default()),
         )
         .unwrap();
+        let worker = PerceptionWorker::spawn_models(vec![Box::new(ocr)], 4);
         for k in 0..3 {
-            m.ingest(&Observation {
+            let view = Observation {
                 stamp_ns: 1_000_000_000 * (k + 1),
                 world_from_body: Isometry3::identity(),
                 world_from_camera: Isometry3::identity(),
                 camera,
-                detections: dets.clone(),
+                detections: Vec::new(),
                 caption: None,
-                depth: None,
-            })
-            .unwrap();
+                depth: Some(depth.clone()),
+            };
+            m.ingest(&view).unwrap();
+            worker.submit(KeyframeJob {
+                stamp_ns: view.stamp_ns,
+                world_from_body: view.world_from_body,
+                image: page.clone(),
+                view: Some(view),
+            });
+        }
+        let done = worker.finish(std::time::Duration::from_secs(120));
+        assert_eq!(done.len(), 3);
+        for r in done {
+            assert_eq!(
+                r.sightings.as_ref().map(|s| s.detections.len()),
+                Some(lines.len())
+            );
+            let (changed, errors) = apply_result(&mut m, r);
+            assert!(changed && errors.is_empty(), "{errors:?}");
         }
         let Answer::Objects(hits) = m
             .query(&Query::Where {
@@ -554,5 +574,223 @@ mod ocr {
             "{hits:?}"
         );
         assert!((hits[0].position_world[2] - 1.5).abs() < 0.05);
+    }
+}
+
+mod captioner {
+    use super::*;
+    use mnemo::perception::captioner::OnnxCaptioner;
+    use mnemo::perception::worker::Captioner;
+    use mnemo::ros::pipeline::ColorImage;
+
+    /// The tiny handcrafted model (tests/interop/tiny_captioner.py) in the optimum layout.
+    pub fn tiny_model(dir: &Path) -> PathBuf {
+        let out = dir.join("tiny_captioner");
+        let st = Command::new(root().join(".venv/bin/python"))
+            .arg(root().join("tests/interop/tiny_captioner.py"))
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        out
+    }
+
+    /// A `w`x`h` image: a uniform colour with a contrasting border strip (so the resize
+    /// actually averages).
+    pub fn image(w: u32, h: u32, fill: u8) -> ColorImage {
+        let mut rgb = vec![fill; (3 * w * h) as usize];
+        for y in 0..h {
+            for c in 0..3 {
+                rgb[((y * w) * 3 + c) as usize] = 255 - fill;
+            }
+        }
+        ColorImage {
+            stamp_ns: 0,
+            width_px: w,
+            height_px: h,
+            rgb,
+        }
+    }
+
+    #[test]
+    fn greedy_decoding_with_the_kv_cache_gives_the_known_captions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = OnnxCaptioner::open_dir(&tiny_model(dir.path()), &runtime()).unwrap();
+        assert_eq!(c.provider(), Provider::Cpu);
+        assert_eq!(
+            c.generation().max_new_tokens,
+            15,
+            "max_length 16 less the start"
+        );
+        // The model picks its sentence from the normalised image's mean and each next word
+        // from the running count in both layers' value caches.
+        assert_eq!(
+            c.caption(&image(640, 480, 230)).unwrap(),
+            "a bright kitchen with white cupboards"
+        );
+        assert_eq!(
+            c.caption(&image(33, 17, 20)).unwrap(),
+            "a dark hallway at night"
+        );
+        // The token budget cuts the caption.
+        c.set_max_new_tokens(3);
+        assert_eq!(c.caption(&image(64, 64, 230)).unwrap(), "a bright kitchen");
+        // A broken image is an error naming the model, not a panic.
+        let mut broken = image(4, 4, 1);
+        broken.rgb.pop();
+        let e = c.caption(&broken).unwrap_err().to_string();
+        assert!(
+            e.contains("tiny_captioner") && e.contains("not RGB8"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_model_directories_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let err = |d: &Path| {
+            OnnxCaptioner::open_dir(d, &runtime())
+                .unwrap_err()
+                .to_string()
+        };
+        // Not a directory.
+        let e = err(&dir.path().join("nothing"));
+        assert!(
+            e.contains("nothing") && e.contains("not a directory"),
+            "{e}"
+        );
+        // A missing decoder is named.
+        let copy = |name: &str| {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            for f in std::fs::read_dir(&model).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, d.join(f.file_name().unwrap())).unwrap();
+            }
+            d
+        };
+        let d = copy("no_decoder");
+        std::fs::remove_file(d.join("decoder_model_merged.onnx")).unwrap();
+        let e = err(&d);
+        assert!(
+            e.contains("decoder_model_merged.onnx") && e.contains("not found"),
+            "{e}"
+        );
+        // A corrupt tokenizer.json is named.
+        let d = copy("bad_tokenizer");
+        std::fs::write(d.join("tokenizer.json"), "{ not json").unwrap();
+        let e = err(&d);
+        assert!(e.contains("tokenizer.json"), "{e}");
+        // No EOS anywhere.
+        let d = copy("no_eos");
+        std::fs::write(
+            d.join("generation_config.json"),
+            r#"{"decoder_start_token_id": 0}"#,
+        )
+        .unwrap();
+        std::fs::write(d.join("config.json"), r#"{"decoder": {"n_head": 1}}"#).unwrap();
+        let e = err(&d);
+        assert!(e.contains("eos_token_id"), "{e}");
+        // A decoder that is not a decoder (the sentence model): its signature is in the error.
+        let d = copy("not_a_decoder");
+        std::fs::copy(
+            models().join("minilm.onnx"),
+            d.join("decoder_model_merged.onnx"),
+        )
+        .unwrap();
+        let e = err(&d);
+        assert!(
+            e.contains("decoder_model_merged.onnx") && e.contains("encoder_hidden_states"),
+            "{e}"
+        );
+        // The encoder in the decoder's place: no logits, no past.
+        let d = copy("encoder_twice");
+        std::fs::copy(
+            d.join("encoder_model.onnx"),
+            d.join("decoder_model_merged.onnx"),
+        )
+        .unwrap();
+        let e = err(&d);
+        assert!(e.contains("input_ids"), "{e}");
+    }
+}
+
+mod replay_models {
+    use super::*;
+
+    fn mnemo(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+            .args(args)
+            .env("ORT_DYLIB_PATH", ort_library())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mnemo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `mnemo replay --captioner --detector`: every keyframe goes through both models (offline
+    /// nothing is dropped), captions become episodes at their keyframes, the run is
+    /// deterministic.
+    #[test]
+    fn replay_runs_the_captioner_and_detector_on_every_keyframe() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bag, _) =
+            crate::replay::bag(dir.path(), &crate::replay::sim(3), &["--max-seconds", "60"]);
+        let cap = super::captioner::tiny_model(dir.path());
+        let yolo = super::yolo::tiny_model(dir.path());
+        let run = |db: &str| {
+            let db = dir.path().join(db);
+            let v = mnemo(&[
+                "replay".as_ref(),
+                bag.as_os_str(),
+                "--db".as_ref(),
+                db.as_os_str(),
+                "--captioner".as_ref(),
+                cap.as_os_str(),
+                "--detector".as_ref(),
+                yolo.as_os_str(),
+                "--json".as_ref(),
+            ]);
+            (v, db)
+        };
+        let (v, db) = run("a.db");
+        let p = &v["perception"];
+        let keyframes = v["keyframes"].as_u64().unwrap();
+        assert!(keyframes >= 5, "{v}");
+        assert_eq!(p["keyframes"].as_u64(), Some(keyframes), "{p}");
+        assert_eq!(p["captions"].as_u64(), Some(keyframes), "{p}");
+        assert_eq!(p["errors"].as_u64(), Some(0), "{p}");
+        assert!(
+            p["models"].as_str().unwrap().contains("tiny_yolo.onnx"),
+            "{p}"
+        );
+        // The captions are the tiny model's sentences, recalled at keyframe times.
+        let recall = mnemo(&[
+            "query".as_ref(),
+            "recall".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--k".as_ref(),
+            "1000".as_ref(),
+            "--json".as_ref(),
+        ]);
+        let episodes = recall.as_array().unwrap();
+        assert_eq!(episodes.len() as u64, keyframes, "{recall}");
+        for e in episodes {
+            let c = e["caption"].as_str().unwrap();
+            assert!(
+                c == "a bright kitchen with white cupboards" || c == "a dark hallway at night",
+                "{e}"
+            );
+        }
+        // Same bag, same models: the same memory.
+        let (again, _) = run("b.db");
+        assert_eq!(v["digest"], again["digest"]);
     }
 }
