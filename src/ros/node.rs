@@ -167,12 +167,19 @@ impl NodeCore {
         let rt = self.config.runtime.clone();
         let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
         let mut failed = Vec::new();
+        let mut opened = Vec::new();
         if let (true, Some(dir)) = (self.config.captioning, &self.config.captioner_model_dir) {
             match OnnxCaptioner::open_dir(dir, &rt) {
                 Ok(mut c) => {
                     if self.config.caption_max_tokens > 0 {
                         c.set_max_new_tokens(self.config.caption_max_tokens);
                     }
+                    opened.push(format!(
+                        "captioner {} on {} (at most {} tokens)",
+                        dir.display(),
+                        c.provider().name(),
+                        c.generation().max_new_tokens
+                    ));
                     models.push(Box::new(CaptionModel(Box::new(c))));
                 }
                 Err(e) => failed.push(format!(
@@ -192,7 +199,15 @@ impl NodeCore {
                 &rt,
                 dc,
             ) {
-                Ok(d) => models.push(Box::new(d)),
+                Ok(d) => {
+                    opened.push(format!(
+                        "detector {} on {} ({} classes)",
+                        model.display(),
+                        d.provider().name(),
+                        d.names().len()
+                    ));
+                    models.push(Box::new(d));
+                }
                 Err(e) => failed.push(format!(
                     "detector ({}): {e}; running without it",
                     model.display()
@@ -201,12 +216,18 @@ impl NodeCore {
         }
         if let Some(dir) = &self.config.ocr_model_dir {
             match Ocr::open_dir(dir, &rt) {
-                Ok(o) => models.push(Box::new(o)),
+                Ok(o) => {
+                    opened.push(format!("ocr {} on {}", dir.display(), o.provider().name()));
+                    models.push(Box::new(o));
+                }
                 Err(e) => failed.push(format!(
                     "ocr ({}): {e}; running without text landmarks",
                     dir.display()
                 )),
             }
+        }
+        for o in opened {
+            self.log(Level::Info, o);
         }
         for f in failed {
             self.log(Level::Error, f);

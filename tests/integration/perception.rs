@@ -794,3 +794,46 @@ mod replay_models {
         assert_eq!(v["digest"], again["digest"]);
     }
 }
+
+mod node_models {
+    use super::*;
+    use mnemo::ros::node::NodeCore;
+    use mnemo::ros::params::{NodeConfig, ParamValue};
+    use std::collections::BTreeMap;
+
+    /// The node opens the models its parameters name and says which provider runs each.
+    #[test]
+    fn the_node_opens_its_keyframe_models_and_names_the_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let cap = super::captioner::tiny_model(dir.path());
+        let yolo = super::yolo::tiny_model(dir.path());
+        let s = |p: &Path| ParamValue::String(p.display().to_string());
+        let mut p = BTreeMap::new();
+        p.insert("captioning.enabled".to_string(), ParamValue::Bool(true));
+        p.insert("captioning.model_dir".to_string(), s(&cap));
+        p.insert(
+            "captioning.max_new_tokens".to_string(),
+            ParamValue::Integer(3),
+        );
+        p.insert("detector.model".to_string(), s(&yolo));
+        p.insert("ocr.model_dir".to_string(), s(&models()));
+        let mut config = NodeConfig::from_params(&p).unwrap();
+        config.runtime.library = Some(ort_library());
+        config.runtime.providers = vec![Provider::Cuda, Provider::Cpu];
+        let mut core = NodeCore::new(config, "/mnemo");
+        core.open_models();
+        let logs: Vec<String> = core.take_logs().into_iter().map(|l| l.text).collect();
+        let has = |want: &str| logs.iter().any(|l| l.contains(want));
+        assert!(has("tiny_captioner on cpu (at most 3 tokens)"), "{logs:?}");
+        assert!(has("tiny_yolo.onnx on cpu (3 classes)"), "{logs:?}");
+        assert!(
+            has(&format!("ocr {} on cpu", models().display())),
+            "{logs:?}"
+        );
+        assert!(
+            !logs.iter().any(|l| l.contains("running without")),
+            "{logs:?}"
+        );
+        assert!(has("keyframe perception with"), "{logs:?}");
+    }
+}
