@@ -501,17 +501,7 @@ impl OnnxCaptioner {
             model: model.clone(),
             reason,
         };
-        if image.width_px == 0
-            || image.height_px == 0
-            || image.rgb.len() != 3 * image.width_px as usize * image.height_px as usize
-        {
-            return Err(run_err(format!(
-                "image {}x{} with {} bytes is not RGB8",
-                image.width_px,
-                image.height_px,
-                image.rgb.len()
-            )));
-        }
+        image.check_rgb8().map_err(run_err)?;
         let (pixels, (w, h)) = self.preprocess.apply(image);
         let pixel_values = Tensor::from_array(([1usize, 3, h as usize, w as usize], pixels))
             .map_err(|e| run_err(e.to_string()))?;

@@ -320,17 +320,7 @@ impl YoloDetector {
             model: self.model.display().to_string(),
             reason,
         };
-        if image.width_px == 0
-            || image.height_px == 0
-            || image.rgb.len() != 3 * image.width_px as usize * image.height_px as usize
-        {
-            return Err(run_err(format!(
-                "image {}x{} with {} bytes is not RGB8",
-                image.width_px,
-                image.height_px,
-                image.rgb.len()
-            )));
-        }
+        image.check_rgb8().map_err(run_err)?;
         let (data, lb) = letterbox(image, self.size);
         let tensor =
             Tensor::from_array(([1usize, 3, self.size, self.size], data.into_boxed_slice()))

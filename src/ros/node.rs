@@ -863,6 +863,21 @@ mod tests {
         }
     }
 
+    /// `n` small grey colour images every 100 ms from T0, so keyframes carry one.
+    fn colour_frames(core: &mut NodeCore, n: i64) {
+        for i in 0..n {
+            core.on_input(Input::ColorImage(crate::ros::msg::Image {
+                header: header(T0 + i * 100_000_000, "camera_color_optical_frame"),
+                height: 2,
+                width: 2,
+                encoding: "rgb8".into(),
+                step: 6,
+                data: vec![200; 12],
+                ..Default::default()
+            }));
+        }
+    }
+
     /// The robot at x in odom; a mug 2 m ahead of the camera (optical frame: z forward).
     fn scene(core: &mut NodeCore, steps: i64, label: &str) {
         core.on_input(Input::TfStatic(TfMessage {
@@ -1110,24 +1125,13 @@ mod tests {
     #[test]
     fn captions_come_back_off_the_ingest_path_at_the_keyframe_time() {
         use crate::perception::worker::FixedDelayCaptioner;
-        use crate::ros::msg::Image;
         let mut core = NodeCore::new(config(None), "/mnemo");
         core.set_captioner(Box::new(FixedDelayCaptioner {
             delay: std::time::Duration::from_millis(1),
         }));
         core.autostart(T0).unwrap();
         // Colour images with the detections, so keyframes carry them.
-        for i in 0..10 {
-            core.on_input(Input::ColorImage(Image {
-                header: header(T0 + i * 100_000_000, "camera_color_optical_frame"),
-                height: 2,
-                width: 2,
-                encoding: "rgb8".into(),
-                step: 6,
-                data: vec![200; 12],
-                ..Default::default()
-            }));
-        }
+        colour_frames(&mut core, 10);
         scene(&mut core, 10, "mug");
         let keyframes = core.counters().keyframes;
         assert!(keyframes >= 5);
@@ -1184,21 +1188,10 @@ mod tests {
 
     #[test]
     fn model_sightings_come_back_as_objects_without_making_others_missing() {
-        use crate::ros::msg::Image;
         let mut core = NodeCore::new(config(None), "/mnemo");
         core.set_models(vec![Box::new(SignReader)]);
         core.autostart(T0).unwrap();
-        for i in 0..10 {
-            core.on_input(Input::ColorImage(Image {
-                header: header(T0 + i * 100_000_000, "camera_color_optical_frame"),
-                height: 2,
-                width: 2,
-                encoding: "rgb8".into(),
-                step: 6,
-                data: vec![200; 12],
-                ..Default::default()
-            }));
-        }
+        colour_frames(&mut core, 10);
         scene(&mut core, 10, "mug");
         let mut found = Vec::new();
         for _ in 0..500 {

@@ -159,6 +159,25 @@ pub struct ColorImage {
     pub rgb: Vec<u8>,
 }
 
+impl ColorImage {
+    /// Checks that the buffer holds `3 * width * height` bytes of a non-empty image.
+    ///
+    /// # Errors
+    /// A message giving the size and byte count.
+    pub fn check_rgb8(&self) -> Result<(), String> {
+        let want = 3 * self.width_px as usize * self.height_px as usize;
+        if self.width_px == 0 || self.height_px == 0 || self.rgb.len() != want {
+            return Err(format!(
+                "image {}x{} with {} bytes is not RGB8",
+                self.width_px,
+                self.height_px,
+                self.rgb.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A keyframe: what the memory ingests, plus the colour image taken with it when there is one
 /// within the slop (for visualisation and captioning; the memory does not need it).
 #[derive(Debug, Clone)]
