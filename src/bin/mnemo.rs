@@ -1206,6 +1206,8 @@ struct PerceptionSummary {
     sightings: u64,
     errors: u64,
     first_error: Option<String>,
+    /// Keyframes on which a model needing depth was skipped (no aligned depth image).
+    skipped_no_depth: u64,
     mean_latency_ms: f64,
 }
 
@@ -1312,6 +1314,7 @@ fn replay_cmd(
                             .as_ref()
                             .map_or(0, |s| s.detections.len() as u64);
                         latency_s += res.latency.as_secs_f64();
+                        perceived.skipped_no_depth += u64::from(!res.skipped.is_empty());
                         let (_, errors) = match (persistent.as_mut(), ram.as_mut()) {
                             (Some(pm), _) => apply_result(pm, res),
                             (None, Some(m)) => apply_result(m, res),
@@ -1426,9 +1429,10 @@ fn replay_cmd(
         }
         if !perceived.models.is_empty() {
             println!(
-                "  perception ({}): {} keyframes, {} captions, {} sightings, {} errors{}, {:.1} ms per keyframe",
+                "  perception ({}): {} keyframes ({} without depth for placing), {} captions, {} sightings, {} errors{}, {:.1} ms per keyframe",
                 perceived.models,
                 perceived.keyframes,
+                perceived.skipped_no_depth,
                 perceived.captions,
                 perceived.sightings,
                 perceived.errors,

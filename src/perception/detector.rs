@@ -350,6 +350,10 @@ impl YoloDetector {
 /// On keyframes: each box back-projected through the keyframe's aligned depth (boxes without
 /// valid depth are left out).
 impl KeyframeModel for YoloDetector {
+    fn needs_depth(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         self.model.display().to_string()
     }

@@ -409,6 +409,10 @@ impl Ocr {
 /// On keyframes: text lines read and back-projected into `text` detections
 /// ([`text_detections`]).
 impl KeyframeModel for Ocr {
+    fn needs_depth(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         self.rec_path.display().to_string()
     }

@@ -46,6 +46,13 @@ pub struct Findings {
 pub trait KeyframeModel: Send {
     /// A short name for logs.
     fn name(&self) -> String;
+    /// Whether the model needs the keyframe's aligned depth to place what it finds (a
+    /// detector, OCR). Keyframes without one skip it (counted in
+    /// [`PerceptionResult::skipped`], not an error: depth may simply come later than the
+    /// keyframe).
+    fn needs_depth(&self) -> bool {
+        false
+    }
     /// Adds what the model finds on `job` to `found`.
     ///
     /// # Errors
@@ -139,6 +146,8 @@ pub struct PerceptionResult {
     pub sightings: Option<Observation>,
     /// Models that failed on this keyframe: `model: error`.
     pub errors: Vec<String>,
+    /// Models that needed an aligned depth image this keyframe did not have (not run).
+    pub skipped: Vec<String>,
     /// How long the models took together.
     pub latency: Duration,
 }
@@ -294,7 +303,13 @@ impl PerceptionWorker {
                 let t = Instant::now();
                 let mut found = Findings::default();
                 let mut errors = Vec::new();
+                let mut skipped = Vec::new();
+                let has_depth = job.view.as_ref().is_some_and(|v| v.depth.is_some());
                 for m in &mut models {
+                    if m.needs_depth() && !has_depth {
+                        skipped.push(m.name());
+                        continue;
+                    }
                     if let Err(e) = m.run(&job, &mut found) {
                         errors.push(format!("{}: {e}", m.name()));
                     }
@@ -313,6 +328,7 @@ impl PerceptionWorker {
                     caption: found.caption,
                     sightings,
                     errors,
+                    skipped,
                     latency: t.elapsed(),
                 };
                 // Sent before the worker reads as idle, so `finish` never misses a result.
@@ -475,6 +491,9 @@ mod tests {
         fn name(&self) -> String {
             "mug-finder".into()
         }
+        fn needs_depth(&self) -> bool {
+            true
+        }
         fn run(&mut self, job: &KeyframeJob, found: &mut Findings) -> Result<(), PerceptionError> {
             if job.image.rgb.iter().all(|v| *v < 10) {
                 return Err(PerceptionError::Run {
@@ -522,11 +541,13 @@ mod tests {
             }),
         };
         let mut bright = job(7, 200);
-        bright.view = Some(view);
+        bright.view = Some(view.clone());
         w.submit(bright);
-        // No view (no camera): the caption still comes, the detections have nowhere to go.
+        // No view (no camera, no depth): the caption still comes, the finder is skipped.
         w.submit(job(8, 200));
-        w.submit(job(9, 0));
+        let mut dark = job(9, 0);
+        dark.view = Some(view);
+        w.submit(dark);
         let done = w.finish(Duration::from_secs(5));
         assert_eq!(done.len(), 3);
         let s = done[0].sightings.as_ref().unwrap();
@@ -538,6 +559,8 @@ mod tests {
             Some("an image of mean colour 200 200 200")
         );
         assert!(done[1].sightings.is_none() && done[1].errors.is_empty());
+        assert_eq!(done[1].skipped, ["mug-finder"]);
+        assert!(done[0].skipped.is_empty() && done[2].skipped.is_empty());
         assert_eq!(done[2].errors, ["mug-finder: running mug-finder: too dark"]);
         assert!(
             done[2].caption.is_some(),

@@ -71,6 +71,10 @@ pub struct Snapshot {
     pub queue_drops: u64,
     /// Keyframes dropped from the perception queue.
     pub perception_drops: u64,
+    /// Keyframes on which a model needing depth was skipped (no aligned depth image).
+    pub perception_skipped: u64,
+    /// Keyframe model failures (errors, captions that could not be recorded).
+    pub perception_failures: u64,
     /// The pipeline's counters.
     pub pipeline: PipelineStats,
     /// Objects reported by the memory.
@@ -142,6 +146,8 @@ pub fn diagnostics(
             kv("keyframes", p.keyframes),
             kv("queue_drops", now.queue_drops),
             kv("perception_drops", now.perception_drops),
+            kv("perception_skipped", now.perception_skipped),
+            kv("perception_failures", now.perception_failures),
             kv("tf_waited", p.tf_waited),
             kv("tf_dropped", p.tf_dropped),
             kv("tf_rejected", p.tf_rejected),

@@ -67,7 +67,8 @@ pub struct NodeCore {
     viz: RerunViz,
     /// Captioning off the ingest path, when a captioner is set.
     perception: Option<PerceptionWorker>,
-    captions_failed: u64,
+    perception_failures: u64,
+    perception_skipped: u64,
     embedder: EmbedderFactory,
     /// The next event id not yet published on `~/events`.
     next_event_id: u64,
@@ -121,7 +122,8 @@ impl NodeCore {
             memory: None,
             viz: RerunViz::disabled(),
             perception: None,
-            captions_failed: 0,
+            perception_failures: 0,
+            perception_skipped: 0,
             embedder,
             next_event_id: 0,
             events_out: VecDeque::new(),
@@ -444,12 +446,29 @@ impl NodeCore {
             return;
         };
         let mut errors = Vec::new();
+        let mut first_skip = None;
         for r in done {
+            if !r.skipped.is_empty() {
+                self.perception_skipped += 1;
+                if self.perception_skipped == 1 {
+                    first_skip = Some(r.skipped.join(", "));
+                }
+            }
             let (changed, e) = crate::perception::worker::apply_result(memory, r);
             self.markers_dirty |= changed;
             errors.extend(e);
         }
-        self.captions_failed += errors.len() as u64;
+        if let Some(models) = first_skip {
+            self.log(
+                Level::Warn,
+                format!(
+                    "{models}: skipped on keyframes without an aligned depth image (depth later \
+                     than the keyframe's detections, or no depth topic); counted in \
+                     /diagnostics perception_skipped, logged once"
+                ),
+            );
+        }
+        self.perception_failures += errors.len() as u64;
         for e in errors {
             self.log(Level::Warn, format!("keyframe perception failed: {e}"));
         }
@@ -616,6 +635,8 @@ impl NodeCore {
                 .perception
                 .as_ref()
                 .map_or(0, PerceptionWorker::dropped),
+            perception_skipped: self.perception_skipped,
+            perception_failures: self.perception_failures,
             pipeline: self.pipeline.stats().clone(),
             objects: self
                 .memory

@@ -67,6 +67,15 @@ fn python() -> std::path::PathBuf {
 
 /// Runs the Cyclone peer in `mode` inside a private network namespace (only `lo`).
 pub fn cyclone_peer(mode: &str, extra: &[&str]) -> serde_json::Value {
+    cyclone_peer_with(mode, extra, &[])
+}
+
+/// As [`cyclone_peer`], with extra environment variables (the node inherits them).
+pub fn cyclone_peer_with(
+    mode: &str,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/cyclone_peer.py");
     let work = tempfile::tempdir().unwrap();
     let out = Command::new("unshare")
@@ -76,6 +85,7 @@ pub fn cyclone_peer(mode: &str, extra: &[&str]) -> serde_json::Value {
         .args([mode, "--netns", "--node", node(), "--workdir"])
         .arg(work.path())
         .args(extra)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -101,6 +111,29 @@ fn cyclone_dds_peer_drives_the_node() {
     assert!(checks.len() >= 40, "{report:#}");
     assert!(checks.iter().all(|c| c["ok"] == true), "{report:#}");
     assert!(report["where_mug_error_m"].as_f64().unwrap() <= 0.1);
+}
+
+/// The node with keyframe models over DDS: captions come back through ~/recall, the
+/// detector's boxes become objects ~/where finds (tiny handcrafted models, CPU).
+#[test]
+fn the_node_runs_keyframe_models_for_a_dds_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let captioner = crate::perception::captioner::tiny_model(dir.path());
+    let detector = crate::perception::yolo::tiny_model(dir.path());
+    let lib = crate::perception::ort_library();
+    let report = cyclone_peer_with(
+        "perception",
+        &[
+            "--captioner",
+            captioner.to_str().unwrap(),
+            "--detector",
+            detector.to_str().unwrap(),
+        ],
+        &[("ORT_DYLIB_PATH", lib.as_os_str())],
+    );
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() >= 7, "{report:#}");
+    assert!(checks.iter().all(|c| c["ok"] == true), "{report:#}");
 }
 
 #[test]

@@ -253,7 +253,7 @@ fn captions_stored_by_another_embedder_are_matched_again() {
     assert!(ep[0].score > 0.3);
 }
 
-mod yolo {
+pub(crate) mod yolo {
     use super::*;
     use mnemo::perception::detector::{to_detection2d_array, DetectorConfig, YoloDetector};
     use mnemo::ros::pipeline::ColorImage;
@@ -577,7 +577,7 @@ mod ocr {
     }
 }
 
-mod captioner {
+pub(crate) mod captioner {
     use super::*;
     use mnemo::perception::captioner::OnnxCaptioner;
     use mnemo::perception::worker::Captioner;
