@@ -387,6 +387,17 @@ struct SimArgs {
     /// Detections without appearance embeddings (what a bag's vision_msgs detections carry).
     #[arg(long)]
     no_appearance: bool,
+    /// Size of the depth image sent with each keyframe (used for occlusion checks), WxH
+    /// [default: 64x48].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    depth_size: Option<(u32, u32)>,
+}
+
+/// `WxH` in pixels, e.g. `160x120`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?}: expected WxH, e.g. 160x120");
+    let (w, h) = s.split_once('x').ok_or_else(bad)?;
+    Ok((w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?))
 }
 
 impl SimArgs {
@@ -406,6 +417,8 @@ impl SimArgs {
             confusion_rate: self.confusion_rate.unwrap_or(d.confusion_rate),
             patrols_per_day: self.patrols_per_day.unwrap_or(d.patrols_per_day),
             appearance: !self.no_appearance,
+            depth_width_px: self.depth_size.map_or(d.depth_width_px, |s| s.0),
+            depth_height_px: self.depth_size.map_or(d.depth_height_px, |s| s.1),
             ..d
         }
     }

@@ -201,11 +201,15 @@ impl SimConfig {
                 reason: "must be in (0, 60]",
             });
         }
-        if self.depth_width_px == 0 || self.depth_height_px == 0 {
+        if self.depth_width_px == 0
+            || self.depth_height_px == 0
+            || self.depth_width_px > 640
+            || self.depth_height_px > 480
+        {
             return Err(SimError {
                 name: "depth-size",
                 value: format!("{}x{}", self.depth_width_px, self.depth_height_px),
-                reason: "must be non-zero",
+                reason: "must be non-zero and at most the camera's 640x480",
             });
         }
         Ok(())

@@ -97,6 +97,12 @@ fn bad_flags_fail_with_a_message_naming_the_flag() {
     let out = mnemo(&["bench", "--objects", "0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--objects"));
+    for bad in ["0x48", "2000x48", "64"] {
+        let out = mnemo(&["eval", "--depth-size", bad]);
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("depth-size"), "{bad}: {err}");
+    }
 }
 
 fn array_keys(stdout: &[u8]) -> Vec<BTreeSet<String>> {
