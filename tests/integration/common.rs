@@ -171,3 +171,21 @@ pub fn brute_near(
     }
     (inside, boundary)
 }
+
+/// Runs the `mnemo` binary, asserts it succeeded and parses its JSON output. ONNX Runtime
+/// comes from the venv (`bash .ci/setup`) when there is one, for commands that open models.
+pub fn mnemo_json<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mnemo"));
+    cmd.args(args);
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
+    if let Some(lib) = mnemo::perception::onnxruntime_in_venv(&venv) {
+        cmd.env("ORT_DYLIB_PATH", lib);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "mnemo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -717,22 +717,7 @@ pub(crate) mod captioner {
 }
 
 mod replay_models {
-    use super::*;
-
-    fn mnemo(args: &[&std::ffi::OsStr]) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-            .args(args)
-            .env("ORT_DYLIB_PATH", ort_library())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mnemo {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
+    use crate::common::mnemo_json as mnemo;
 
     /// `mnemo replay --captioner --detector`: every keyframe goes through both models (offline
     /// nothing is dropped), captions become episodes at their keyframes, the run is

@@ -22,16 +22,7 @@ fn venv_bin(name: &str) -> PathBuf {
 }
 
 fn mnemo(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mnemo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::common::mnemo_json(args)
 }
 
 /// `tests/interop/check_rrd.py`: the recording as rerun-sdk's reader sees it.
