@@ -944,10 +944,13 @@ def perception(args, report):
                                  encoding="rgb8", step=w_px * 3, data=rgb.tobytes()))
             depth_w.write(R.make("sensor_msgs/msg/Image", header=header(ns, cam), height=h_px, width=w_px,
                                  encoding="16UC1", step=w_px * 2, data=depth.tobytes()))
+            # A detector's output lags its camera frame: the images (600 kB each) are in before
+            # the detections (same stamp) make the keyframe, also on a loaded machine.
+            time.sleep(0.08)
             det.write(detections(ns, compose(compose(MAP_FROM_ODOM, odom_from_base), BASE_FROM_CAMERA), {}))
             first = first or ns
             last = ns
-            time.sleep(0.2)
+            time.sleep(0.12)
         episodes, mugs = [], []
         end = time.monotonic() + 20
         while time.monotonic() < end:
