@@ -9,7 +9,10 @@ use super::error::CoreError;
 use super::time::{secs_to_ns, StampNs};
 
 /// Knobs of association, change detection, places, relations and text matching.
+///
+/// Fields missing from a serialized config (one saved by an older version) take their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MemoryConfig {
     /// Base association gate: a detection may match an object whose centre is this close, m.
     pub gate_base_m: f64,
@@ -19,6 +22,15 @@ pub struct MemoryConfig {
     pub gate_extent_fraction: f64,
     /// Largest ratio between a detection's and an object's largest extent that may still match.
     pub max_extent_ratio: f64,
+    /// Added to the gate-normalised association cost (distance / gate, in [0, 1]) of a missing
+    /// object, so a detection that a present look-alike explains about as well does not bring
+    /// the missing one back.
+    pub missing_match_penalty: f64,
+    /// A detection matched to one object is *shared* when a confirmed, present object of the
+    /// same kind that got no detection in this keyframe fits within this factor of the match's
+    /// gate-normalised cost: one of the two was seen, which one is unclear, so neither is
+    /// updated nor charged a miss (identical objects side by side). 1 turns this off.
+    pub ambiguity_ratio: f64,
     /// Groups of labels the detector confuses (e.g. `[cup, mug]`): members may associate.
     pub compatible_labels: Vec<Vec<String>>,
     /// Sightings before an object is confirmed (and reported); fewer is tentative.
@@ -26,6 +38,14 @@ pub struct MemoryConfig {
     /// Keyframes in which a confirmed object should have been seen but was not before it is
     /// declared missing.
     pub missing_after_views: u32,
+    /// The same, when a look-alike that could be this object (a re-identification candidate)
+    /// turned up elsewhere since it was last seen: that makes a move likelier than a miss, so
+    /// fewer views suffice. At most `missing_after_views`.
+    pub missing_after_views_with_candidate: u32,
+    /// An object seen less than this long ago is not declared missing on missed views alone: a
+    /// detector's misses a second apart are not independent evidence (a re-identification
+    /// candidate elsewhere is, so `missing_after_views_with_candidate` does not wait), s.
+    pub missing_min_absence_s: f64,
     /// Expected-but-unseen keyframes after which a tentative object is dropped as a false positive.
     pub tentative_max_misses: u32,
     /// Pixels from the image border inside which an object does not count as expected.
@@ -73,9 +93,13 @@ impl Default for MemoryConfig {
             gate_per_depth: 0.03,
             gate_extent_fraction: 0.5,
             max_extent_ratio: 4.0,
+            missing_match_penalty: 0.5,
+            ambiguity_ratio: 1.3,
             compatible_labels: Vec::new(),
             min_sightings_to_confirm: 2,
             missing_after_views: 3,
+            missing_after_views_with_candidate: 2,
+            missing_min_absence_s: 30.0,
             tentative_max_misses: 2,
             frustum_margin_px: 16.0,
             occlusion_margin_m: 0.05,
@@ -86,7 +110,7 @@ impl Default for MemoryConfig {
             visit_gap_s: 300.0,
             reid_max_age_s: 7.0 * 86_400.0,
             reid_window_s: 3600.0,
-            min_appearance_cosine: 0.8,
+            min_appearance_cosine: 0.85,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,
@@ -146,6 +170,26 @@ impl MemoryConfig {
         };
         at_least_one("min_sightings_to_confirm", self.min_sightings_to_confirm)?;
         at_least_one("missing_after_views", self.missing_after_views)?;
+        at_least_one(
+            "missing_after_views_with_candidate",
+            self.missing_after_views_with_candidate,
+        )?;
+        if self.missing_after_views_with_candidate > self.missing_after_views {
+            return Err(CoreError::InvalidConfig {
+                name: "missing_after_views_with_candidate",
+                value: self.missing_after_views_with_candidate.to_string(),
+                reason: "must not exceed missing_after_views",
+            });
+        }
+        nonneg("missing_min_absence_s", self.missing_min_absence_s)?;
+        nonneg("missing_match_penalty", self.missing_match_penalty)?;
+        if !(self.ambiguity_ratio.is_finite() && self.ambiguity_ratio >= 1.0) {
+            return Err(CoreError::InvalidConfig {
+                name: "ambiguity_ratio",
+                value: self.ambiguity_ratio.to_string(),
+                reason: "must be finite and >= 1",
+            });
+        }
         at_least_one("tentative_max_misses", self.tentative_max_misses)?;
         nonneg("frustum_margin_px", self.frustum_margin_px)?;
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
@@ -194,6 +238,11 @@ impl MemoryConfig {
     /// `visit_gap_s` in nanoseconds.
     pub fn visit_gap_ns(&self) -> StampNs {
         secs_to_ns(self.visit_gap_s)
+    }
+
+    /// `missing_min_absence_s` in nanoseconds.
+    pub fn missing_min_absence_ns(&self) -> StampNs {
+        secs_to_ns(self.missing_min_absence_s)
     }
 
     /// `reid_window_s` in nanoseconds.

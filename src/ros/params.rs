@@ -794,6 +794,18 @@ impl NodeConfig {
                 1,
                 1000,
             )? as u32,
+            missing_after_views_with_candidate: r.usize(
+                "changes.missing_after_views_with_candidate",
+                m.missing_after_views_with_candidate as usize,
+                1,
+                1000,
+            )? as u32,
+            missing_min_absence_s: r.f64(
+                "changes.missing_min_absence_s",
+                m.missing_min_absence_s,
+                0.0,
+                DAY_S,
+            )?,
             reid_window_s: r.f64("changes.reid_window_s", m.reid_window_s, 0.0, 30.0 * DAY_S)?,
             ..m
         };

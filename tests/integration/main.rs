@@ -4,6 +4,7 @@
 //! - `properties`: scene-graph invariants on random streams (proptest).
 //! - `determinism`: same seed, same memory digest.
 //! - `eval_floors`: accuracy floors on small simulated worlds.
+//! - `evidence`: how change detection weighs evidence (twins, look-alikes, misses in a row).
 //! - `bad_input`: typed errors, never panics, nothing lost.
 //! - `cli`: the binary's JSON keys and error messages.
 //! - `fuzz`: arbitrary values through every entry point, never a panic.
@@ -35,6 +36,7 @@ mod cli;
 mod common;
 mod determinism;
 mod eval_floors;
+mod evidence;
 mod fuzz;
 mod house;
 mod markers;

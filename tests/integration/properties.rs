@@ -285,7 +285,9 @@ fn appearance_decides_whether_a_missing_object_reappeared() {
     for (second, expect_reappeared) in [(red.clone(), true), (blue, false)] {
         let mut m = memory();
         let mut t = crate::common::T0;
-        let mut kf = |m: &mut mnemo::core::Memory, dets| {
+        // Keyframes a second apart; `pause_ns` more before this one.
+        let mut kf = |m: &mut mnemo::core::Memory, pause_ns: i64, dets| {
+            t += pause_ns;
             m.ingest(&crate::common::keyframe(t, 0.0, 0.0, 0.0, dets))
                 .unwrap();
             t += 1_000_000_000;
@@ -293,17 +295,20 @@ fn appearance_decides_whether_a_missing_object_reappeared() {
         for _ in 0..3 {
             kf(
                 &mut m,
+                0,
                 vec![with_embedding("mug", [2.0, 0.0, 0.8], red.clone())],
             );
         }
-        for _ in 0..3 {
-            kf(&mut m, vec![]);
+        // An hour later (misses a second after a sighting are not enough), three misses.
+        for k in 0..3 {
+            kf(&mut m, if k == 0 { 3_600_000_000_000 } else { 0 }, vec![]);
         }
         let mug = m.objects().iter().find(|o| o.label == "mug").unwrap().id;
         assert_eq!(m.object(mug).unwrap().state, ObjectState::Missing);
         // A look-alike ("cup" is in the mug's group) stands where the mug was.
         kf(
             &mut m,
+            0,
             vec![with_embedding("cup", [2.0, 0.05, 0.8], second)],
         );
         let revived = m.object(mug).unwrap().state.is_present();

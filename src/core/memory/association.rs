@@ -4,6 +4,19 @@
 
 use super::*;
 
+/// What association made of one detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Assoc {
+    /// It is a sighting of this object.
+    Match(ObjectId),
+    /// It fits the first object, but nearly as well a second one of the same kind that got no
+    /// detection in this keyframe: one of the two was seen, which one is unclear. Neither is
+    /// updated nor charged a miss.
+    Shared(ObjectId, ObjectId),
+    /// Nothing known fits: a new object.
+    New,
+}
+
 impl Memory {
     pub(super) fn world_detections(
         &mut self,
@@ -78,8 +91,10 @@ impl Memory {
     /// One-to-one assignment of detections to objects, greedy by normalised distance. Candidates
     /// are label- and size-compatible, inside the gate and, when both carry an appearance
     /// embedding, similar enough (`min_appearance_cosine`).
-    pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Option<ObjectId>> {
+    pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Assoc> {
         let mut pairs: Vec<(f64, usize, ObjectId)> = Vec::new();
+        // Unpenalised cost of each gated pair with a confirmed, present object.
+        let mut rivals: Vec<(usize, ObjectId, f64)> = Vec::new();
         for (i, det) in detections.iter().enumerate() {
             let search = self.config.gate_base_m
                 + self.config.gate_per_depth * det.depth_m
@@ -106,20 +121,49 @@ impl Memory {
                 let d = (obj.position_world - det.position_world).norm();
                 let gate = self.gate_m(det, obj);
                 if d <= gate {
-                    pairs.push((d / gate, i, obj.id));
+                    if obj.is_reportable() && obj.state != ObjectState::Missing {
+                        rivals.push((i, obj.id, d / gate));
+                    }
+                    let penalty = if obj.state == ObjectState::Missing {
+                        self.config.missing_match_penalty
+                    } else {
+                        0.0
+                    };
+                    pairs.push((d / gate + penalty, i, obj.id));
                 }
             });
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut assignment = vec![None; detections.len()];
+        let mut cost = vec![0.0; detections.len()];
         let mut used: BTreeSet<ObjectId> = BTreeSet::new();
-        for (_, i, id) in pairs {
+        for (c, i, id) in pairs {
             if assignment[i].is_none() && !used.contains(&id) {
                 assignment[i] = Some(id);
+                cost[i] = c;
                 used.insert(id);
             }
         }
+        let ratio = self.config.ambiguity_ratio;
         assignment
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a {
+                None => Assoc::New,
+                Some(id) => {
+                    let rival = rivals
+                        .iter()
+                        .filter(|(j, b, c)| {
+                            *j == i && b != id && !used.contains(b) && *c <= cost[i] * ratio
+                        })
+                        .min_by(|x, y| x.2.total_cmp(&y.2).then(x.1.cmp(&y.1)));
+                    match rival {
+                        Some((_, b, _)) => Assoc::Shared(*id, *b),
+                        None => Assoc::Match(*id),
+                    }
+                }
+            })
+            .collect()
     }
 
     pub(super) fn create_object(

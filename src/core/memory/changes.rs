@@ -382,8 +382,15 @@ impl Memory {
                 if obj.missed_views >= self.config.tentative_max_misses {
                     self.drop_tentative(id);
                 }
-            } else if obj.missed_views >= self.config.missing_after_views {
-                self.declare_missing(id, stamp);
+            } else {
+                let absent_long_enough =
+                    stamp.saturating_sub(obj.last_seen_ns) >= self.config.missing_min_absence_ns();
+                if (absent_long_enough && obj.missed_views >= self.config.missing_after_views)
+                    || (obj.missed_views >= self.config.missing_after_views_with_candidate
+                        && self.find_new_match(id).is_some())
+                {
+                    self.declare_missing(id, stamp);
+                }
             }
         }
     }

@@ -854,11 +854,16 @@ impl Memory {
         let mut touched: Vec<ObjectId> = Vec::new();
         for (det_index, det) in detections.iter().enumerate() {
             let id = match assignment[det_index] {
-                Some(id) => {
+                association::Assoc::Match(id) => {
                     self.observe(id, det, stamp, robot_place);
                     id
                 }
-                None => {
+                association::Assoc::Shared(a, b) => {
+                    seen_now.insert(a);
+                    seen_now.insert(b);
+                    continue;
+                }
+                association::Assoc::New => {
                     let id = self.create_object(det, stamp, robot_place);
                     self.try_early_reid(id, stamp);
                     id

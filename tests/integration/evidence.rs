@@ -1,0 +1,170 @@
+//! How change detection weighs its evidence: identical objects side by side, a missing object's
+//! look-alike, misses a second apart, and a look-alike that turned up elsewhere. Each test runs
+//! once with the rule and once with it turned off in the config, and checks the outcomes differ.
+
+use mnemo::core::config::MemoryConfig;
+use mnemo::core::embed::LexicalEmbedder;
+use mnemo::core::{Memory, ObjectId, ObjectState, StampNs};
+
+use crate::common::{det, keyframe, T0};
+
+const S: StampNs = 1_000_000_000;
+const HOUR: StampNs = 3600 * S;
+
+fn memory_with(tweak: impl FnOnce(&mut MemoryConfig)) -> Memory {
+    let mut cfg = MemoryConfig {
+        compatible_labels: vec![vec!["cup".into(), "mug".into()]],
+        ..MemoryConfig::default()
+    };
+    tweak(&mut cfg);
+    Memory::new(cfg, Box::new(LexicalEmbedder::default())).unwrap()
+}
+
+fn ingest(m: &mut Memory, t: StampNs, dets: Vec<mnemo::core::Detection>) {
+    m.ingest(&keyframe(t, 0.0, 0.0, 0.0, dets)).unwrap();
+}
+
+/// Two identical mugs 15 cm apart, both confirmed; returns (left, right) and the next stamp.
+fn twin_mugs(m: &mut Memory) -> (ObjectId, ObjectId, StampNs) {
+    let mut t = T0;
+    for _ in 0..5 {
+        ingest(
+            m,
+            t,
+            vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.15, 0.8])],
+        );
+        t += S;
+    }
+    let id_near = |y: f64| {
+        m.objects()
+            .iter()
+            .find(|o| o.is_reportable() && (o.position_world.y - y).abs() < 0.03)
+            .map(|o| o.id)
+            .unwrap()
+    };
+    (id_near(0.0), id_near(0.15), t)
+}
+
+#[test]
+fn a_sighting_between_identical_twins_updates_neither() {
+    for ratio in [MemoryConfig::default().ambiguity_ratio, 1.0] {
+        let mut m = memory_with(|c| c.ambiguity_ratio = ratio);
+        let (left, right, t) = twin_mugs(&mut m);
+        let before: Vec<_> = [left, right]
+            .iter()
+            .map(|id| m.object(*id).unwrap().clone())
+            .collect();
+        // One detection halfway between: one of the two was seen, which is unclear.
+        ingest(&mut m, t, vec![det("mug", [2.0, 0.076, 0.8])]);
+        let after: Vec<_> = [left, right]
+            .iter()
+            .map(|id| m.object(*id).unwrap().clone())
+            .collect();
+        let unchanged = before.iter().zip(&after).all(|(b, a)| {
+            a.times_seen == b.times_seen
+                && a.position_world == b.position_world
+                && a.missed_views == 0
+        });
+        if ratio > 1.0 {
+            assert!(unchanged, "shared sighting changed a twin: {after:#?}");
+            // A clear sighting of the left one charges the right one a miss.
+            ingest(&mut m, t + S, vec![det("mug", [2.0, 0.0, 0.8])]);
+            assert_eq!(m.object(left).unwrap().times_seen, before[0].times_seen + 1);
+            assert_eq!(m.object(right).unwrap().missed_views, 1);
+        } else {
+            assert!(!unchanged, "without the rule one twin takes the sighting");
+        }
+    }
+}
+
+#[test]
+fn a_missing_twin_does_not_come_back_for_its_look_alikes_sighting() {
+    let default_penalty = MemoryConfig::default().missing_match_penalty;
+    for penalty in [default_penalty, 0.0] {
+        // Shared sightings off: this test is about the penalty alone.
+        let mut m = memory_with(|c| {
+            c.missing_match_penalty = penalty;
+            c.ambiguity_ratio = 1.0;
+        });
+        let (left, right, mut t) = twin_mugs(&mut m);
+        // An hour later only the right mug is there: the left one goes missing.
+        t += HOUR;
+        for _ in 0..4 {
+            ingest(&mut m, t, vec![det("mug", [2.0, 0.15, 0.8])]);
+            t += S;
+        }
+        assert_eq!(m.object(left).unwrap().state, ObjectState::Missing);
+        // A noisy sighting of the right mug lands a little nearer the left one's old spot.
+        ingest(&mut m, t, vec![det("mug", [2.0, 0.07, 0.8])]);
+        let left_state = m.object(left).unwrap().state;
+        if penalty > 0.0 {
+            assert_eq!(left_state, ObjectState::Missing);
+            assert!(m.object(right).unwrap().state.is_present());
+        } else {
+            assert!(left_state.is_present(), "without the penalty it reappears");
+        }
+    }
+}
+
+#[test]
+fn misses_a_second_after_a_sighting_do_not_make_an_object_missing() {
+    let default_absence = MemoryConfig::default().missing_min_absence_s;
+    assert!(default_absence > 5.0);
+    for absence in [default_absence, 0.0] {
+        let mut m = memory_with(|c| c.missing_min_absence_s = absence);
+        let mut t = T0;
+        for _ in 0..3 {
+            ingest(&mut m, t, vec![det("book", [2.0, 0.0, 0.8])]);
+            t += S;
+        }
+        let book = m.objects()[0].id;
+        // Four keyframes in a row, a second apart, without the book.
+        for _ in 0..4 {
+            ingest(&mut m, t, vec![]);
+            t += S;
+        }
+        let state = m.object(book).unwrap().state;
+        if absence > 0.0 {
+            assert_eq!(state, ObjectState::Present);
+            assert!(m.object(book).unwrap().missed_views >= 3);
+            // Still not there well after the last sighting: now it is missing.
+            ingest(&mut m, t + (absence as StampNs + 1) * S, vec![]);
+            assert_eq!(m.object(book).unwrap().state, ObjectState::Missing);
+        } else {
+            assert_eq!(state, ObjectState::Missing);
+        }
+    }
+}
+
+#[test]
+fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
+    let cfg = MemoryConfig::default();
+    assert!(cfg.missing_after_views_with_candidate < cfg.missing_after_views);
+    for fewer in [true, false] {
+        let mut m = memory_with(|c| {
+            if !fewer {
+                c.missing_after_views_with_candidate = c.missing_after_views;
+            }
+        });
+        let mut t = T0;
+        for _ in 0..5 {
+            ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
+            t += S;
+        }
+        let keys = m.objects()[0].id;
+        // An hour later the keys' old spot is in view twice, and keys lie 1.1 m to the right.
+        t += HOUR;
+        for _ in 0..2 {
+            ingest(&mut m, t, vec![det("keys", [2.0, -0.6, 0.8])]);
+            t += S;
+        }
+        let state = m.object(keys).unwrap().state;
+        if fewer {
+            assert_eq!(state, ObjectState::Moved, "{:#?}", m.objects());
+            let p = m.object(keys).unwrap().position_world;
+            assert!((p.y + 0.6).abs() < 0.05, "{p:?}");
+        } else {
+            assert_eq!(state, ObjectState::Present);
+        }
+    }
+}
