@@ -835,13 +835,16 @@ impl Store {
                         blob
                     ])
                     .map_err(e)?;
+                report.objects += 1;
+            }
+            // Relation rows only where they may have changed (most sightings leave them be).
+            for id in &changes.relations {
                 drop_relations.execute([id.0]).map_err(e)?;
                 for r in memory.relations_of(*id) {
                     put_relation
                         .execute(params![r.subject.0, r.kind.as_str(), r.object.0])
                         .map_err(e)?;
                 }
-                report.objects += 1;
             }
             let mut put_placement = tx
                 .prepare_cached(

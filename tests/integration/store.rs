@@ -105,6 +105,26 @@ fn reload_equals_the_memory_it_came_from() {
         assert_eq!(back.to_parts(), reference.to_parts(), "seed {seed}");
         assert_eq!(back.digest(), reference.digest());
         assert_eq!(back.relations(), reference.relations());
+        // The relations table holds exactly the memory's relations (its rows are rewritten only
+        // for objects whose relations changed, so a missed change would show here).
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT subject, kind, object FROM relations")
+            .unwrap();
+        let mut rows: Vec<(u32, String, u32)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        let mut want: Vec<(u32, String, u32)> = reference
+            .relations()
+            .iter()
+            .map(|r| (r.subject.0, r.kind.as_str().to_string(), r.object.0))
+            .collect();
+        want.sort();
+        assert!(want.len() > 20, "seed {seed}: {}", want.len());
+        assert_eq!(rows, want, "seed {seed}");
     }
 }
 
@@ -682,4 +702,74 @@ fn label_votes_encode_like_the_map_they_replaced() {
     let odd =
         serde_json::from_str::<LabelVotes>(r#"{"mug": 1.0, "cup": 0.5, "mug": 0.25}"#).unwrap();
     assert_eq!(odd, votes);
+}
+
+/// The relation rows on disk follow the memory when an object moves away from its partner:
+/// both directions of `near` leave the table, also the one whose subject did not move.
+#[test]
+fn relation_rows_follow_a_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    let mut t = common::T0;
+    let mut kf = |pm: &mut PersistentMemory, pause_ns: i64, mug_y: f64| {
+        t += pause_ns;
+        pm.ingest(&common::keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![
+                common::det("book", [3.0, 0.5, 0.8]),
+                common::det("mug", [3.0, mug_y, 0.8]),
+            ],
+        ))
+        .unwrap();
+        t += 1_000_000_000;
+    };
+    let rows = |path: &Path| -> Vec<(String, String, String)> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT s.label, r.kind, o.label FROM relations r \
+                 JOIN objects s ON s.id = r.subject JOIN objects o ON o.id = r.object \
+                 ORDER BY 1, 2, 3",
+            )
+            .unwrap();
+        let out = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        out
+    };
+    for _ in 0..5 {
+        kf(&mut pm, 0, 0.8);
+    }
+    pm.commit().unwrap();
+    let near = |a: &str, b: &str| (a.to_string(), "near".to_string(), b.to_string());
+    let before = rows(&path);
+    assert!(before.contains(&near("book", "mug")), "{before:?}");
+    assert!(before.contains(&near("mug", "book")), "{before:?}");
+    // An hour later the mug stands 1.4 m from the book (near is 1 m).
+    for k in 0..5 {
+        kf(&mut pm, if k == 0 { 3_600_000_000_000 } else { 0 }, -0.9);
+    }
+    pm.commit().unwrap();
+    assert_eq!(
+        pm.memory()
+            .objects()
+            .iter()
+            .filter(|o| o.is_reportable() && o.label == "mug")
+            .count(),
+        1,
+        "the mug moved (one object): {:#?}",
+        pm.memory().objects()
+    );
+    assert!(
+        pm.memory().relations().is_empty(),
+        "{:?}",
+        pm.memory().relations()
+    );
+    assert_eq!(rows(&path), vec![]);
 }

@@ -187,7 +187,7 @@ impl Memory {
 
     /// Recomputes every relation involving `id` from the anchors.
     pub(super) fn refresh_relations(&mut self, id: ObjectId) {
-        self.touch(id);
+        self.touch_relations(id);
         self.relation_anchor[id.index()] = self.objects[id.index()].position_world;
         let as_subject: Vec<Relation> = self
             .relations
@@ -212,7 +212,7 @@ impl Memory {
             .copied()
             .collect();
         for r in as_object {
-            self.touch(r.2);
+            self.touch_relations(r.2);
             self.relations_rev.remove(&r);
             self.relations.remove(&Relation {
                 subject: r.2,
@@ -241,7 +241,7 @@ impl Memory {
             }
             for (s, o) in [(id, other), (other, id)] {
                 if let Some(kind) = self.relation_of(s, o) {
-                    self.touch(s);
+                    self.touch_relations(s);
                     self.relations.insert(Relation {
                         subject: s,
                         kind,

@@ -163,6 +163,9 @@ pub struct MemoryParts {
 pub struct ChangeSet {
     /// Objects whose data, relation anchor or relations (as subject) changed, sorted.
     pub objects: Vec<ObjectId>,
+    /// Objects whose relations as subject may have changed (a subset of `objects`), sorted: a
+    /// store rewrites their relation rows, and only theirs.
+    pub relations: Vec<ObjectId>,
     /// Placements created or changed, sorted.
     pub placements: Vec<PlacementId>,
     /// Places created or changed, sorted.
@@ -209,6 +212,7 @@ impl Marks {
 #[derive(Debug, Default)]
 struct Dirty {
     objects: Marks,
+    relations: Marks,
     placements: Marks,
     places: Marks,
 }
@@ -986,6 +990,12 @@ impl Memory {
         self.dirty.objects.touch(id.0);
     }
 
+    /// Marks an object's row and its relations (as subject) as changed.
+    pub(super) fn touch_relations(&mut self, id: ObjectId) {
+        self.dirty.objects.touch(id.0);
+        self.dirty.relations.touch(id.0);
+    }
+
     /// Marks a placement's row as changed.
     pub(super) fn touch_placement(&mut self, id: PlacementId) {
         self.dirty.placements.touch(id.0);
@@ -1030,6 +1040,13 @@ impl Memory {
                 .into_iter()
                 .map(ObjectId)
                 .collect(),
+            relations: self
+                .dirty
+                .relations
+                .take()
+                .into_iter()
+                .map(ObjectId)
+                .collect(),
             placements: self
                 .dirty
                 .placements
@@ -1046,6 +1063,9 @@ impl Memory {
     pub fn restore_changes(&mut self, changes: &ChangeSet) {
         for id in &changes.objects {
             self.dirty.objects.touch(id.0);
+        }
+        for id in &changes.relations {
+            self.dirty.relations.touch(id.0);
         }
         for id in &changes.placements {
             self.dirty.placements.touch(id.0);
