@@ -147,16 +147,21 @@ impl MemoryConfig {
                 })
             }
         };
+        let ratio = |name: &'static str, v: f64| {
+            if v.is_finite() && v >= 1.0 {
+                Ok(())
+            } else {
+                Err(CoreError::InvalidConfig {
+                    name,
+                    value: v.to_string(),
+                    reason: "must be finite and >= 1",
+                })
+            }
+        };
         pos("gate_base_m", self.gate_base_m)?;
         nonneg("gate_per_depth", self.gate_per_depth)?;
         nonneg("gate_extent_fraction", self.gate_extent_fraction)?;
-        if !(self.max_extent_ratio.is_finite() && self.max_extent_ratio >= 1.0) {
-            return Err(CoreError::InvalidConfig {
-                name: "max_extent_ratio",
-                value: self.max_extent_ratio.to_string(),
-                reason: "must be finite and >= 1",
-            });
-        }
+        ratio("max_extent_ratio", self.max_extent_ratio)?;
         let at_least_one = |name: &'static str, v: u32| {
             if v >= 1 {
                 Ok(())
@@ -183,25 +188,13 @@ impl MemoryConfig {
         }
         nonneg("missing_min_absence_s", self.missing_min_absence_s)?;
         nonneg("missing_match_penalty", self.missing_match_penalty)?;
-        if !(self.ambiguity_ratio.is_finite() && self.ambiguity_ratio >= 1.0) {
-            return Err(CoreError::InvalidConfig {
-                name: "ambiguity_ratio",
-                value: self.ambiguity_ratio.to_string(),
-                reason: "must be finite and >= 1",
-            });
-        }
+        ratio("ambiguity_ratio", self.ambiguity_ratio)?;
         at_least_one("tentative_max_misses", self.tentative_max_misses)?;
         nonneg("frustum_margin_px", self.frustum_margin_px)?;
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
         nonneg("occlusion_depth_fraction", self.occlusion_depth_fraction)?;
         nonneg("occlusion_window_px", self.occlusion_window_px)?;
-        if !(self.max_position_weight.is_finite() && self.max_position_weight >= 1.0) {
-            return Err(CoreError::InvalidConfig {
-                name: "max_position_weight",
-                value: self.max_position_weight.to_string(),
-                reason: "must be finite and >= 1",
-            });
-        }
+        ratio("max_position_weight", self.max_position_weight)?;
         nonneg("merge_distance_m", self.merge_distance_m)?;
         pos("visit_gap_s", self.visit_gap_s)?;
         nonneg("reid_max_age_s", self.reid_max_age_s)?;
@@ -263,6 +256,64 @@ mod tests {
     #[test]
     fn default_is_valid() {
         MemoryConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn evidence_knobs_are_checked() {
+        let bad = [
+            (
+                MemoryConfig {
+                    missing_after_views_with_candidate: 4,
+                    ..MemoryConfig::default()
+                },
+                "missing_after_views_with_candidate",
+            ),
+            (
+                MemoryConfig {
+                    missing_after_views_with_candidate: 0,
+                    ..MemoryConfig::default()
+                },
+                "missing_after_views_with_candidate",
+            ),
+            (
+                MemoryConfig {
+                    ambiguity_ratio: 0.9,
+                    ..MemoryConfig::default()
+                },
+                "ambiguity_ratio",
+            ),
+            (
+                MemoryConfig {
+                    missing_match_penalty: -0.1,
+                    ..MemoryConfig::default()
+                },
+                "missing_match_penalty",
+            ),
+            (
+                MemoryConfig {
+                    missing_min_absence_s: f64::INFINITY,
+                    ..MemoryConfig::default()
+                },
+                "missing_min_absence_s",
+            ),
+        ];
+        for (cfg, field) in bad {
+            match cfg.validate() {
+                Err(CoreError::InvalidConfig { name, .. }) => assert_eq!(name, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_saved_before_a_field_existed_loads_with_its_default() {
+        let mut v = serde_json::to_value(MemoryConfig::default()).unwrap();
+        let map = v.as_object_mut().unwrap();
+        map.remove("ambiguity_ratio");
+        map.insert("gate_base_m".into(), serde_json::json!(0.4));
+        let cfg: MemoryConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(cfg.gate_base_m, 0.4);
+        assert_eq!(cfg.ambiguity_ratio, MemoryConfig::default().ambiguity_ratio);
     }
 
     #[test]

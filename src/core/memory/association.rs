@@ -88,11 +88,15 @@ impl Memory {
         ratio <= self.config.max_extent_ratio
     }
 
-    /// One-to-one assignment of detections to objects, greedy by normalised distance. Candidates
-    /// are label- and size-compatible, inside the gate and, when both carry an appearance
-    /// embedding, similar enough (`min_appearance_cosine`).
+    /// One-to-one assignment of detections to objects, greedy by normalised distance (distance
+    /// / gate, plus `missing_match_penalty` for a missing object). Candidates are label- and
+    /// size-compatible, inside the gate and, when both carry an appearance embedding, similar
+    /// enough (`min_appearance_cosine`). A match is [`Assoc::Shared`] when a confirmed, present
+    /// object that got no detection fits within `ambiguity_ratio` of the match's normalised
+    /// distance (penalty left out: a sighting right at a missing object's spot is its own).
     pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Assoc> {
-        let mut pairs: Vec<(f64, usize, ObjectId)> = Vec::new();
+        // (cost with penalty, detection, object, gate-normalised distance)
+        let mut pairs: Vec<(f64, usize, ObjectId, f64)> = Vec::new();
         // Unpenalised cost of each gated pair with a confirmed, present object.
         let mut rivals: Vec<(usize, ObjectId, f64)> = Vec::new();
         for (i, det) in detections.iter().enumerate() {
@@ -129,7 +133,7 @@ impl Memory {
                     } else {
                         0.0
                     };
-                    pairs.push((d / gate + penalty, i, obj.id));
+                    pairs.push((d / gate + penalty, i, obj.id, d / gate));
                 }
             });
         }
@@ -137,7 +141,7 @@ impl Memory {
         let mut assignment = vec![None; detections.len()];
         let mut cost = vec![0.0; detections.len()];
         let mut used: BTreeSet<ObjectId> = BTreeSet::new();
-        for (c, i, id) in pairs {
+        for (_, i, id, c) in pairs {
             if assignment[i].is_none() && !used.contains(&id) {
                 assignment[i] = Some(id);
                 cost[i] = c;
