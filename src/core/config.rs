@@ -125,39 +125,21 @@ impl MemoryConfig {
     /// # Errors
     /// [`CoreError::InvalidConfig`] naming the first bad field.
     pub fn validate(&self) -> Result<(), CoreError> {
-        let pos = |name: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+        // `v` must be finite and above `min` (or at least `min` when `inclusive`).
+        let bounded = |name: &'static str, v: f64, min: f64, inclusive: bool, reason| {
+            if v.is_finite() && (v > min || (inclusive && v == min)) {
                 Ok(())
             } else {
                 Err(CoreError::InvalidConfig {
                     name,
                     value: v.to_string(),
-                    reason: "must be finite and > 0",
+                    reason,
                 })
             }
         };
-        let nonneg = |name: &'static str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(CoreError::InvalidConfig {
-                    name,
-                    value: v.to_string(),
-                    reason: "must be finite and >= 0",
-                })
-            }
-        };
-        let ratio = |name: &'static str, v: f64| {
-            if v.is_finite() && v >= 1.0 {
-                Ok(())
-            } else {
-                Err(CoreError::InvalidConfig {
-                    name,
-                    value: v.to_string(),
-                    reason: "must be finite and >= 1",
-                })
-            }
-        };
+        let pos = |name, v| bounded(name, v, 0.0, false, "must be finite and > 0");
+        let nonneg = |name, v| bounded(name, v, 0.0, true, "must be finite and >= 0");
+        let ratio = |name, v| bounded(name, v, 1.0, true, "must be finite and >= 1");
         pos("gate_base_m", self.gate_base_m)?;
         nonneg("gate_per_depth", self.gate_per_depth)?;
         nonneg("gate_extent_fraction", self.gate_extent_fraction)?;
