@@ -168,3 +168,72 @@ fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
         }
     }
 }
+
+/// A keys detection with an appearance embedding.
+fn keys_at(y: f64, embedding: [f32; 4]) -> mnemo::core::Detection {
+    let mut d = det("keys", [2.0, y, 0.8]);
+    d.embedding = Some(embedding.to_vec());
+    d
+}
+
+#[test]
+fn an_object_refound_where_it_was_reappears_and_does_not_move() {
+    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    // Cosine 0.8 with SEEN: below `min_appearance_cosine`, so this sighting makes a new track.
+    const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
+    // Between the two (cosine 0.95 with both): it joins the new track, which then looks like
+    // the keys again.
+    const LATER: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+    assert!(MemoryConfig::default().min_appearance_cosine > 0.8);
+    // Re-found 2 cm from where it was (inside the association gate), and 1.1 m away.
+    for (refound_y, moved) in [(0.32, false), (-0.8, true)] {
+        let mut m = memory_with(|_| {});
+        let mut t = T0;
+        for _ in 0..5 {
+            ingest(&mut m, t, vec![keys_at(0.3, SEEN)]);
+            t += S;
+        }
+        let keys = m.objects()[0].id;
+        // An hour later the spot is in view and empty: the keys go missing.
+        t += HOUR;
+        for _ in 0..4 {
+            ingest(&mut m, t, vec![]);
+            t += S;
+        }
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+        let window_start = t;
+        // A sighting that looks off starts a second track, which then looks like the keys and
+        // is re-identified with them when confirmed.
+        ingest(&mut m, t, vec![keys_at(refound_y, OFF)]);
+        t += S;
+        for _ in 0..3 {
+            ingest(&mut m, t, vec![keys_at(refound_y, LATER)]);
+            t += S;
+        }
+        let reportable: Vec<_> = m.objects().iter().filter(|o| o.is_reportable()).collect();
+        assert_eq!(reportable.len(), 1, "{reportable:#?}");
+        assert_eq!(m.resolve(reportable[0].id), keys);
+        let changes = match m
+            .query(&mnemo::core::Query::Changes {
+                window: mnemo::core::TimeWindow::new(window_start, t).unwrap(),
+            })
+            .unwrap()
+        {
+            mnemo::core::Answer::Changes(c) => c,
+            other => panic!("{other:?}"),
+        };
+        let kinds: Vec<_> = changes.iter().map(|c| c.kind).collect();
+        let state = m.object(keys).unwrap().state;
+        if moved {
+            assert_eq!(state, ObjectState::Moved);
+            assert_eq!(kinds, vec![mnemo::core::EventKind::Moved]);
+        } else {
+            assert_eq!(state, ObjectState::Present);
+            assert_eq!(
+                kinds,
+                vec![mnemo::core::EventKind::Reappeared],
+                "{changes:#?}"
+            );
+        }
+    }
+}

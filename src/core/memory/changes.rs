@@ -254,6 +254,10 @@ impl Memory {
             }
         }
         let n = self.objects[new.index()].clone();
+        // Re-found within the association gate of where it was: it never left (a detector
+        // that kept missing it made a second track); a move is reported only beyond the gate,
+        // as a direct match would have absorbed anything closer.
+        let in_place = (n.position_world - from).norm() <= self.config.gate_base_m;
         {
             self.touch(old);
             let o = &mut self.objects[old.index()];
@@ -266,7 +270,11 @@ impl Memory {
             o.last_seen_ns = n.last_seen_ns.max(o.last_seen_ns);
             o.times_seen = o.times_seen.saturating_add(n.times_seen);
             o.confidence = o.confidence.max(n.confidence);
-            o.state = ObjectState::Moved;
+            o.state = if in_place {
+                ObjectState::Present
+            } else {
+                ObjectState::Moved
+            };
             o.missing_since_ns = None;
             o.place = n.place;
             o.missed_views = 0;
@@ -292,7 +300,12 @@ impl Memory {
         self.retire_into(new, old);
         let pos = self.objects[old.index()].position_world;
         self.index_object(old, &pos);
-        let mut ev = self.object_event(EventKind::Moved, &self.objects[old.index()], stamp);
+        let kind = if in_place {
+            EventKind::Reappeared
+        } else {
+            EventKind::Moved
+        };
+        let mut ev = self.object_event(kind, &self.objects[old.index()], stamp);
         ev.from_world = Some(to_f32(&from));
         ev.start_ns = old_last_seen;
         ev.end_ns = n.first_seen_ns;
