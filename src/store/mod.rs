@@ -636,27 +636,30 @@ impl Store {
         };
         let from = evicted_before_ns.unwrap_or(StampNs::MIN);
         let events_from = (hot == HotEvents::AsSaved).then_some(from);
-        let ((objects, anchors), beside) = std::thread::scope(|scope| {
-            // Placements, places and the hot events decode on another core, on their own
+        let (objects, anchors, placements, places, beside) = std::thread::scope(|scope| {
+            // The hot events (the largest read) decode on another core, on their own
             // connection, when it sees this transaction's snapshot (otherwise they are read
-            // below, after the objects).
+            // below); objects, placements and places are read here meanwhile.
             let path = &self.path;
             let raw = state_raw.as_deref();
-            let beside = scope.spawn(move || read_beside(path, raw, events_from));
-            let objects = read_objects(&tx, &self.path);
-            let beside = match beside.join() {
-                Ok(r) => r,
-                Err(p) => std::panic::resume_unwind(p),
+            let beside = events_from.map(|from| scope.spawn(move || read_beside(path, raw, from)));
+            let read_here = || -> Result<_, StoreError> {
+                let (objects, anchors) = read_objects(&tx, &self.path)?;
+                let (placements, places) = read_placements_and_places(&tx, &self.path)?;
+                Ok((objects, anchors, placements, places))
             };
-            objects.map(|o| (o, beside))
+            let here = read_here();
+            let beside = match beside.map(|b| b.join()) {
+                None => Ok(None),
+                Some(Ok(r)) => r,
+                Some(Err(p)) => std::panic::resume_unwind(p),
+            };
+            here.map(|(o, a, pl, pc)| (o, a, pl, pc, beside))
         })?;
-        let Rows {
-            placements,
-            places,
-            hot_events: (events, captions),
-        } = match beside {
-            Ok(Some(rows)) => rows,
-            _ => read_rows(&tx, &self.path, events_from)?,
+        let (events, captions) = match (events_from, beside) {
+            (None, _) => (Vec::new(), BTreeMap::new()),
+            (Some(_), Ok(Some(hot))) => hot,
+            (Some(from), _) => read_hot_events(&tx, &self.path, from)?,
         };
         drop(tx);
         let parts = MemoryParts {
@@ -1256,19 +1259,11 @@ fn read_objects(
     Ok((objects, anchors))
 }
 
-/// The rows [`Store::load`] reads beside the objects.
-struct Rows {
-    placements: Vec<Placement>,
-    places: Vec<Place>,
-    hot_events: (Vec<Event>, BTreeMap<u32, CaptionRecord>),
-}
-
-/// Placements, places and (when `events_from` is given) the hot events.
-fn read_rows(
+/// Every placement and place, in id order.
+fn read_placements_and_places(
     conn: &Connection,
     path: &Path,
-    events_from: Option<StampNs>,
-) -> Result<Rows, StoreError> {
+) -> Result<(Vec<Placement>, Vec<Place>), StoreError> {
     let e = |err| sql_error(path, err);
     let placements = {
         let mut stmt = conn
@@ -1307,25 +1302,18 @@ fn read_rows(
             .map_err(e)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(e)?
     };
-    let hot_events = match events_from {
-        Some(from) => read_hot_events(conn, path, from)?,
-        None => (Vec::new(), BTreeMap::new()),
-    };
-    Ok(Rows {
-        placements,
-        places,
-        hot_events,
-    })
+    Ok((placements, places))
 }
 
-/// [`read_rows`] on a second read-only connection (so the rows decode on another core while
-/// the caller reads the objects), provided that connection sees the snapshot whose state blob
-/// is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
+/// [`read_hot_events`] on a second read-only connection (so the events decode on another core
+/// while the caller reads the objects), provided that connection sees the snapshot whose state
+/// blob is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
+#[allow(clippy::type_complexity)]
 fn read_beside(
     path: &Path,
     state_raw: Option<&[u8]>,
-    events_from: Option<StampNs>,
-) -> Result<Option<Rows>, StoreError> {
+    events_from: StampNs,
+) -> Result<Option<(Vec<Event>, BTreeMap<u32, CaptionRecord>)>, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -1339,7 +1327,7 @@ fn read_beside(
     if read_state_raw(&tx, path)?.as_deref() != state_raw {
         return Ok(None);
     }
-    read_rows(&tx, path, events_from).map(Some)
+    read_hot_events(&tx, path, events_from).map(Some)
 }
 
 /// Writes the state blob inside a transaction.
@@ -1516,17 +1504,17 @@ mod tests {
         .unwrap();
         store.write(&mut memory).unwrap();
         let before = read_state_raw(&store.conn, &path).unwrap();
-        assert!(read_beside(&path, before.as_deref(), None)
+        assert!(read_beside(&path, before.as_deref(), StampNs::MIN)
             .unwrap()
             .is_some());
         // Every commit changes the state blob, so a reader that lands after it is refused.
         store.write(&mut memory).unwrap();
         let after = read_state_raw(&store.conn, &path).unwrap();
         assert_ne!(before, after);
-        assert!(read_beside(&path, before.as_deref(), None)
+        assert!(read_beside(&path, before.as_deref(), StampNs::MIN)
             .unwrap()
             .is_none());
-        assert!(read_beside(&path, after.as_deref(), None)
+        assert!(read_beside(&path, after.as_deref(), StampNs::MIN)
             .unwrap()
             .is_some());
     }

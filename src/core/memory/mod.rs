@@ -127,6 +127,8 @@ struct Derived {
     labels: Vec<(String, Vec<LabelKey>)>,
     /// (group, object) of every missing object.
     missing: Vec<(u32, ObjectId)>,
+    /// Re-identification candidates per group (see `Memory::recent_by_group`).
+    recent_by_group: Vec<(u32, BTreeSet<(StampNs, ObjectId)>)>,
 }
 
 /// Everything a memory is, as plain data: what only its history determines. Every index and
@@ -311,6 +313,71 @@ impl std::fmt::Debug for Memory {
     }
 }
 
+/// `items` stably ordered by `key` (each key `< buckets`): a counting sort, linear in
+/// `items.len() + buckets`.
+fn bucket_sorted<T: Copy>(items: &[T], buckets: usize, key: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut next = vec![0usize; buckets + 1];
+    for item in items {
+        next[key(item) + 1] += 1;
+    }
+    for i in 1..next.len() {
+        next[i] += next[i - 1];
+    }
+    let mut out = items.to_vec();
+    for item in items {
+        let slot = &mut next[key(item)];
+        out[*slot] = *item;
+        *slot += 1;
+    }
+    out
+}
+
+/// Relations sorted (subject, kind, object), and their reverse keys `(object, kind, subject)`
+/// sorted: two passes of a stable counting sort for the first and one for the second, instead
+/// of comparison sorts of millions of relations when a memory is loaded. Falls back to
+/// comparison sorts if a relation names an object at or past `n_obj`.
+#[allow(clippy::type_complexity)]
+fn sorted_both_ways(
+    relations: Vec<Relation>,
+    n_obj: usize,
+) -> (
+    Vec<Relation>,
+    Vec<(ObjectId, super::scene_graph::RelationKind, ObjectId)>,
+) {
+    use super::scene_graph::RelationKind;
+    const KINDS: usize = 3;
+    let kind_index = |k: RelationKind| match k {
+        RelationKind::On => 0,
+        RelationKind::In => 1,
+        RelationKind::Near => 2,
+    };
+    let reversed = |r: &Relation| (r.object, r.kind, r.subject);
+    if relations
+        .iter()
+        .any(|r| r.object.index() >= n_obj || r.subject.index() >= n_obj)
+    {
+        let mut forward = relations;
+        forward.sort_unstable();
+        let mut rev: Vec<_> = forward.iter().map(reversed).collect();
+        rev.sort_unstable();
+        return (forward, rev);
+    }
+    let buckets = n_obj * KINDS;
+    let by_object = bucket_sorted(&relations, n_obj, |r| r.object.index());
+    drop(relations);
+    let forward = bucket_sorted(&by_object, buckets, |r| {
+        r.subject.index() * KINDS + kind_index(r.kind)
+    });
+    drop(by_object);
+    let rev = bucket_sorted(&forward, buckets, |r| {
+        r.object.index() * KINDS + kind_index(r.kind)
+    })
+    .iter()
+    .map(reversed)
+    .collect();
+    (forward, rev)
+}
+
 impl Memory {
     /// A new, empty memory.
     ///
@@ -452,11 +519,6 @@ impl Memory {
         m.latest_stamp_ns = parts.latest_stamp_ns;
         m.current_place = parts.current_place;
         m.stats = parts.stats;
-        for o in &m.objects {
-            if let Some((g, t)) = o.reid_key {
-                m.recent_by_group.entry(g).or_default().insert((t, o.id));
-            }
-        }
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
         // per item) and on two cores: the object k-d tree first, then the relations here while
@@ -481,17 +543,11 @@ impl Memory {
                 );
                 m.derive_in_bulk(place_index, closed_index)
             });
-            let mut relations = m.relations_in_bulk();
-            relations.sort_unstable();
+            let relations = m.relations_in_bulk();
+            let (relations, rev) = sorted_both_ways(relations, n_obj);
+            // Both come sorted: the sets are bulk-built (the sort inside `collect` only checks).
             let (relations, rev) = std::thread::scope(|inner| {
-                let rev = inner.spawn(|| {
-                    let mut rev: Vec<_> = relations
-                        .iter()
-                        .map(|r| (r.object, r.kind, r.subject))
-                        .collect();
-                    rev.sort_unstable();
-                    rev.into_iter().collect::<BTreeSet<_>>()
-                });
+                let rev = inner.spawn(|| rev.into_iter().collect::<BTreeSet<_>>());
                 let set = relations.iter().copied().collect::<BTreeSet<_>>();
                 match rev.join() {
                     Ok(rev) => (set, rev),
@@ -512,7 +568,9 @@ impl Memory {
             label_key,
             labels,
             missing,
+            recent_by_group,
         } = derived;
+        m.recent_by_group.extend(recent_by_group);
         m.place_index = place_index;
         m.closed_index = closed_index;
         m.groups.extend(groups);
@@ -587,6 +645,18 @@ impl Memory {
         for (_, keys) in &mut labels {
             keys.sort_unstable();
         }
+        // Sorted once, then each group's set is bulk-built (a million one-by-one inserts into
+        // a few B-trees cost a third of a second).
+        let mut keys: Vec<(u32, StampNs, ObjectId)> = self
+            .objects
+            .iter()
+            .filter_map(|o| o.reid_key.map(|(g, t)| (g, t, o.id)))
+            .collect();
+        keys.sort_unstable();
+        let recent_by_group = keys
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| (run[0].0, run.iter().map(|k| (k.1, k.2)).collect()))
+            .collect();
         Derived {
             place_index,
             closed_index,
@@ -596,6 +666,7 @@ impl Memory {
             label_key,
             labels,
             missing,
+            recent_by_group,
         }
     }
 
@@ -1204,4 +1275,64 @@ fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
 /// Trims and lower-cases a label.
 pub fn normalize_label(label: &str) -> String {
     label.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::scene_graph::RelationKind;
+
+    /// Pseudo-random relations over `n_obj` objects (duplicates and self-pairs included).
+    fn random_relations(n_obj: u32, n: usize, mut state: u64) -> Vec<Relation> {
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        (0..n)
+            .map(|_| Relation {
+                subject: ObjectId(next() % n_obj),
+                kind: [RelationKind::On, RelationKind::In, RelationKind::Near]
+                    [(next() % 3) as usize],
+                object: ObjectId(next() % n_obj),
+            })
+            .collect()
+    }
+
+    fn by_comparison(
+        relations: &[Relation],
+    ) -> (Vec<Relation>, Vec<(ObjectId, RelationKind, ObjectId)>) {
+        let mut forward = relations.to_vec();
+        forward.sort_unstable();
+        let mut rev: Vec<_> = forward
+            .iter()
+            .map(|r| (r.object, r.kind, r.subject))
+            .collect();
+        rev.sort_unstable();
+        (forward, rev)
+    }
+
+    #[test]
+    fn counting_sorts_of_relations_equal_comparison_sorts() {
+        for (n_obj, n, seed) in [(1, 5, 1), (7, 200, 2), (1000, 20_000, 3), (50, 0, 4)] {
+            let relations = random_relations(n_obj, n, seed);
+            assert_eq!(
+                sorted_both_ways(relations.clone(), n_obj as usize),
+                by_comparison(&relations),
+                "{n_obj} objects, {n} relations"
+            );
+        }
+    }
+
+    #[test]
+    fn relations_past_the_objects_fall_back_to_comparison_sorts() {
+        let relations = random_relations(30, 500, 5);
+        // Ids up to 29, but only 10 objects declared: the counting path would index past its
+        // buckets.
+        assert_eq!(
+            sorted_both_ways(relations.clone(), 10),
+            by_comparison(&relations)
+        );
+    }
 }
