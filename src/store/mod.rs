@@ -1205,12 +1205,11 @@ fn read_caption(
     .map_err(|e| sql_error(path, e))
 }
 
+/// Hot events and the captions they point to.
+type HotRows = (Vec<Event>, BTreeMap<u32, CaptionRecord>);
+
 /// The hot events from `from` on and their captions.
-fn read_hot_events(
-    conn: &Connection,
-    path: &Path,
-    from: StampNs,
-) -> Result<(Vec<Event>, BTreeMap<u32, CaptionRecord>), StoreError> {
+fn read_hot_events(conn: &Connection, path: &Path, from: StampNs) -> Result<HotRows, StoreError> {
     let events = events_where(conn, path, "stamp_ns >= ?1", params![from])?;
     let mut captions = BTreeMap::new();
     for e in &events {
@@ -1308,12 +1307,11 @@ fn read_placements_and_places(
 /// [`read_hot_events`] on a second read-only connection (so the events decode on another core
 /// while the caller reads the objects), provided that connection sees the snapshot whose state
 /// blob is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
-#[allow(clippy::type_complexity)]
 fn read_beside(
     path: &Path,
     state_raw: Option<&[u8]>,
     events_from: StampNs,
-) -> Result<Option<(Vec<Event>, BTreeMap<u32, CaptionRecord>)>, StoreError> {
+) -> Result<Option<HotRows>, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -263,7 +263,7 @@ pub struct Memory {
     /// Relations ordered by subject.
     pub(crate) relations: BTreeSet<Relation>,
     /// The same relations keyed `(object, kind, subject)`, to find those pointing at an object.
-    relations_rev: BTreeSet<(ObjectId, super::scene_graph::RelationKind, ObjectId)>,
+    relations_rev: BTreeSet<ReverseRelation>,
     relation_anchor: Vec<Point3<f64>>,
     pub(crate) log: EventLog,
     /// Every non-retired object at its current (or, if missing, last) position.
@@ -313,6 +313,9 @@ impl std::fmt::Debug for Memory {
     }
 }
 
+/// A relation keyed by its object: `(object, kind, subject)`.
+type ReverseRelation = (ObjectId, super::scene_graph::RelationKind, ObjectId);
+
 /// `items` stably ordered by `key` (each key `< buckets`): a counting sort, linear in
 /// `items.len() + buckets`.
 fn bucket_sorted<T: Copy>(items: &[T], buckets: usize, key: impl Fn(&T) -> usize) -> Vec<T> {
@@ -336,14 +339,10 @@ fn bucket_sorted<T: Copy>(items: &[T], buckets: usize, key: impl Fn(&T) -> usize
 /// sorted: two passes of a stable counting sort for the first and one for the second, instead
 /// of comparison sorts of millions of relations when a memory is loaded. Falls back to
 /// comparison sorts if a relation names an object at or past `n_obj`.
-#[allow(clippy::type_complexity)]
 fn sorted_both_ways(
     relations: Vec<Relation>,
     n_obj: usize,
-) -> (
-    Vec<Relation>,
-    Vec<(ObjectId, super::scene_graph::RelationKind, ObjectId)>,
-) {
+) -> (Vec<Relation>, Vec<ReverseRelation>) {
     use super::scene_graph::RelationKind;
     const KINDS: usize = 3;
     let kind_index = |k: RelationKind| match k {
