@@ -1,4 +1,4 @@
-//! A dynamic 3D point index over dense `u32` ids, built from kiddo's `ImmutableKdTree`.
+//! A dynamic 3D point index over dense `u32` ids, built from kiddo's immutable k-d trees.
 //!
 //! The trees index the horizontal position (x, y) only and the exact 3D distance is checked
 //! afterwards: a robot's world is nearly flat (z spans a few metres over hundreds), and a 3D
@@ -15,7 +15,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use kiddo::{Eytzinger, KdTree, SquaredEuclidean, VecOfArenas};
+
+/// Points per k-d tree leaf (kiddo's default for its immutable tree).
+const LEAF_POINTS: usize = 32;
+/// One `(id, version)` entry per item.
+type Entry = (u32, u32);
+/// Kiddo's immutable tree layout (as `ImmutableKdTree`), its items the entries themselves: a hit
+/// carries its id and version, with no lookup in a side array (a cache miss per hit on a large
+/// index).
+type Tree = KdTree<f32, Entry, Eytzinger, VecOfArenas<f32, Entry, 2, LEAF_POINTS>, 2, LEAF_POINTS>;
 
 /// Entries kept in the linear buffer before they become a tree.
 const BUFFER_CAP: usize = 1024;
@@ -24,11 +33,9 @@ const BUFFER_CAP: usize = 1024;
 const MERGE_FACTOR: usize = 4;
 
 struct Level {
-    tree: ImmutableKdTree<f32, 2>,
-    /// `(id, version)` per tree item, indexed by the item the tree returns.
-    entries: Vec<(u32, u32)>,
-    /// Positions as indexed, parallel to `entries` (kept for merges).
-    positions: Vec<[f32; 3]>,
+    tree: Tree,
+    /// The tree's entries, sorted (kept for merges).
+    entries: Vec<Entry>,
 }
 
 /// Current position and live version of one id.
@@ -64,12 +71,19 @@ impl std::fmt::Debug for PointIndex {
     }
 }
 
-/// A 2D tree over the (x, y) of `positions`.
+/// A 2D tree over the entries at the (x, y) of their indexed positions.
 fn build_tree(
-    positions: &[[f32; 3]],
-) -> Result<ImmutableKdTree<f32, 2>, kiddo::kd_tree::ConstructionError> {
-    let xy: Vec<[f32; 2]> = positions.iter().map(|p| [p[0], p[1]]).collect();
-    ImmutableKdTree::new_from_slice(&xy)
+    entries: &[Entry],
+    indexed: &[[f32; 3]],
+) -> Result<Tree, kiddo::kd_tree::ConstructionError> {
+    let items: Vec<(Entry, [f32; 2])> = entries
+        .iter()
+        .map(|e| {
+            let p = indexed[e.0 as usize];
+            (*e, [p[0], p[1]])
+        })
+        .collect();
+    Tree::new_from_entries(&items)
 }
 
 fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
@@ -230,16 +244,8 @@ impl PointIndex {
         }
         entries.sort_unstable();
         entries.dedup();
-        let positions: Vec<[f32; 3]> = entries
-            .iter()
-            .map(|(id, _)| self.indexed[*id as usize])
-            .collect();
-        match build_tree(&positions) {
-            Ok(tree) => self.levels.push(Level {
-                tree,
-                entries,
-                positions,
-            }),
+        match build_tree(&entries, &self.indexed) {
+            Ok(tree) => self.levels.push(Level { tree, entries }),
             // Construction only fails for pathological inputs (e.g. coordinates at f32::MAX);
             // keep those entries in the linear buffer rather than lose them.
             Err(_) => self.buffer = entries,
@@ -263,16 +269,8 @@ impl PointIndex {
         let mut entries = carried;
         entries.sort_unstable();
         entries.dedup();
-        let positions: Vec<[f32; 3]> = entries
-            .iter()
-            .map(|(id, _)| self.indexed[*id as usize])
-            .collect();
-        match build_tree(&positions) {
-            Ok(tree) => self.levels.push(Level {
-                tree,
-                entries,
-                positions,
-            }),
+        match build_tree(&entries, &self.indexed) {
+            Ok(tree) => self.levels.push(Level { tree, entries }),
             Err(_) => self.buffer = entries,
         }
     }
@@ -299,29 +297,27 @@ impl PointIndex {
         let search = radius_m + self.slack_m;
         let search2 = search * search;
         for level in &self.levels {
-            let hits = level
+            // `visit` walks the hits without collecting them: no allocation per query and level.
+            level
                 .tree
                 .query(&[query[0], query[1]])
                 .within::<SquaredEuclidean<f32>>(search2)
                 .unsorted()
-                .execute();
-            for hit in hits {
-                let Some(entry) = level.entries.get(hit.item as usize) else {
-                    continue;
-                };
-                let Some(slot) = self
-                    .slots
-                    .get(entry.0 as usize)
-                    .filter(|s| s.version == entry.1)
-                else {
-                    continue;
-                };
-                let pos = slot.current;
-                let d2 = dist2(&pos, &query);
-                if d2 <= r2 {
-                    f(entry.0, d2, pos);
-                }
-            }
+                .visit(|hit| {
+                    let entry = hit.item;
+                    let Some(slot) = self
+                        .slots
+                        .get(entry.0 as usize)
+                        .filter(|s| s.version == entry.1)
+                    else {
+                        return;
+                    };
+                    let pos = slot.current;
+                    let d2 = dist2(&pos, &query);
+                    if d2 <= r2 {
+                        f(entry.0, d2, pos);
+                    }
+                });
         }
         for entry in &self.buffer {
             let Some(slot) = self
@@ -357,7 +353,7 @@ impl PointIndex {
         let per_level: usize = self
             .levels
             .iter()
-            .map(|l| l.positions.len() * (12 + 8) + l.tree.size() * 16)
+            .map(|l| l.entries.len() * 8 + l.tree.size() * 16)
             .sum();
         per_level + self.slots.len() * (16 + 12)
     }
