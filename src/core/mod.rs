@@ -5,6 +5,7 @@
 //!
 //! - [`time`]: stamps and windows.
 //! - [`ids`]: typed arena ids.
+//! - [`label`]: object labels, inline when short.
 //! - [`geometry`]: pinhole camera, frustum, depth lookups.
 //! - [`observation`]: the inputs.
 //! - [`config`]: typed, validated knobs.
@@ -21,6 +22,7 @@ pub mod episodic;
 pub mod error;
 pub mod geometry;
 pub mod ids;
+pub mod label;
 pub mod memory;
 pub mod observation;
 pub mod query;
@@ -34,6 +36,7 @@ pub use episodic::{Event, EventKind};
 pub use error::CoreError;
 pub use geometry::{DepthImage, PinholeCamera};
 pub use ids::{EventId, ObjectId, PlaceId, PlacementId};
+pub use label::Label;
 pub use memory::{IngestReport, Memory, MemoryParts};
 pub use observation::{Detection, DetectionFrame, Observation, PoseUpdate};
 pub use query::{Answer, ObjectHit, Query, Target};

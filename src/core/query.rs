@@ -14,6 +14,7 @@ use super::episodic::{Event, EventKind};
 use super::error::CoreError;
 use super::geometry::{point_is_finite, to_f32};
 use super::ids::{ObjectId, PlaceId};
+use super::label::Label;
 use super::memory::{normalize_label, ColdEvents, Memory};
 use super::scene_graph::{relation_between, BoxShape, MemoryObject, ObjectState, Relation};
 use super::spatial_index::PointIndex;
@@ -91,7 +92,7 @@ pub struct ObjectHit {
     /// Object id.
     pub id: ObjectId,
     /// Label.
-    pub label: String,
+    pub label: Label,
     /// Position, map frame, m.
     pub position_world: [f64; 3],
     /// Size, m.
@@ -124,7 +125,7 @@ pub struct TimelineEntry {
     /// Object id.
     pub object_id: ObjectId,
     /// Object label.
-    pub label: String,
+    pub label: Label,
     /// Position, map frame, m.
     pub position_world: [f64; 3],
 }
@@ -167,7 +168,7 @@ pub struct ChangeHit {
     /// Object id.
     pub object_id: ObjectId,
     /// Label.
-    pub label: String,
+    pub label: Label,
     /// Previous position (moved, missing, reappeared: where it was), map frame, m.
     pub from_world: [f64; 3],
     /// New position for `moved`, map frame, m.
@@ -277,7 +278,7 @@ impl Memory {
                 }
                 let mut ids: Vec<(ObjectId, f32)> = self
                     .label_index
-                    .get(&label)
+                    .get(label.as_str())
                     .map(|set| set.iter().map(|k| (k.2, 1.0)).collect())
                     .unwrap_or_default();
                 ids.sort_by_key(|x| x.0);
@@ -287,7 +288,7 @@ impl Memory {
                 let labels = self.matching_labels(text)?;
                 let mut scores: BTreeMap<ObjectId, f32> = BTreeMap::new();
                 for (label, score) in &labels {
-                    if let Some(set) = self.label_index.get(label) {
+                    if let Some(set) = self.label_index.get(label.as_str()) {
                         for key in set {
                             scores.insert(key.2, *score);
                         }
@@ -345,7 +346,7 @@ impl Memory {
             }
             return Ok(self
                 .label_index
-                .get(&label)
+                .get(label.as_str())
                 .map(|set| {
                     set.iter()
                         .take(k)

@@ -8,6 +8,7 @@ use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ObjectId, PlaceId, PlacementId};
+use super::label::Label;
 use super::time::StampNs;
 
 /// What the memory believes about an object now.
@@ -143,7 +144,7 @@ pub struct MemoryObject {
     /// Its id.
     pub id: ObjectId,
     /// Most-voted label.
-    pub label: String,
+    pub label: Label,
     /// Compatibility group of `label` (labels the detector confuses share one).
     pub group: u32,
     /// Score-weighted label votes (label confusion is resolved by majority).

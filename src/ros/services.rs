@@ -114,7 +114,7 @@ fn state(s: ObjectState) -> u8 {
 pub fn object(hit: &ObjectHit) -> MemoryObject {
     MemoryObject {
         id: hit.id.0,
-        label: hit.label.clone(),
+        label: hit.label.to_string(),
         position: point(hit.position_world),
         extent: Vector3 {
             x: hit.extent_m[0],
@@ -156,7 +156,7 @@ fn timeline_event(e: &TimelineEntry, map_frame: &str) -> MemoryEvent {
         end: time(e.end_ns),
         has_object: true,
         object_id: e.object_id.0,
-        label: e.label.clone(),
+        label: e.label.to_string(),
         position: point(e.position_world),
         ..MemoryEvent::default()
     }

@@ -827,7 +827,7 @@ impl Store {
                 put_object
                     .execute(params![
                         id.0,
-                        o.label,
+                        o.label.as_str(),
                         o.state.as_str(),
                         o.retired,
                         o.position_world.x,

@@ -193,7 +193,7 @@ fn moved_missing_and_reappeared_are_detected() {
     };
     let kinds: Vec<(String, &str)> = changes
         .iter()
-        .map(|c| (c.label.clone(), c.kind.as_str()))
+        .map(|c| (c.label.to_string(), c.kind.as_str()))
         .collect();
     assert!(kinds.contains(&("keys".into(), "moved")), "{kinds:?}");
     let keys = changes.iter().find(|c| c.label == "keys").unwrap();
@@ -351,7 +351,7 @@ fn text_queries_match_labels_and_read_text() {
         else {
             panic!()
         };
-        hits.into_iter().map(|h| h.label).collect()
+        hits.into_iter().map(|h| h.label.to_string()).collect()
     };
     assert_eq!(labels("where is my mug?"), vec!["coffee mug"]);
     assert_eq!(labels("plates"), vec!["plate"]);

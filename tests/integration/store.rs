@@ -177,7 +177,7 @@ fn all_labels(m: &Memory) -> Vec<String> {
         .objects()
         .iter()
         .filter(|o| o.is_reportable())
-        .map(|o| o.label.clone())
+        .map(|o| o.label.to_string())
         .collect();
     labels.sort();
     labels.dedup();

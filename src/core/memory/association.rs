@@ -3,6 +3,7 @@
 //! (robust position, label votes, visits) or creating a tentative one.
 
 use super::*;
+use crate::core::label::Label;
 
 /// What association made of one detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +184,7 @@ impl Memory {
         self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
         self.objects.push(MemoryObject {
             id,
-            label: det.label.clone(),
+            label: Label::new(&det.label),
             group: det.group,
             label_votes: votes,
             position_world: det.position_world,
@@ -260,7 +261,11 @@ impl Memory {
                 .majority()
                 .is_some_and(|best| *best != obj.label)
             {
-                obj.label = obj.label_votes.majority().cloned().unwrap_or_default();
+                obj.label = obj
+                    .label_votes
+                    .majority()
+                    .map(Label::from)
+                    .unwrap_or_default();
                 label_changed = true;
             }
             obj.times_seen = obj.times_seen.saturating_add(1);

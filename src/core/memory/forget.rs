@@ -8,6 +8,7 @@ use nalgebra::{Point3, Vector3};
 use serde::Serialize;
 
 use super::*;
+use crate::core::label::Label;
 
 /// What to forget.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,7 +168,7 @@ impl Memory {
         self.touch(id);
         {
             let o = &mut self.objects[id.index()];
-            o.label = String::new();
+            o.label = Label::default();
             o.label_votes.clear();
             o.position_world = Point3::origin();
             o.extent_m = Vector3::zeros();
@@ -188,9 +189,13 @@ impl Memory {
         self.refresh_label_index(id);
         self.refresh_relations(id);
         // A label no object carries any more is forgotten too (its embedding with it).
-        if self.label_index.get(&label).is_some_and(BTreeSet::is_empty) {
-            self.label_index.remove(&label);
-            self.label_embeddings.remove(&label);
+        if self
+            .label_index
+            .get(label.as_str())
+            .is_some_and(BTreeSet::is_empty)
+        {
+            self.label_index.remove(label.as_str());
+            self.label_embeddings.remove(label.as_str());
         }
     }
 }

@@ -31,6 +31,7 @@ use super::episodic::{CaptionRecord, Event, EventKind, EventLog, EventLogParts};
 use super::error::CoreError;
 use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
 use super::ids::{EventId, ObjectId, PlaceId, PlacementId};
+use super::label::Label;
 use super::observation::{DetectionFrame, Observation, PoseUpdate};
 use super::scene_graph::{
     max_extent, relation_between, BoxShape, MemoryObject, ObjectState, Place, Placement, Relation,
@@ -122,9 +123,9 @@ struct Derived {
     groups: HashMap<String, u32>,
     next_group: u32,
     object_events: Vec<Vec<EventId>>,
-    label_key: Vec<Option<(String, LabelKey)>>,
+    label_key: Vec<Option<(Label, LabelKey)>>,
     /// Per label, its keys sorted.
-    labels: Vec<(String, Vec<LabelKey>)>,
+    labels: Vec<(Label, Vec<LabelKey>)>,
     /// (group, object) of every missing object.
     missing: Vec<(u32, ObjectId)>,
     /// Re-identification candidates per group (see `Memory::recent_by_group`).
@@ -273,8 +274,8 @@ pub struct Memory {
     place_index: PointIndex,
     /// Reportable objects per label.
     /// Lookups only (never iterated into an answer), hence a hash map.
-    pub(crate) label_index: HashMap<String, BTreeSet<LabelKey>>,
-    label_key: Vec<Option<(String, LabelKey)>>,
+    pub(crate) label_index: HashMap<Label, BTreeSet<LabelKey>>,
+    label_key: Vec<Option<(Label, LabelKey)>>,
     /// Embedding per label that has (had) reportable objects.
     pub(crate) label_embeddings: BTreeMap<String, Vec<f32>>,
     /// Embedding of each object's OCR text.
@@ -618,7 +619,7 @@ impl Memory {
         }
         // Missing sets and the label index.
         let mut label_key = vec![None; n_obj];
-        let mut by_label: HashMap<String, Vec<LabelKey>> = HashMap::new();
+        let mut by_label: HashMap<Label, Vec<LabelKey>> = HashMap::new();
         let mut missing = Vec::new();
         for (i, o) in self.objects.iter().enumerate() {
             if !o.retired && o.state == ObjectState::Missing {
