@@ -216,3 +216,44 @@ fn no_appearance_changes_only_the_embeddings() {
     }
     assert!(embeddings > 0);
 }
+
+#[test]
+fn relations_rebuilt_in_bulk_equal_brute_force_across_cells_and_threads() {
+    use mnemo::core::RelationKind;
+    // About 4,600 objects (past the size where the bulk rebuild splits over threads) on a
+    // jittered lattice around the origin, so pairs straddle grid cells on both sides of zero;
+    // every fifth one with a smaller one stacked on it.
+    let mut rng = mnemo::sim::rng::Rng::new(11);
+    let mut dets = Vec::new();
+    for i in 0..62 {
+        for j in 0..62 {
+            let x = -11.0 + f64::from(i) * 0.37 + rng.range(-0.05, 0.05);
+            let y = -9.0 + f64::from(j) * 0.41 + rng.range(-0.05, 0.05);
+            let label = ["box", "crate", "bin"][((i + j) % 3) as usize];
+            dets.push(crate::common::det(label, [x, y, 0.5]));
+            if (i * 62 + j) % 5 == 0 {
+                let mut top = crate::common::det("mug", [x, y, 0.58]);
+                top.extent_m = nalgebra::Vector3::new(0.06, 0.06, 0.06);
+                dets.push(top);
+            }
+        }
+    }
+    let mut a = memory();
+    for k in 0..3 {
+        let obs = crate::common::keyframe(1_000_000_000 * (k + 1), 0.0, 0.0, 0.0, dets.clone());
+        a.ingest(&obs).unwrap();
+    }
+    let b = restore(&a);
+    let brute = b.relations_from_scratch();
+    assert_eq!(b.relations(), &brute);
+    assert_eq!(b.relations(), a.relations());
+    // Not vacuous: many relations, of both kinds, also between objects left of the origin.
+    assert!(brute.len() > 10_000, "{}", brute.len());
+    assert!(brute.iter().any(|r| r.kind == RelationKind::On));
+    assert!(brute.iter().any(|r| {
+        r.kind == RelationKind::Near
+            && b.object(r.subject)
+                .is_some_and(|o| o.position_world.x < 0.0)
+            && b.object(r.object).is_some_and(|o| o.position_world.y < 0.0)
+    }));
+}

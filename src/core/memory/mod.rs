@@ -521,19 +521,20 @@ impl Memory {
         m.stats = parts.stats;
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
-        // per item) and on two cores: the object k-d tree first, then the relations here while
-        // everything else is derived beside them.
-        m.object_index.bulk_load(
-            m.objects
-                .iter()
-                .filter(|o| !o.retired)
-                .map(|o| (o.id.0, to_f32(&o.position_world))),
-        );
+        // per item) and on two cores: the relations here (a sweep over the anchors, which needs
+        // no k-d tree) while the k-d trees and everything else are derived beside them.
+        let mut object_index = std::mem::replace(&mut m.object_index, PointIndex::new(0.0));
         let mut place_index = std::mem::replace(&mut m.place_index, PointIndex::new(0.0));
         let mut closed_index = std::mem::replace(&mut m.closed_index, PointIndex::new(0.0));
-        let (relations, rev, derived) = std::thread::scope(|scope| {
+        let (relations, rev, (object_index, derived)) = std::thread::scope(|scope| {
             let m = &m;
             let beside = scope.spawn(move || {
+                object_index.bulk_load(
+                    m.objects
+                        .iter()
+                        .filter(|o| !o.retired)
+                        .map(|o| (o.id.0, to_f32(&o.position_world))),
+                );
                 place_index.bulk_load(m.places.iter().map(|p| (p.id.0, to_f32(&p.center_world))));
                 closed_index.bulk_load(
                     m.placements
@@ -541,7 +542,7 @@ impl Memory {
                         .filter(|p| p.closed_at_ns.is_some())
                         .map(|p| (p.id.0, to_f32(&p.position_world))),
                 );
-                m.derive_in_bulk(place_index, closed_index)
+                (object_index, m.derive_in_bulk(place_index, closed_index))
             });
             let relations = m.relations_in_bulk();
             let (relations, rev) = sorted_both_ways(relations, n_obj);
@@ -570,6 +571,7 @@ impl Memory {
             missing,
             recent_by_group,
         } = derived;
+        m.object_index = object_index;
         m.recent_by_group.extend(recent_by_group);
         m.place_index = place_index;
         m.closed_index = closed_index;
