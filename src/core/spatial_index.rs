@@ -296,6 +296,21 @@ impl PointIndex {
         let r2 = radius_m * radius_m;
         let search = radius_m + self.slack_m;
         let search2 = search * search;
+        // A live entry (its version current) within the radius, checked at its current position.
+        let mut check = |entry: Entry| {
+            let Some(slot) = self
+                .slots
+                .get(entry.0 as usize)
+                .filter(|s| s.version == entry.1)
+            else {
+                return;
+            };
+            let pos = slot.current;
+            let d2 = dist2(&pos, &query);
+            if d2 <= r2 {
+                f(entry.0, d2, pos);
+            }
+        };
         for level in &self.levels {
             // `visit` walks the hits without collecting them: no allocation per query and level.
             level
@@ -303,35 +318,10 @@ impl PointIndex {
                 .query(&[query[0], query[1]])
                 .within::<SquaredEuclidean<f32>>(search2)
                 .unsorted()
-                .visit(|hit| {
-                    let entry = hit.item;
-                    let Some(slot) = self
-                        .slots
-                        .get(entry.0 as usize)
-                        .filter(|s| s.version == entry.1)
-                    else {
-                        return;
-                    };
-                    let pos = slot.current;
-                    let d2 = dist2(&pos, &query);
-                    if d2 <= r2 {
-                        f(entry.0, d2, pos);
-                    }
-                });
+                .visit(|hit| check(hit.item));
         }
         for entry in &self.buffer {
-            let Some(slot) = self
-                .slots
-                .get(entry.0 as usize)
-                .filter(|s| s.version == entry.1)
-            else {
-                continue;
-            };
-            let pos = slot.current;
-            let d2 = dist2(&pos, &query);
-            if d2 <= r2 {
-                f(entry.0, d2, pos);
-            }
+            check(*entry);
         }
     }
 
