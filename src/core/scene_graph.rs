@@ -103,6 +103,11 @@ impl LabelVotes {
         }
         best.map(|(l, _)| l)
     }
+
+    /// The most-voted label as an object's [`Label`] (empty when there are no votes).
+    pub fn majority_label(&self) -> Label {
+        self.majority().map(Label::from).unwrap_or_default()
+    }
 }
 
 impl Serialize for LabelVotes {
@@ -353,8 +358,10 @@ mod tests {
         assert_eq!(v.get("plate"), None);
         // bowl and mug tie at 0.75: the smaller label wins, as with the map it replaced.
         assert_eq!(v.majority().map(String::as_str), Some("bowl"));
+        assert_eq!(v.majority_label(), "bowl");
         v.clear();
         assert!(v.is_empty() && v.majority().is_none());
+        assert_eq!(v.majority_label(), "");
     }
 
     fn bx(c: [f64; 3], e: [f64; 3]) -> BoxShape {

@@ -3,7 +3,6 @@
 //! (robust position, label votes, visits) or creating a tentative one.
 
 use super::*;
-use crate::core::label::Label;
 
 /// What association made of one detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,11 +260,7 @@ impl Memory {
                 .majority()
                 .is_some_and(|best| *best != obj.label)
             {
-                obj.label = obj
-                    .label_votes
-                    .majority()
-                    .map(Label::from)
-                    .unwrap_or_default();
+                obj.label = obj.label_votes.majority_label();
                 label_changed = true;
             }
             obj.times_seen = obj.times_seen.saturating_add(1);

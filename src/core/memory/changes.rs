@@ -3,7 +3,6 @@
 //! duplicate tracks.
 
 use super::*;
-use crate::core::label::Label;
 
 impl Memory {
     /// A missing object seen again where it was.
@@ -267,11 +266,7 @@ impl Memory {
             for (label, votes) in n.label_votes.iter() {
                 o.label_votes.add(label, votes);
             }
-            o.label = o
-                .label_votes
-                .majority()
-                .map(Label::from)
-                .unwrap_or_default();
+            o.label = o.label_votes.majority_label();
             o.last_seen_ns = n.last_seen_ns.max(o.last_seen_ns);
             o.times_seen = o.times_seen.saturating_add(n.times_seen);
             o.confidence = o.confidence.max(n.confidence);
@@ -546,11 +541,7 @@ impl Memory {
             for (label, votes) in d.label_votes.iter() {
                 k.label_votes.add(label, votes);
             }
-            k.label = k
-                .label_votes
-                .majority()
-                .map(Label::from)
-                .unwrap_or_default();
+            k.label = k.label_votes.majority_label();
             k.times_seen = k.times_seen.saturating_add(d.times_seen);
             k.last_seen_ns = k.last_seen_ns.max(d.last_seen_ns);
             k.first_seen_ns = k.first_seen_ns.min(d.first_seen_ns);

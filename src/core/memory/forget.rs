@@ -8,7 +8,6 @@ use nalgebra::{Point3, Vector3};
 use serde::Serialize;
 
 use super::*;
-use crate::core::label::Label;
 
 /// What to forget.
 #[derive(Debug, Clone, PartialEq)]
