@@ -43,19 +43,19 @@ impl ObjectState {
 /// object holds one to three labels, and at a million objects a B-tree node per object costs
 /// hundreds of megabytes. Serialises as a map (label -> votes).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelVotes(Vec<(String, f32)>);
+pub struct LabelVotes(Vec<(Label, f32)>);
 
 impl LabelVotes {
     /// One label with its first votes.
     pub fn single(label: &str, votes: f32) -> Self {
-        Self(vec![(label.to_string(), votes)])
+        Self(vec![(Label::from(label), votes)])
     }
 
     /// Adds `votes` to `label` (inserting it).
     pub fn add(&mut self, label: &str, votes: f32) {
         match self.0.binary_search_by(|(l, _)| l.as_str().cmp(label)) {
             Ok(i) => self.0[i].1 += votes,
-            Err(i) => self.0.insert(i, (label.to_string(), votes)),
+            Err(i) => self.0.insert(i, (Label::from(label), votes)),
         }
     }
 
@@ -68,13 +68,13 @@ impl LabelVotes {
     }
 
     /// (label, votes) in label order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, f32)> {
-        self.0.iter().map(|(l, v)| (l, *v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f32)> {
+        self.0.iter().map(|(l, v)| (l.as_str(), *v))
     }
 
     /// Labels in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(l, _)| l)
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(l, _)| l.as_str())
     }
 
     /// Number of labels.
@@ -93,9 +93,10 @@ impl LabelVotes {
     }
 
     /// The label with the most votes (the first in label order on a tie).
-    pub fn majority(&self) -> Option<&String> {
-        let mut best: Option<(&String, f32)> = None;
-        for (label, v) in self.iter() {
+    pub fn majority(&self) -> Option<&Label> {
+        let mut best: Option<(&Label, f32)> = None;
+        for (label, v) in &self.0 {
+            let v = *v;
             match best {
                 Some((_, bv)) if v <= bv => {}
                 _ => best = Some((label, v)),
@@ -106,7 +107,7 @@ impl LabelVotes {
 
     /// The most-voted label as an object's [`Label`] (empty when there are no votes).
     pub fn majority_label(&self) -> Label {
-        self.majority().map(Label::from).unwrap_or_default()
+        self.majority().cloned().unwrap_or_default()
     }
 }
 
@@ -129,7 +130,7 @@ impl<'de> Deserialize<'de> for LabelVotes {
                 mut map: A,
             ) -> Result<LabelVotes, A::Error> {
                 let mut out = LabelVotes(Vec::with_capacity(map.size_hint().unwrap_or(1).min(16)));
-                while let Some((label, votes)) = map.next_entry::<String, f32>()? {
+                while let Some((label, votes)) = map.next_entry::<Label, f32>()? {
                     // Written sorted; anything else is folded in (duplicates add up).
                     match out.0.last() {
                         Some((last, _)) if *last >= label => out.add(&label, votes),
@@ -357,7 +358,7 @@ mod tests {
         assert_eq!(v.get("mug"), Some(0.75));
         assert_eq!(v.get("plate"), None);
         // bowl and mug tie at 0.75: the smaller label wins, as with the map it replaced.
-        assert_eq!(v.majority().map(String::as_str), Some("bowl"));
+        assert_eq!(v.majority().map(Label::as_str), Some("bowl"));
         assert_eq!(v.majority_label(), "bowl");
         v.clear();
         assert!(v.is_empty() && v.majority().is_none());

@@ -602,16 +602,20 @@ impl Memory {
     fn derive_in_bulk(&self, place_index: PointIndex, closed_index: PointIndex) -> Derived {
         let n_obj = self.objects.len();
         // Groups: configured ones first, then every label an object ever voted for.
-        let mut groups: HashMap<String, u32> = HashMap::new();
+        // (One hash lookup per vote: the first object voting for a label gives its group.)
+        let mut first_group: HashMap<&str, u32> = HashMap::new();
         let mut next_group = 0;
         for o in &self.objects {
             for label in o.label_votes.keys() {
-                if !self.groups.contains_key(label) && !groups.contains_key(label) {
-                    groups.insert(label.clone(), o.group);
-                }
+                first_group.entry(label).or_insert(o.group);
             }
             next_group = next_group.max(o.group.saturating_add(1));
         }
+        let groups = first_group
+            .into_iter()
+            .filter(|(label, _)| !self.groups.contains_key(*label))
+            .map(|(label, group)| (label.to_string(), group))
+            .collect();
         // Per-object event lists (events of merged duplicates belong to the survivor).
         let mut object_events = vec![Vec::new(); n_obj];
         for e in self.log.events() {
