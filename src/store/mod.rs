@@ -636,30 +636,30 @@ impl Store {
         };
         let from = evicted_before_ns.unwrap_or(StampNs::MIN);
         let events_from = (hot == HotEvents::AsSaved).then_some(from);
-        let (objects, anchors, placements, places, beside) = std::thread::scope(|scope| {
-            // The hot events (the largest read) decode on another core, on their own
-            // connection, when it sees this transaction's snapshot (otherwise they are read
-            // below); objects, placements and places are read here meanwhile.
+        let (objects, anchors, hot, placed) = std::thread::scope(|scope| {
+            // The hot events and the placements (with the places) decode on other cores, each
+            // on its own connection, when it sees this transaction's snapshot (otherwise they
+            // are read below); the objects are read here meanwhile.
             let path = &self.path;
             let raw = state_raw.as_deref();
-            let beside = events_from.map(|from| scope.spawn(move || read_beside(path, raw, from)));
-            let read_here = || -> Result<_, StoreError> {
-                let (objects, anchors) = read_objects(&tx, &self.path)?;
-                let (placements, places) = read_placements_and_places(&tx, &self.path)?;
-                Ok((objects, anchors, placements, places))
-            };
-            let here = read_here();
-            let beside = match beside.map(|b| b.join()) {
-                None => Ok(None),
-                Some(Ok(r)) => r,
-                Some(Err(p)) => std::panic::resume_unwind(p),
-            };
-            here.map(|(o, a, pl, pc)| (o, a, pl, pc, beside))
+            let hot = events_from.map(|from| {
+                scope.spawn(move || read_beside(path, raw, |c| read_hot_events(c, path, from)))
+            });
+            let placed = scope
+                .spawn(move || read_beside(path, raw, |c| read_placements_and_places(c, path)));
+            let here = read_objects(&tx, &self.path);
+            let hot = hot.map(joined);
+            let placed = joined(placed);
+            here.map(|(o, a)| (o, a, hot, placed))
         })?;
-        let (events, captions) = match (events_from, beside) {
+        let (events, captions) = match (events_from, hot) {
             (None, _) => (Vec::new(), BTreeMap::new()),
-            (Some(_), Ok(Some(hot))) => hot,
+            (Some(_), Some(Ok(Some(rows)))) => rows,
             (Some(from), _) => read_hot_events(&tx, &self.path, from)?,
+        };
+        let (placements, places) = match placed {
+            Ok(Some(rows)) => rows,
+            _ => read_placements_and_places(&tx, &self.path)?,
         };
         drop(tx);
         let parts = MemoryParts {
@@ -1209,8 +1209,39 @@ fn read_caption(
 type HotRows = (Vec<Event>, BTreeMap<u32, CaptionRecord>);
 
 /// The hot events from `from` on and their captions.
+///
+/// The hot events are the newest, so they are read as a range of ids starting at the smallest
+/// id the stamp index lists from `from` on (a covering-index lookup), not by filtering a scan of
+/// the whole table; the stamp condition stays, so the result does not depend on ids and stamps
+/// growing together.
 fn read_hot_events(conn: &Connection, path: &Path, from: StampNs) -> Result<HotRows, StoreError> {
-    let events = events_where(conn, path, "stamp_ns >= ?1", params![from])?;
+    let e = |err| sql_error(path, err);
+    let first_id: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(id) FROM events INDEXED BY events_by_stamp WHERE stamp_ns >= ?1",
+        )
+        .and_then(|mut s| s.query_row(params![from], |r| r.get(0)))
+        .map_err(e)?;
+    let events = match first_id {
+        None => Vec::new(),
+        Some(first) => {
+            let last = max_id(conn, path, "events")?.unwrap_or(first);
+            let mut events = with_room_for(last.saturating_sub(first).saturating_add(1));
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND +stamp_ns >= ?2 \
+                     ORDER BY id"
+                ))
+                .map_err(e)?;
+            let rows = stmt
+                .query_map(params![first, from], event_from_row)
+                .map_err(e)?;
+            for row in rows {
+                events.push(row.map_err(e)?);
+            }
+            events
+        }
+    };
     let mut captions = BTreeMap::new();
     for e in &events {
         if let Some(c) = e.caption {
@@ -1220,6 +1251,23 @@ fn read_hot_events(conn: &Connection, path: &Path, from: StampNs) -> Result<HotR
         }
     }
     Ok((events, captions))
+}
+
+/// The largest id in `table` (an `INTEGER PRIMARY KEY`, so a lookup, not a scan).
+fn max_id(conn: &Connection, path: &Path, table: &str) -> Result<Option<i64>, StoreError> {
+    conn.query_row(&format!("SELECT max(id) FROM {table}"), [], |r| r.get(0))
+        .map_err(|e| sql_error(path, e))
+}
+
+/// An empty vector with room for `rows` items when the allocator grants it (so a large read
+/// does not copy its rows at every doubling); a count from a damaged file that cannot be
+/// granted only costs that saving.
+fn with_room_for<T>(rows: i64) -> Vec<T> {
+    let mut v = Vec::new();
+    let rows = usize::try_from(rows).unwrap_or(0).min(u32::MAX as usize);
+    // Allocation failure is not an error here: the vector then grows as it fills.
+    let _ = v.try_reserve_exact(rows);
+    v
 }
 
 /// Object rows (with their relation anchors), in id order.
@@ -1232,8 +1280,9 @@ fn read_objects(
         path: path.to_path_buf(),
         reason,
     };
-    let mut objects = Vec::new();
-    let mut anchors = Vec::new();
+    let rows = max_id(conn, path, "objects")?.map_or(0, |m| m.saturating_add(1));
+    let mut objects = with_room_for(rows);
+    let mut anchors = with_room_for(rows);
     let mut stmt = conn
         .prepare("SELECT id, data FROM objects ORDER BY id")
         .map_err(e)?;
@@ -1271,6 +1320,8 @@ fn read_placements_and_places(
                  FROM placements ORDER BY id",
             )
             .map_err(e)?;
+        let mut placements =
+            with_room_for(max_id(conn, path, "placements")?.map_or(0, |m| m.saturating_add(1)));
         let rows = stmt
             .query_map([], |r| {
                 Ok(Placement {
@@ -1283,7 +1334,10 @@ fn read_placements_and_places(
                 })
             })
             .map_err(e)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(e)?
+        for row in rows {
+            placements.push(row.map_err(e)?);
+        }
+        placements
     };
     let places = {
         let mut stmt = conn
@@ -1304,14 +1358,14 @@ fn read_placements_and_places(
     Ok((placements, places))
 }
 
-/// [`read_hot_events`] on a second read-only connection (so the events decode on another core
-/// while the caller reads the objects), provided that connection sees the snapshot whose state
-/// blob is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
-fn read_beside(
+/// `read` on a read-only connection of its own (so it decodes on another core while the
+/// caller reads something else), provided that connection sees the snapshot whose state blob
+/// is `state_raw`; `Ok(None)` when it does not (a writer committed in between).
+fn read_beside<T>(
     path: &Path,
     state_raw: Option<&[u8]>,
-    events_from: StampNs,
-) -> Result<Option<HotRows>, StoreError> {
+    read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -1325,7 +1379,15 @@ fn read_beside(
     if read_state_raw(&tx, path)?.as_deref() != state_raw {
         return Ok(None);
     }
-    read_hot_events(&tx, path, events_from).map(Some)
+    read(&tx).map(Some)
+}
+
+/// A reader thread's result (its panic, if any, goes on in the caller).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(r) => r,
+        Err(p) => std::panic::resume_unwind(p),
+    }
 }
 
 /// Writes the state blob inside a transaction.
@@ -1501,19 +1563,46 @@ mod tests {
         )
         .unwrap();
         store.write(&mut memory).unwrap();
+        let hot_from_start = |c: &Connection| read_hot_events(c, &path, StampNs::MIN);
         let before = read_state_raw(&store.conn, &path).unwrap();
-        assert!(read_beside(&path, before.as_deref(), StampNs::MIN)
+        assert!(read_beside(&path, before.as_deref(), hot_from_start)
             .unwrap()
             .is_some());
         // Every commit changes the state blob, so a reader that lands after it is refused.
         store.write(&mut memory).unwrap();
         let after = read_state_raw(&store.conn, &path).unwrap();
         assert_ne!(before, after);
-        assert!(read_beside(&path, before.as_deref(), StampNs::MIN)
+        assert!(read_beside(&path, before.as_deref(), hot_from_start)
             .unwrap()
             .is_none());
-        assert!(read_beside(&path, after.as_deref(), StampNs::MIN)
+        assert!(read_beside(&path, after.as_deref(), hot_from_start)
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn hot_events_are_every_event_from_the_stamp_on_whatever_the_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+        // (id, stamp): ids and stamps deliberately do not grow together.
+        for (id, stamp) in [(7, 50), (8, 10), (9, 60), (10, 5), (11, 20), (12, 19)] {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO events (id, stamp_ns, kind, start_ns, end_ns, x, y, z) \
+                     VALUES (?1, ?2, 0, ?2, ?2, 0, 0, 0)",
+                    [id, stamp],
+                )
+                .unwrap();
+        }
+        let ids = |from: StampNs| -> Vec<u64> {
+            let (events, _) = read_hot_events(&store.conn, &path, from).unwrap();
+            events.iter().map(|e| e.id.0).collect()
+        };
+        assert_eq!(ids(20), [7, 9, 11]);
+        assert_eq!(ids(11), [7, 9, 11, 12]);
+        assert_eq!(ids(5), [7, 8, 9, 10, 11, 12]);
+        assert_eq!(ids(61), Vec::<u64>::new());
     }
 }
