@@ -257,3 +257,28 @@ fn relations_rebuilt_in_bulk_equal_brute_force_across_cells_and_threads() {
             && b.object(r.object).is_some_and(|o| o.position_world.y < 0.0)
     }));
 }
+
+/// Text read on objects (OCR) answers text queries after a restore as before it.
+#[test]
+fn restored_objects_keep_their_text_for_text_queries() {
+    use mnemo::core::query::{Answer, Query, Target};
+    let mut a = memory();
+    for i in 0..6 {
+        let mut tin = crate::common::det("box", [2.0, 1.0, 0.5]);
+        tin.text = Some("ACME coffee".into());
+        let mug = crate::common::det("mug", [2.0, 1.6, 0.5]);
+        let kf = crate::common::keyframe(1_000_000_000 * (i + 1), 1.0, 1.0, 0.0, vec![tin, mug]);
+        a.ingest(&kf).unwrap();
+    }
+    let q = Query::Where {
+        target: Target::Text("acme".into()),
+        k: 5,
+        at_ns: None,
+    };
+    let before = a.query(&q).unwrap();
+    assert!(
+        matches!(&before, Answer::Objects(hits) if hits.len() == 1 && hits[0].label == "box"),
+        "{before:?}"
+    );
+    assert_eq!(restore(&a).query(&q).unwrap(), before);
+}

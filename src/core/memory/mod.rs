@@ -123,13 +123,19 @@ struct Derived {
     groups: HashMap<String, u32>,
     next_group: u32,
     object_events: Vec<Vec<EventId>>,
-    label_key: Vec<Option<(Label, LabelKey)>>,
-    /// Per label, its keys sorted.
-    labels: Vec<(Label, Vec<LabelKey>)>,
     /// (group, object) of every missing object.
     missing: Vec<(u32, ObjectId)>,
     /// Re-identification candidates per group (see `Memory::recent_by_group`).
     recent_by_group: Vec<(u32, BTreeSet<(StampNs, ObjectId)>)>,
+}
+
+/// The label index [`Memory::from_parts`] derives on a thread of its own.
+struct LabelIndex {
+    label_key: Vec<Option<(Label, LabelKey)>>,
+    /// Per label, its keys.
+    labels: Vec<(Label, BTreeSet<LabelKey>)>,
+    /// Reportable objects with a text (their embeddings are computed afterwards).
+    with_text: Vec<ObjectId>,
 }
 
 /// Everything a memory is, as plain data: what only its history determines. Every index and
@@ -521,12 +527,13 @@ impl Memory {
         m.stats = parts.stats;
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
-        // per item) and on two cores: the relations here (a sweep over the anchors, which needs
-        // no k-d tree) while the k-d trees and everything else are derived beside them.
+        // per item) and on three threads: the relations here (a sweep over the anchors, which
+        // needs no k-d tree), the label index on one thread and the k-d trees and everything
+        // else on another.
         let mut object_index = std::mem::replace(&mut m.object_index, PointIndex::new(0.0));
         let mut place_index = std::mem::replace(&mut m.place_index, PointIndex::new(0.0));
         let mut closed_index = std::mem::replace(&mut m.closed_index, PointIndex::new(0.0));
-        let (relations, rev, (object_index, derived)) = std::thread::scope(|scope| {
+        let (relations, rev, labels, (object_index, derived)) = std::thread::scope(|scope| {
             let m = &m;
             let beside = scope.spawn(move || {
                 object_index.bulk_load(
@@ -544,6 +551,7 @@ impl Memory {
                 );
                 (object_index, m.derive_in_bulk(place_index, closed_index))
             });
+            let labels = scope.spawn(move || m.label_index_in_bulk());
             let relations = m.relations_in_bulk();
             let (relations, rev) = sorted_both_ways(relations, n_obj);
             // Both come sorted: the sets are bulk-built (the sort inside `collect` only checks).
@@ -555,9 +563,9 @@ impl Memory {
                     Err(p) => std::panic::resume_unwind(p),
                 }
             });
-            match beside.join() {
-                Ok(derived) => (relations, rev, derived),
-                Err(p) => std::panic::resume_unwind(p),
+            match (labels.join(), beside.join()) {
+                (Ok(labels), Ok(derived)) => (relations, rev, labels, derived),
+                (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
             }
         });
         let Derived {
@@ -566,11 +574,14 @@ impl Memory {
             groups,
             next_group,
             object_events,
-            label_key,
-            labels,
             missing,
             recent_by_group,
         } = derived;
+        let LabelIndex {
+            label_key,
+            labels,
+            with_text,
+        } = labels;
         m.object_index = object_index;
         m.recent_by_group.extend(recent_by_group);
         m.place_index = place_index;
@@ -585,10 +596,10 @@ impl Memory {
         }
         for (label, keys) in labels {
             m.ensure_label_embedding(&label);
-            m.label_index.insert(label, keys.into_iter().collect());
+            m.label_index.insert(label, keys);
         }
-        for i in 0..n_obj {
-            m.refresh_text_embedding(ObjectId(i as u32));
+        for id in with_text {
+            m.refresh_text_embedding(id);
         }
         m.relations = relations;
         m.relations_rev = rev;
@@ -623,34 +634,12 @@ impl Memory {
                 object_events[self.resolve(o).index()].push(e.id);
             }
         }
-        // Missing sets and the label index.
-        let mut label_key = vec![None; n_obj];
-        let mut by_label: HashMap<Label, Vec<LabelKey>> = HashMap::new();
-        let mut missing = Vec::new();
-        for (i, o) in self.objects.iter().enumerate() {
-            if !o.retired && o.state == ObjectState::Missing {
-                missing.push((o.group, o.id));
-            }
-            if o.is_reportable() {
-                let key = (
-                    o.state == ObjectState::Missing,
-                    Reverse(o.last_seen_ns),
-                    o.id,
-                );
-                match by_label.get_mut(o.label.as_str()) {
-                    Some(keys) => keys.push(key),
-                    None => {
-                        by_label.insert(o.label.clone(), vec![key]);
-                    }
-                }
-                label_key[i] = Some((o.label.clone(), key));
-            }
-        }
-        let mut labels: Vec<_> = by_label.into_iter().collect();
-        labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (_, keys) in &mut labels {
-            keys.sort_unstable();
-        }
+        let missing = self
+            .objects
+            .iter()
+            .filter(|o| !o.retired && o.state == ObjectState::Missing)
+            .map(|o| (o.group, o.id))
+            .collect();
         // Sorted once, then each group's set is bulk-built (a million one-by-one inserts into
         // a few B-trees cost a third of a second).
         let mut keys: Vec<(u32, StampNs, ObjectId)> = self
@@ -669,10 +658,49 @@ impl Memory {
             groups,
             next_group,
             object_events,
-            label_key,
-            labels,
             missing,
             recent_by_group,
+        }
+    }
+
+    /// The label index of the saved objects (see [`LabelIndex`]), each label's set bulk-built
+    /// from its sorted keys.
+    fn label_index_in_bulk(&self) -> LabelIndex {
+        let mut label_key = vec![None; self.objects.len()];
+        let mut by_label: HashMap<Label, Vec<LabelKey>> = HashMap::new();
+        let mut with_text = Vec::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            if !o.is_reportable() {
+                continue;
+            }
+            let key = (
+                o.state == ObjectState::Missing,
+                Reverse(o.last_seen_ns),
+                o.id,
+            );
+            match by_label.get_mut(o.label.as_str()) {
+                Some(keys) => keys.push(key),
+                None => {
+                    by_label.insert(o.label.clone(), vec![key]);
+                }
+            }
+            label_key[i] = Some((o.label.clone(), key));
+            if o.text.is_some() {
+                with_text.push(o.id);
+            }
+        }
+        let mut labels: Vec<_> = by_label
+            .into_iter()
+            .map(|(label, mut keys)| {
+                keys.sort_unstable();
+                (label, keys.into_iter().collect())
+            })
+            .collect();
+        labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        LabelIndex {
+            label_key,
+            labels,
+            with_text,
         }
     }
 
