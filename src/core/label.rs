@@ -201,8 +201,20 @@ impl Serialize for Label {
 
 impl<'de> Deserialize<'de> for Label {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        Ok(Self::new(&text))
+        // A visitor rather than going through `String` or `Cow<str>` (serde's `Cow` always
+        // owns): a short label is copied from the input straight into place, with no heap
+        // string made and dropped on the way (a million objects hold several labels each).
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Label;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Label, E> {
+                Ok(Label::new(text))
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -227,6 +239,7 @@ mod tests {
             "exactly_23_bytes_long!!",
             "a much longer label than any detector would emit",
             "tasse à café ☕",
+            "a \"quoted\" \\ label",
         ] {
             let label = Label::new(text);
             assert_eq!(label.as_str(), text);
@@ -244,7 +257,13 @@ mod tests {
             assert_eq!(json, serde_json::to_string(text).unwrap());
             let back: Label = serde_json::from_str(&json).unwrap();
             assert_eq!(back, label);
+            // The store's binary encoding (borrowed text) reads back the same.
+            let bytes = postcard::to_allocvec(&label).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(text).unwrap());
+            let back: Label = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(back, label);
         }
+        assert!(serde_json::from_str::<Label>("5").is_err());
     }
 
     #[test]
