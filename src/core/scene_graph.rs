@@ -41,7 +41,8 @@ impl ObjectState {
 
 /// Score-weighted label votes, sorted by label. A small sorted vector rather than a map: an
 /// object holds one to three labels, and at a million objects a B-tree node per object costs
-/// hundreds of megabytes. Serialises as a map (label -> votes).
+/// hundreds of megabytes; labels are [`Label`]s, so a short one needs no heap buffer either.
+/// Serialises as a map (label -> votes).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelVotes(Vec<(Label, f32)>);
 
