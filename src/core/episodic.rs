@@ -90,7 +90,7 @@ pub struct CaptionRecord {
 /// The append-only log, or the part of it kept in RAM.
 ///
 /// Ids are assigned in order and never reused. A store may *evict* the oldest events (they stay
-/// on disk, see [`crate::core::query::ColdEvents`]) and *forget* may erase some: the events in
+/// on disk, see [`crate::core::memory::ColdEvents`]) and *forget* may erase some: the events in
 /// RAM are then a sorted run of ids with gaps. Captions are keyed by their index the same way.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EventLog {

@@ -3,7 +3,7 @@
 //! Owns: the ROS 2 node (discovery info, rosout, parameter services, `/clock` with
 //! `use_sim_time`), the input subscriptions, the service servers, the publishers, and the one
 //! task that owns the [`NodeCore`]. Callbacks only decode (ros2-client's CDR into our
-//! [`super::msg`] types), convert to a [`Cmd`] and enqueue it on a bounded channel; a full
+//! [`super::msg`] types), convert to a `Cmd` and enqueue it on a bounded channel; a full
 //! input queue drops the message and counts it. Everything the node decides is in
 //! [`super::node`].
 

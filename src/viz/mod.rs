@@ -307,7 +307,7 @@ impl RerunViz {
         self.rec.set_timestamp_nanos_since_epoch(TIMELINE, stamp_ns);
     }
 
-    /// Logs a body pose: the robot transform and, every [`TRAJECTORY_STEP_M`], a trajectory
+    /// Logs a body pose: the robot transform and, every `TRAJECTORY_STEP_M`, a trajectory
     /// point.
     pub fn pose(&mut self, pose: &PoseUpdate) {
         if !self.is_enabled() {
