@@ -25,6 +25,7 @@ pub mod ids;
 pub mod label;
 pub mod memory;
 pub mod observation;
+mod prefetch;
 pub mod query;
 pub mod scene_graph;
 pub mod spatial_index;

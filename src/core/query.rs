@@ -16,6 +16,7 @@ use super::geometry::{point_is_finite, to_f32};
 use super::ids::{ObjectId, PlaceId};
 use super::label::Label;
 use super::memory::{normalize_label, ColdEvents, Memory};
+use super::prefetch::prefetch_all;
 use super::scene_graph::{relation_between, BoxShape, MemoryObject, ObjectState, Relation};
 use super::spatial_index::PointIndex;
 use super::time::{StampNs, TimeWindow};
@@ -548,27 +549,37 @@ impl Memory {
         let accept = |obj: &MemoryObject| {
             obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l)
         };
-        // Current (open) placements: the object index holds current positions.
+        // Current (open) placements: the object index holds current positions. The ids are
+        // gathered first, each object's memory prefetched as its id comes out of the tree, and
+        // the objects read after the walk: their cache misses (one or more each, on a large
+        // memory) overlap with each other and with the walk instead of following one another.
+        let mut near_ids: Vec<u32> = Vec::new();
         self.object_index
             .for_each_within(q, radius_m as f32, |raw, _| {
-                let Some(obj) = self.objects.get(raw as usize) else {
-                    return;
-                };
-                if !obj.state.is_present() || !accept(obj) {
-                    return;
-                }
-                let Some(start_ns) = obj.open_since_ns else {
-                    return;
-                };
-                if window.overlaps(start_ns, StampNs::MAX) {
-                    found.push((
-                        obj.id,
-                        dist(&obj.position_world),
-                        arr(&obj.position_world),
-                        obj.last_seen_ns,
-                    ));
+                if let Some(obj) = self.objects.get(raw as usize) {
+                    prefetch_all(obj);
+                    near_ids.push(raw);
                 }
             });
+        for raw in near_ids {
+            let Some(obj) = self.objects.get(raw as usize) else {
+                continue;
+            };
+            if !obj.state.is_present() || !accept(obj) {
+                continue;
+            }
+            let Some(start_ns) = obj.open_since_ns else {
+                continue;
+            };
+            if window.overlaps(start_ns, StampNs::MAX) {
+                found.push((
+                    obj.id,
+                    dist(&obj.position_world),
+                    arr(&obj.position_world),
+                    obj.last_seen_ns,
+                ));
+            }
+        }
         // Closed placements: evidence from first to last sighting there.
         self.closed_index
             .for_each_within(q, radius_m as f32, |raw, _| {
@@ -591,10 +602,12 @@ impl Memory {
                     ));
                 }
             });
+
         found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         found.dedup_by_key(|f| f.0);
         found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         found.truncate(k);
+
         let hits: Vec<ObjectHit> = found
             .into_iter()
             .filter_map(|(id, d, pos, last_seen)| {

@@ -12,6 +12,11 @@
 //! size are merged. Small position updates (within `slack_m` of the indexed position) only
 //! change the stored current position; queries search `radius + slack` and check exact distances
 //! against current positions, so results are exact. Stores ids only, never payloads.
+//!
+//! Most ids are *clean*: indexed once, at their current position, and not changed since. Their
+//! tree entry alone answers a query (the tree holds x and y, the entry carries z), so a query
+//! touches the per-id arrays only for the few *dirty* ids (moved, removed or re-indexed since
+//! the last [`PointIndex::compact`]), found in a bitset small enough to stay in cache.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,10 +26,20 @@ use kiddo::{Eytzinger, KdTree, SquaredEuclidean, VecOfArenas};
 const LEAF_POINTS: usize = 32;
 /// One `(id, version)` entry per item.
 type Entry = (u32, u32);
-/// Kiddo's immutable tree layout (as `ImmutableKdTree`), its items the entries themselves: a hit
-/// carries its id and version, with no lookup in a side array (a cache miss per hit on a large
+
+/// What a tree stores per point: its entry and the z of its indexed position, so a hit on a
+/// clean id is checked in 3D without a lookup in a side array (a cache miss per hit on a large
 /// index).
-type Tree = KdTree<f32, Entry, Eytzinger, VecOfArenas<f32, Entry, 2, LEAF_POINTS>, 2, LEAF_POINTS>;
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd)]
+struct TreeItem {
+    id: u32,
+    version: u32,
+    z: f32,
+}
+
+/// Kiddo's immutable tree layout (as `ImmutableKdTree`), its items [`TreeItem`]s.
+type Tree =
+    KdTree<f32, TreeItem, Eytzinger, VecOfArenas<f32, TreeItem, 2, LEAF_POINTS>, 2, LEAF_POINTS>;
 
 /// Entries kept in the linear buffer before they become a tree.
 const BUFFER_CAP: usize = 1024;
@@ -55,6 +70,10 @@ pub struct PointIndex {
     slots: Vec<Slot>,
     /// Position at which each id is indexed.
     indexed: Vec<[f32; 3]>,
+    /// One bit per id: set when the id changed (moved, removed, re-indexed) since the last
+    /// [`PointIndex::compact`], so its tree entries may be stale or away from its current
+    /// position. Clear bits let a query trust the tree entry alone.
+    dirty: Vec<u64>,
     slack_m: f32,
     len: usize,
     /// Queries answered since the trees last changed shape (drives [`PointIndex::maintain`]).
@@ -76,11 +95,16 @@ fn build_tree(
     entries: &[Entry],
     indexed: &[[f32; 3]],
 ) -> Result<Tree, kiddo::kd_tree::ConstructionError> {
-    let items: Vec<(Entry, [f32; 2])> = entries
+    let items: Vec<(TreeItem, [f32; 2])> = entries
         .iter()
         .map(|e| {
             let p = indexed[e.0 as usize];
-            (*e, [p[0], p[1]])
+            let item = TreeItem {
+                id: e.0,
+                version: e.1,
+                z: p[2],
+            };
+            (item, [p[0], p[1]])
         })
         .collect();
     Tree::new_from_entries(&items)
@@ -101,6 +125,7 @@ impl PointIndex {
             buffer: Vec::new(),
             slots: Vec::new(),
             indexed: Vec::new(),
+            dirty: Vec::new(),
             slack_m: if slack_m.is_finite() {
                 slack_m.max(0.0)
             } else {
@@ -146,8 +171,22 @@ impl PointIndex {
                 },
             );
             self.indexed.resize(i + 1, [0.0; 3]);
+            self.dirty.resize(i / 64 + 1, 0);
         }
         i
+    }
+
+    fn mark_dirty(&mut self, i: usize) {
+        if let Some(word) = self.dirty.get_mut(i / 64) {
+            *word |= 1 << (i % 64);
+        }
+    }
+
+    fn is_dirty(&self, id: u32) -> bool {
+        let i = id as usize;
+        self.dirty
+            .get(i / 64)
+            .is_none_or(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// Inserts `id` at `position`, or moves it there if it is already live. Non-finite positions
@@ -160,6 +199,7 @@ impl PointIndex {
         let i = self.grow_to(id);
         self.slots[i].current = position;
         if self.slots[i].version != 0 {
+            self.mark_dirty(i);
             let d2 = dist2(&self.indexed[i], &position);
             if d2 <= self.slack_m * self.slack_m {
                 return;
@@ -186,10 +226,12 @@ impl PointIndex {
                 continue;
             }
             let i = self.grow_to(id);
-            let slot = &mut self.slots[i];
-            if slot.version == 0 {
+            if self.slots[i].version == 0 {
                 self.len += 1;
+            } else {
+                self.mark_dirty(i);
             }
+            let slot = &mut self.slots[i];
             slot.current = position;
             slot.version = slot.version.wrapping_add(1).max(1);
             self.indexed[i] = position;
@@ -205,6 +247,7 @@ impl PointIndex {
             if slot.version != 0 {
                 slot.version = 0;
                 self.len -= 1;
+                self.mark_dirty(i);
             }
         }
     }
@@ -269,8 +312,16 @@ impl PointIndex {
         let mut entries = carried;
         entries.sort_unstable();
         entries.dedup();
+        // Everything is re-indexed at its current position, once: every id is clean again.
+        for e in &entries {
+            let i = e.0 as usize;
+            self.indexed[i] = self.slots[i].current;
+        }
         match build_tree(&entries, &self.indexed) {
-            Ok(tree) => self.levels.push(Level { tree, entries }),
+            Ok(tree) => {
+                self.levels.push(Level { tree, entries });
+                self.dirty.fill(0);
+            }
             Err(_) => self.buffer = entries,
         }
     }
@@ -278,17 +329,6 @@ impl PointIndex {
     /// Calls `f(id, squared_distance)` for every live id within `radius_m` of `query` (inclusive),
     /// each exactly once, in no particular order.
     pub fn for_each_within(&self, query: [f32; 3], radius_m: f32, mut f: impl FnMut(u32, f32)) {
-        self.for_each_within_at(query, radius_m, |id, d2, _| f(id, d2));
-    }
-
-    /// Like [`PointIndex::for_each_within`], also passing each id's current position (read from
-    /// the index's compact arrays, so callers can filter before touching their own records).
-    pub fn for_each_within_at(
-        &self,
-        query: [f32; 3],
-        radius_m: f32,
-        mut f: impl FnMut(u32, f32, [f32; 3]),
-    ) {
         if !(radius_m.is_finite() && radius_m >= 0.0 && query.iter().all(|c| c.is_finite())) {
             return;
         }
@@ -296,21 +336,6 @@ impl PointIndex {
         let r2 = radius_m * radius_m;
         let search = radius_m + self.slack_m;
         let search2 = search * search;
-        // A live entry (its version current) within the radius, checked at its current position.
-        let mut check = |entry: Entry| {
-            let Some(slot) = self
-                .slots
-                .get(entry.0 as usize)
-                .filter(|s| s.version == entry.1)
-            else {
-                return;
-            };
-            let pos = slot.current;
-            let d2 = dist2(&pos, &query);
-            if d2 <= r2 {
-                f(entry.0, d2, pos);
-            }
-        };
         for level in &self.levels {
             // `visit` walks the hits without collecting them: no allocation per query and level.
             level
@@ -318,11 +343,35 @@ impl PointIndex {
                 .query(&[query[0], query[1]])
                 .within::<SquaredEuclidean<f32>>(search2)
                 .unsorted()
-                .visit(|hit| check(hit.item));
+                .with_distances()
+                .visit(|hit| {
+                    let item = hit.item;
+                    let d2 = if self.is_dirty(item.id) {
+                        self.live_dist2((item.id, item.version), &query)
+                    } else {
+                        // Clean: the id's only entry, live, at its current position.
+                        let dz = item.z - query[2];
+                        Some(hit.distance + dz * dz)
+                    };
+                    if let Some(d2) = d2.filter(|d2| *d2 <= r2) {
+                        f(item.id, d2);
+                    }
+                });
         }
         for entry in &self.buffer {
-            check(*entry);
+            if let Some(d2) = self.live_dist2(*entry, &query).filter(|d2| *d2 <= r2) {
+                f(entry.0, d2);
+            }
         }
+    }
+
+    /// Squared distance from `query` to the entry's id at its current position, if the entry is
+    /// live (its version current).
+    fn live_dist2(&self, entry: Entry, query: &[f32; 3]) -> Option<f32> {
+        self.slots
+            .get(entry.0 as usize)
+            .filter(|s| s.version == entry.1)
+            .map(|s| dist2(&s.current, query))
     }
 
     /// Ids within `radius_m` of `query`, sorted by distance then id.
@@ -456,6 +505,27 @@ mod tests {
         idx.maintain();
         assert_eq!(idx.level_count(), 1);
         assert_eq!(idx.within([42.0, 0.0, 0.0], 0.1).len(), 1);
+    }
+
+    #[test]
+    fn compaction_leaves_every_id_clean_and_changes_make_ids_dirty() {
+        let mut idx = PointIndex::new(0.1);
+        for id in 0..3000u32 {
+            idx.upsert(id, [id as f32 * 0.01, 0.0, 0.0]);
+        }
+        idx.upsert(10, [0.12, 0.0, 0.0]); // within slack: current position moves
+        idx.upsert(20, [50.0, 0.0, 0.0]); // re-indexed
+        idx.remove(30);
+        assert!(idx.is_dirty(10) && idx.is_dirty(20) && idx.is_dirty(30));
+        assert!(!idx.is_dirty(40), "a new id is indexed where it is");
+        idx.compact();
+        assert!((0..3000).all(|id| !idx.is_dirty(id)));
+        // Queries answered from the tree entries alone see the compacted positions.
+        assert_eq!(idx.within([0.12, 0.0, 0.0], 0.001).len(), 2); // ids 10 and 12
+        assert_eq!(idx.within([50.0, 0.0, 0.0], 0.001)[0].0, 20);
+        assert!(idx.within([0.3, 0.0, 0.0], 0.001).is_empty());
+        idx.upsert(10, [0.13, 0.0, 0.0]);
+        assert!(idx.is_dirty(10));
     }
 
     #[test]
