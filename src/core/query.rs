@@ -17,7 +17,9 @@ use super::ids::{ObjectId, PlaceId};
 use super::label::Label;
 use super::memory::{normalize_label, ColdEvents, Memory};
 use super::prefetch::prefetch_all;
-use super::scene_graph::{relation_between, BoxShape, MemoryObject, ObjectState, Relation};
+use super::scene_graph::{
+    relation_between, BoxShape, MemoryObject, ObjectState, Placement, Relation,
+};
 use super::spatial_index::PointIndex;
 use super::time::{StampNs, TimeWindow};
 
@@ -580,28 +582,41 @@ impl Memory {
                 ));
             }
         }
-        // Closed placements: evidence from first to last sighting there.
+        // Closed placements: evidence from first to last sighting there. Same overlap of
+        // misses, in two steps: placements prefetched during the walk, then the objects of
+        // those in the window prefetched before `accept` reads them.
+        let mut closed_ids: Vec<u32> = Vec::new();
         self.closed_index
             .for_each_within(q, radius_m as f32, |raw, _| {
-                let Some(p) = self.placements.get(raw as usize) else {
-                    return;
-                };
-                if !window.overlaps(p.start_ns, p.last_seen_ns) {
-                    return;
-                }
-                let id = self.resolve(p.object);
-                let Some(obj) = self.objects.get(id.index()) else {
-                    return;
-                };
-                if accept(obj) {
-                    found.push((
-                        id,
-                        dist(&p.position_world),
-                        arr(&p.position_world),
-                        p.last_seen_ns,
-                    ));
+                if let Some(p) = self.placements.get(raw as usize) {
+                    prefetch_all(p);
+                    closed_ids.push(raw);
                 }
             });
+        let mut in_window: Vec<(ObjectId, &Placement)> = Vec::with_capacity(closed_ids.len());
+        for raw in closed_ids {
+            let Some(p) = self.placements.get(raw as usize) else {
+                continue;
+            };
+            if !window.overlaps(p.start_ns, p.last_seen_ns) {
+                continue;
+            }
+            let id = self.resolve(p.object);
+            if let Some(obj) = self.objects.get(id.index()) {
+                prefetch_all(obj);
+                in_window.push((id, p));
+            }
+        }
+        for (id, p) in in_window {
+            if self.objects.get(id.index()).is_some_and(accept) {
+                found.push((
+                    id,
+                    dist(&p.position_world),
+                    arr(&p.position_world),
+                    p.last_seen_ns,
+                ));
+            }
+        }
 
         found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         found.dedup_by_key(|f| f.0);
