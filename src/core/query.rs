@@ -555,18 +555,15 @@ impl Memory {
         // gathered first, each object's memory prefetched as its id comes out of the tree, and
         // the objects read after the walk: their cache misses (one or more each, on a large
         // memory) overlap with each other and with the walk instead of following one another.
-        let mut near_ids: Vec<u32> = Vec::new();
+        let mut near: Vec<&MemoryObject> = Vec::new();
         self.object_index
             .for_each_within(q, radius_m as f32, |raw, _| {
                 if let Some(obj) = self.objects.get(raw as usize) {
                     prefetch_all(obj);
-                    near_ids.push(raw);
+                    near.push(obj);
                 }
             });
-        for raw in near_ids {
-            let Some(obj) = self.objects.get(raw as usize) else {
-                continue;
-            };
+        for obj in near {
             if !obj.state.is_present() || !accept(obj) {
                 continue;
             }
@@ -585,30 +582,28 @@ impl Memory {
         // Closed placements: evidence from first to last sighting there. Same overlap of
         // misses, in two steps: placements prefetched during the walk, then the objects of
         // those in the window prefetched before `accept` reads them.
-        let mut closed_ids: Vec<u32> = Vec::new();
+        let mut closed: Vec<&Placement> = Vec::new();
         self.closed_index
             .for_each_within(q, radius_m as f32, |raw, _| {
                 if let Some(p) = self.placements.get(raw as usize) {
                     prefetch_all(p);
-                    closed_ids.push(raw);
+                    closed.push(p);
                 }
             });
-        let mut in_window: Vec<(ObjectId, &Placement)> = Vec::with_capacity(closed_ids.len());
-        for raw in closed_ids {
-            let Some(p) = self.placements.get(raw as usize) else {
-                continue;
-            };
+        let mut in_window: Vec<(ObjectId, &Placement, &MemoryObject)> =
+            Vec::with_capacity(closed.len());
+        for p in closed {
             if !window.overlaps(p.start_ns, p.last_seen_ns) {
                 continue;
             }
             let id = self.resolve(p.object);
             if let Some(obj) = self.objects.get(id.index()) {
                 prefetch_all(obj);
-                in_window.push((id, p));
+                in_window.push((id, p, obj));
             }
         }
-        for (id, p) in in_window {
-            if self.objects.get(id.index()).is_some_and(accept) {
+        for (id, p, obj) in in_window {
+            if accept(obj) {
                 found.push((
                     id,
                     dist(&p.position_world),
