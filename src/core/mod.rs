@@ -29,6 +29,7 @@ mod prefetch;
 pub mod query;
 pub mod scene_graph;
 pub mod spatial_index;
+mod stack_buf;
 pub mod time;
 
 pub use config::MemoryConfig;

@@ -21,6 +21,7 @@ use super::scene_graph::{
     relation_between, BoxShape, MemoryObject, ObjectState, Placement, Relation,
 };
 use super::spatial_index::PointIndex;
+use super::stack_buf::StackBuf;
 use super::time::{StampNs, TimeWindow};
 
 /// What a query is about.
@@ -201,6 +202,9 @@ fn arr(p: &Point3<f64>) -> [f64; 3] {
 fn arr32(p: &[f32; 3]) -> [f64; 3] {
     [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])]
 }
+
+/// Candidates a near query keeps on the stack per list before spilling to the heap.
+const NEAR_INLINE: usize = 16;
 
 fn hit(obj: &MemoryObject, score: f32) -> ObjectHit {
     ObjectHit {
@@ -545,8 +549,10 @@ impl Memory {
         }
         let q = to_f32(point);
         // Matching placements as (object, distance, position, last sighting there); an object may
-        // match through several placements: the closest one is kept.
-        let mut found: Vec<(ObjectId, f64, [f64; 3], StampNs)> = Vec::new();
+        // match through several placements: the closest one is kept. The lists of this query
+        // are short (a few candidates on average) and live on the stack.
+        let mut found: StackBuf<(ObjectId, f64, [f64; 3], StampNs), NEAR_INLINE> =
+            StackBuf::new((ObjectId(0), 0.0, [0.0; 3], 0));
         let dist = |pos: &Point3<f64>| (pos - point).norm();
         let accept = |obj: &MemoryObject| {
             obj.is_reportable() && label.as_ref().is_none_or(|l| &obj.label == l)
@@ -555,15 +561,15 @@ impl Memory {
         // gathered first, each object's memory prefetched as its id comes out of the tree, and
         // the objects read after the walk: their cache misses (one or more each, on a large
         // memory) overlap with each other and with the walk instead of following one another.
-        let mut near: Vec<&MemoryObject> = Vec::new();
+        let mut near: StackBuf<Option<&MemoryObject>, NEAR_INLINE> = StackBuf::new(None);
         self.object_index
             .for_each_within(q, radius_m as f32, |raw, _| {
                 if let Some(obj) = self.objects.get(raw as usize) {
                     prefetch_all(obj);
-                    near.push(obj);
+                    near.push(Some(obj));
                 }
             });
-        for obj in near {
+        for obj in near.as_slice().iter().flatten() {
             if !obj.state.is_present() || !accept(obj) {
                 continue;
             }
@@ -582,30 +588,30 @@ impl Memory {
         // Closed placements: evidence from first to last sighting there. Same overlap of
         // misses, in two steps: placements prefetched during the walk, then the objects of
         // those in the window prefetched before `accept` reads them.
-        let mut closed: Vec<&Placement> = Vec::new();
+        let mut closed: StackBuf<Option<&Placement>, NEAR_INLINE> = StackBuf::new(None);
         self.closed_index
             .for_each_within(q, radius_m as f32, |raw, _| {
                 if let Some(p) = self.placements.get(raw as usize) {
                     prefetch_all(p);
-                    closed.push(p);
+                    closed.push(Some(p));
                 }
             });
-        let mut in_window: Vec<(ObjectId, &Placement, &MemoryObject)> =
-            Vec::with_capacity(closed.len());
-        for p in closed {
+        let mut in_window: StackBuf<Option<(ObjectId, &Placement, &MemoryObject)>, NEAR_INLINE> =
+            StackBuf::new(None);
+        for p in closed.as_slice().iter().flatten() {
             if !window.overlaps(p.start_ns, p.last_seen_ns) {
                 continue;
             }
             let id = self.resolve(p.object);
             if let Some(obj) = self.objects.get(id.index()) {
                 prefetch_all(obj);
-                in_window.push((id, p, obj));
+                in_window.push(Some((id, p, obj)));
             }
         }
-        for (id, p, obj) in in_window {
+        for (id, p, obj) in in_window.as_slice().iter().flatten() {
             if accept(obj) {
                 found.push((
-                    id,
+                    *id,
                     dist(&p.position_world),
                     arr(&p.position_world),
                     p.last_seen_ns,
@@ -613,14 +619,24 @@ impl Memory {
             }
         }
 
+        let found = found.as_mut_slice();
+        // Stable: of placements of one object at the same distance the first pushed wins.
         found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        found.dedup_by_key(|f| f.0);
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        found.truncate(k);
+        // Closest placement per object (first of each id run), then by distance (ids unique).
+        let mut kept = 0;
+        for i in 0..found.len() {
+            if kept == 0 || found[kept - 1].0 != found[i].0 {
+                found[kept] = found[i];
+                kept += 1;
+            }
+        }
+        let found = &mut found[..kept];
+        found.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let found = &found[..found.len().min(k)];
 
         let hits: Vec<ObjectHit> = found
-            .into_iter()
-            .filter_map(|(id, d, pos, last_seen)| {
+            .iter()
+            .filter_map(|&(id, d, pos, last_seen)| {
                 let obj = self.object(id)?;
                 let mut h = hit(obj, 1.0);
                 h.position_world = pos;
