@@ -50,15 +50,15 @@ pub struct MemoryConfig {
     pub tentative_max_misses: u32,
     /// Pixels from the image border inside which an object does not count as expected.
     pub frustum_margin_px: f64,
-    /// Base tolerance of the occlusion test, m: depth closer than the object's centre by more
-    /// than this plus half the object's largest extent plus `occlusion_depth_fraction` of its
-    /// depth counts as something in front of it.
+    /// Base tolerance of the occlusion test, m: depth closer than the object's top (the centre
+    /// of its upper face) by more than this plus half the object's largest extent plus
+    /// `occlusion_depth_fraction` of its depth counts as something in front of it.
     pub occlusion_margin_m: f64,
     /// Depth-proportional part of the occlusion tolerance (sensor noise grows with range).
     pub occlusion_depth_fraction: f64,
-    /// Half-size of the pixel window (full-resolution pixels) around an object's projection: the
-    /// object counts as in view when at least half of the depth pixels there are not in front
-    /// of it (robust to depth edges and coarse depth images).
+    /// Half-size of the pixel window (full-resolution pixels) around the projection of an object's
+    /// top: the object counts as in view when at least half of the depth pixels there are not in
+    /// front of it (robust to depth edges and coarse depth images).
     pub occlusion_window_px: f64,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,

@@ -369,6 +369,11 @@ impl Memory {
                 continue;
             }
             if let Some(depth) = &obs.depth {
+                // Tested at the top of the object: it rests on a surface, and an estimate a
+                // little low (position noise) would put its centre behind that surface in the
+                // depth image, hiding an empty spot.
+                let top_world = obj.position_world + Vector3::new(0.0, 0.0, 0.5 * obj.extent_m.z);
+                let p_cam = camera_from_world * top_world;
                 let Some((u, v)) = obs.camera.project(&p_cam) else {
                     continue;
                 };
