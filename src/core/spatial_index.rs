@@ -10,8 +10,9 @@
 //! on one coordinate, but cannot change; so the index keeps a logarithmic set of immutable trees
 //! (Bentley–Saxe): inserts go to a small buffer, full buffers become trees, and trees of similar
 //! size are merged. Small position updates (within `slack_m` of the indexed position) only
-//! change the stored current position; queries search `radius + slack` and check exact distances
-//! against current positions, so results are exact. Stores ids only, never payloads.
+//! change the stored current position; queries search the radius plus the largest such offset
+//! (none after a compaction) and check exact distances against current positions, so results
+//! are exact. Stores ids only, never payloads.
 //!
 //! Most ids are *clean*: indexed once, at their current position, and not changed since. Their
 //! tree entry alone answers a query (the tree holds x and y, the entry carries z), so a query
@@ -75,6 +76,10 @@ pub struct PointIndex {
     /// position. Clear bits let a query trust the tree entry alone.
     dirty: Vec<u64>,
     slack_m: f32,
+    /// Largest distance between a live id's current and indexed positions since the last
+    /// [`PointIndex::compact`] (at most `slack_m`): queries search this much further than asked.
+    /// Zero after a compaction, so a settled index searches exactly the radius asked for.
+    max_offset_m: f32,
     len: usize,
     /// Queries answered since the trees last changed shape (drives [`PointIndex::maintain`]).
     queries_since_change: AtomicU64,
@@ -131,6 +136,7 @@ impl PointIndex {
             } else {
                 0.0
             },
+            max_offset_m: 0.0,
             len: 0,
             queries_since_change: AtomicU64::new(0),
         }
@@ -202,6 +208,7 @@ impl PointIndex {
             self.mark_dirty(i);
             let d2 = dist2(&self.indexed[i], &position);
             if d2 <= self.slack_m * self.slack_m {
+                self.max_offset_m = self.max_offset_m.max(d2.sqrt());
                 return;
             }
         } else {
@@ -321,6 +328,7 @@ impl PointIndex {
             Ok(tree) => {
                 self.levels.push(Level { tree, entries });
                 self.dirty.fill(0);
+                self.max_offset_m = 0.0;
             }
             Err(_) => self.buffer = entries,
         }
@@ -334,7 +342,13 @@ impl PointIndex {
         }
         self.queries_since_change.fetch_add(1, Ordering::Relaxed);
         let r2 = radius_m * radius_m;
-        let search = radius_m + self.slack_m;
+        // Ids within `max_offset_m` of where they are indexed: a small absolute allowance
+        // covers rounding in that bound (none is needed when every id sits where indexed).
+        let search = if self.max_offset_m > 0.0 {
+            radius_m + self.max_offset_m + 1e-4
+        } else {
+            radius_m
+        };
         let search2 = search * search;
         for level in &self.levels {
             // `visit` walks the hits without collecting them: no allocation per query and level.
@@ -505,6 +519,30 @@ mod tests {
         idx.maintain();
         assert_eq!(idx.level_count(), 1);
         assert_eq!(idx.within([42.0, 0.0, 0.0], 0.1).len(), 1);
+    }
+
+    #[test]
+    fn queries_reach_ids_moved_within_the_slack_and_compaction_drops_the_extra_reach() {
+        let mut idx = PointIndex::new(0.05);
+        idx.bulk_load([(0, [0.0, 0.0, 0.0]), (1, [5.0, 5.0, 0.0])]);
+        assert_eq!(idx.max_offset_m, 0.0);
+        // A small move stays in the tree at its old spot: 1.03 m from the query, 1.0 m now.
+        idx.upsert(0, [0.03, 0.0, 0.0]);
+        assert!((idx.max_offset_m - 0.03).abs() < 1e-6);
+        assert_eq!(idx.level_count(), 1);
+        let ids = |idx: &PointIndex| -> Vec<u32> {
+            idx.within([1.03, 0.0, 0.0], 1.0)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        assert_eq!(ids(&idx), vec![0]);
+        idx.compact();
+        assert_eq!(idx.max_offset_m, 0.0);
+        assert_eq!(ids(&idx), vec![0]);
+        // Just out of reach.
+        idx.upsert(0, [0.0, 0.0, 0.0]);
+        assert!(idx.within([1.03, 0.0, 0.0], 1.0).is_empty());
     }
 
     #[test]
