@@ -441,7 +441,7 @@ pub fn visible_depth(
 }
 
 /// Renders a coarse depth image by ray casting the occluders.
-fn render_depth(
+pub fn render_depth(
     camera: &PinholeCamera,
     world_from_camera: &Isometry3<f64>,
     occluders: &[Aabb],

@@ -240,52 +240,35 @@ fn an_object_refound_where_it_was_reappears_and_does_not_move() {
     }
 }
 
-/// A 64 x 48 depth image seen from the robot at the origin (yaw 0): a table top at
-/// `table_top_z` m from x = 1.4 to 2.6 m (|y| < 0.6 m), a wall at x = 4 m, and optionally a
-/// screen across the whole view `screen_m` in front of the camera.
-fn depth_view(table_top_z: f64, screen_m: Option<f32>) -> mnemo::core::DepthImage {
+/// A 64 x 48 depth image seen from the robot at the origin (yaw 0), rendered by the simulator:
+/// a table top at `table_top_z` m from x = 1.4 to 2.6 m (|y| < 0.6 m), a wall at x = 4 m, and
+/// optionally a screen across the whole view `screen_m` in front of the camera.
+fn depth_view(table_top_z: f64, screen_m: Option<f64>) -> mnemo::core::DepthImage {
+    use mnemo::sim::world::Aabb;
+    use nalgebra::{Point3, Vector3};
     let camera = mnemo::core::geometry::PinholeCamera::vga_default();
     let world_from_camera = keyframe(T0, 0.0, 0.0, 0.0, vec![]).world_from_camera;
-    let origin = world_from_camera.translation.vector;
-    let (w, h) = (64u32, 48u32);
-    let mut depth_m = Vec::with_capacity((w * h) as usize);
-    for row in 0..h {
-        for col in 0..w {
-            let u = (f64::from(col) + 0.5) * f64::from(camera.width_px) / f64::from(w);
-            let v = (f64::from(row) + 0.5) * f64::from(camera.height_px) / f64::from(h);
-            // Ray with unit optical depth, so the hit's parameter is its depth.
-            let ray_cam = nalgebra::Vector3::new(
-                (u - camera.cx_px) / camera.fx_px,
-                (v - camera.cy_px) / camera.fy_px,
-                1.0,
-            );
-            let ray = world_from_camera.rotation * ray_cam;
-            let mut d = f64::INFINITY;
-            if ray.z < 0.0 {
-                let t = (table_top_z - origin.z) / ray.z;
-                let p = origin + ray * t;
-                if (1.4..=2.6).contains(&p.x) && p.y.abs() < 0.6 {
-                    d = t;
-                }
-            }
-            if d.is_infinite() && ray.x > 0.0 {
-                d = (4.0 - origin.x) / ray.x;
-            }
-            let d = d.min(10.0) as f32;
-            depth_m.push(screen_m.map_or(d, |s| s.min(d)));
-        }
+    let mut boxes = vec![
+        Aabb::centered(
+            Point3::new(2.0, 0.0, table_top_z - 0.02),
+            Vector3::new(1.2, 1.2, 0.04),
+        ),
+        Aabb::centered(Point3::new(4.05, 0.0, 1.5), Vector3::new(0.1, 20.0, 3.0)),
+    ];
+    if let Some(d) = screen_m {
+        // Camera at x = 0.1 m, looking 15 degrees down: a wall whose near face is `d` ahead.
+        boxes.push(Aabb::centered(
+            Point3::new(0.1 + d + 0.05, 0.0, 1.0),
+            Vector3::new(0.1, 20.0, 4.0),
+        ));
     }
-    mnemo::core::DepthImage {
-        width_px: w,
-        height_px: h,
-        depth_m,
-    }
+    mnemo::sim::scenario::render_depth(&camera, &world_from_camera, &boxes, 64, 48)
 }
 
 /// A book on a table, its centre estimated 3 cm below the table top (position noise), then an
 /// hour later the spot is empty in views whose depth shows the bare table (`screen`: or a
 /// screen in front of everything). Returns the book's state afterwards.
-fn book_on_table_after_empty_views(screen_m: Option<f32>) -> ObjectState {
+fn book_on_table_after_empty_views(screen_m: Option<f64>) -> ObjectState {
     let mut m = memory_with(|_| {});
     let mut t = T0;
     for _ in 0..4 {
