@@ -96,6 +96,32 @@ impl PinholeCamera {
         )
     }
 
+    /// A ball enclosing everything the camera can see (the view frustum out to `max_depth_m`),
+    /// centred on the optical axis: `(distance of the centre from the camera along the axis,
+    /// radius)`, both in metres. It is the smallest such ball through the camera centre and the
+    /// four corners of the far image plane, so it holds the whole frustum. For a usual field of
+    /// view its radius is well under `max_depth_m` (VGA at 525 px focal length: 3.95 m for 5 m),
+    /// while a ball of radius `max_depth_m` around the camera holds twice the volume and still
+    /// misses the far corners (6.3 m from the camera).
+    pub fn frustum_ball(&self) -> (f64, f64) {
+        let d = self.max_depth_m;
+        let corner2 = |u: f64, v: f64| {
+            let x = (u - self.cx_px) / self.fx_px * d;
+            let y = (v - self.cy_px) / self.fy_px * d;
+            x * x + y * y
+        };
+        let (w, h) = (f64::from(self.width_px), f64::from(self.height_px));
+        let lateral2 = corner2(0.0, 0.0)
+            .max(corner2(w, 0.0))
+            .max(corner2(0.0, h))
+            .max(corner2(w, h));
+        // Equidistant from the camera centre and the far corners: t = (l^2 + d^2) / 2d, unless
+        // that lies beyond the far plane (a field of view wider than 90 degrees).
+        let t = ((lateral2 + d * d) / (2.0 * d)).min(d);
+        let radius = t.max((lateral2 + (d - t) * (d - t)).sqrt());
+        (t, radius)
+    }
+
     /// Whether a camera-frame point projects inside the image, at least `margin_px` from every
     /// border, and lies inside the depth range.
     pub fn sees(&self, point_camera: &Point3<f64>, margin_px: f64) -> bool {
@@ -258,6 +284,47 @@ mod tests {
         assert!(!cam.sees(&Point3::new(0.0, 0.0, -1.0), 0.0));
         // 1 m to the right at 1 m depth projects at u = 844 > 639.
         assert!(!cam.sees(&Point3::new(1.0, 0.0, 1.0), 0.0));
+    }
+
+    #[test]
+    fn the_frustum_ball_holds_every_visible_point_and_is_smaller_than_the_depth_range() {
+        let mut wide = PinholeCamera::vga_default();
+        wide.fx_px = 150.0;
+        wide.fy_px = 150.0;
+        let mut off_centre = PinholeCamera::vga_default();
+        off_centre.cx_px = 100.0;
+        off_centre.cy_px = 400.0;
+        for cam in [PinholeCamera::vga_default(), wide, off_centre] {
+            let (t, r) = cam.frustum_ball();
+            let centre = Point3::new(0.0, 0.0, t);
+            let mut farthest: f64 = 0.0;
+            for iu in 0..=32 {
+                for iv in 0..=24 {
+                    for iz in 0..=20 {
+                        // Pixel centres from the first to the last (a hair inside the border).
+                        let (u, v) = (
+                            1e-6 + f64::from(iu) / 32.0 * (f64::from(cam.width_px) - 1.0 - 2e-6),
+                            1e-6 + f64::from(iv) / 24.0 * (f64::from(cam.height_px) - 1.0 - 2e-6),
+                        );
+                        let z = cam.min_depth_m
+                            + f64::from(iz) / 20.0 * (cam.max_depth_m - cam.min_depth_m);
+                        let p = cam.back_project(u, v, z);
+                        assert!(cam.sees(&p, 0.0));
+                        farthest = farthest.max((p - centre).norm());
+                    }
+                }
+            }
+            assert!(farthest <= r + 1e-9, "{farthest} > {r}");
+            // Tight: a far corner lies on the sphere (within the sampling).
+            assert!(farthest >= r - 0.05, "{farthest} << {r}");
+        }
+        // A usual camera: clearly smaller than a ball of the depth range around the camera, and
+        // that ball would miss the far corners (a corner at 5 m depth is 6.3 m away).
+        let cam = PinholeCamera::vga_default();
+        let (_, r) = cam.frustum_ball();
+        assert!(r < 0.85 * cam.max_depth_m, "{r}");
+        let corner = cam.back_project(0.0, 0.0, cam.max_depth_m);
+        assert!(corner.coords.norm() > 1.2 * cam.max_depth_m);
     }
 
     #[test]

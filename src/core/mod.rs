@@ -20,6 +20,7 @@ pub mod config;
 pub mod embed;
 pub mod episodic;
 pub mod error;
+mod fast_hash;
 pub mod geometry;
 pub mod ids;
 pub mod label;

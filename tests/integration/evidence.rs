@@ -2,7 +2,7 @@
 //! look-alike, misses a second apart, and a look-alike that turned up elsewhere: each of those
 //! tests runs once with the rule and once with it turned off in the config, and checks the
 //! outcomes differ. Then the depth check of a miss: an empty spot on a table counts, a spot
-//! hidden behind something nearer does not.
+//! hidden behind something nearer does not; and a spot in a far corner of the view counts.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -299,4 +299,29 @@ fn an_object_hidden_behind_something_nearer_is_not_declared_missing() {
         book_on_table_after_empty_views(Some(1.0)),
         ObjectState::Present
     );
+}
+
+#[test]
+fn an_object_in_a_far_corner_of_the_view_is_missed_like_any_other() {
+    // A spot near the top-left corner of the image at 4.8 m depth: inside the frustum (16 px
+    // margin), but 5.7 m from the camera, beyond a ball of the 5 m depth range around it.
+    let probe = keyframe(T0, 0.0, 0.0, 0.0, vec![]);
+    let p_cam = probe.camera.back_project(40.0, 40.0, 4.8);
+    assert!(p_cam.coords.norm() > probe.camera.max_depth_m + 0.5);
+    let p = probe.world_from_camera * p_cam;
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    for _ in 0..3 {
+        ingest(&mut m, t, vec![det("vase", [p.x, p.y, p.z])]);
+        t += S;
+    }
+    let vase = m.objects()[0].id;
+    assert!(m.object(vase).unwrap().confirmed);
+    // An hour later the same view, without the vase.
+    t += HOUR;
+    for _ in 0..4 {
+        ingest(&mut m, t, vec![]);
+        t += S;
+    }
+    assert_eq!(m.object(vase).unwrap().state, ObjectState::Missing);
 }

@@ -26,7 +26,7 @@ impl Memory {
     ) -> Vec<WorldDetection> {
         let mut out = Vec::with_capacity(obs.detections.len());
         for (i, d) in obs.detections.iter().enumerate() {
-            let label = normalize_label(&d.label);
+            let label = normalized_label(&d.label);
             if label.is_empty() {
                 report.rejected.push((i, RejectReason::EmptyLabel));
                 continue;
@@ -138,13 +138,12 @@ impl Memory {
             });
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut assignment = vec![None; detections.len()];
-        let mut cost = vec![0.0; detections.len()];
+        // Per detection: the object assigned and its cost.
+        let mut assignment: Vec<Option<(ObjectId, f64)>> = vec![None; detections.len()];
         let mut used: BTreeSet<ObjectId> = BTreeSet::new();
         for (_, i, id, c) in pairs {
             if assignment[i].is_none() && !used.contains(&id) {
-                assignment[i] = Some(id);
-                cost[i] = c;
+                assignment[i] = Some((id, c));
                 used.insert(id);
             }
         }
@@ -154,11 +153,11 @@ impl Memory {
             .enumerate()
             .map(|(i, a)| match a {
                 None => Assoc::New,
-                Some(id) => {
+                Some((id, cost)) => {
                     let rival = rivals
                         .iter()
                         .filter(|(j, b, c)| {
-                            *j == i && b != id && !used.contains(b) && *c <= cost[i] * ratio
+                            *j == i && b != id && !used.contains(b) && *c <= cost * ratio
                         })
                         .min_by(|x, y| x.2.total_cmp(&y.2).then(x.1.cmp(&y.1)));
                     match rival {
@@ -183,7 +182,7 @@ impl Memory {
         self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
         self.objects.push(MemoryObject {
             id,
-            label: Label::new(&det.label),
+            label: det.label.clone(),
             group: det.group,
             label_votes: votes,
             position_world: det.position_world,

@@ -328,17 +328,18 @@ impl Memory {
         stamp: StampNs,
         robot_place: PlaceId,
     ) {
-        let camera_pos = obs.world_from_camera.translation.vector;
-        let reach = obs.camera.max_depth_m + self.max_extent_seen_m;
+        // Everything in view lies in the frustum's ball (a centimetre more covers rounding).
+        let (ball_center, ball_m) = frustum_ball_world(obs);
+        let reach = ball_m + self.max_extent_seen_m + 0.01;
         // Frustum test on the index's compact positions first; objects are touched only when in
         // view (most candidates of the radius search are not).
         let mut expected: Vec<ObjectId> = Vec::new();
         let margin = self.config.frustum_margin_px;
         self.objects_within(
             [
-                camera_pos.x as f32,
-                camera_pos.y as f32,
-                camera_pos.z as f32,
+                ball_center.x as f32,
+                ball_center.y as f32,
+                ball_center.z as f32,
             ],
             reach as f32,
             |raw, _| {

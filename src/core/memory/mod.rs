@@ -20,7 +20,7 @@ mod graph;
 pub use forget::{Forget, ForgetReport};
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use nalgebra::{Isometry3, Point3, Vector3};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use super::config::MemoryConfig;
 use super::embed::Embedder;
 use super::episodic::{CaptionRecord, Event, EventKind, EventLog, EventLogParts};
 use super::error::CoreError;
+use super::fast_hash::FastMap;
 use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
 use super::ids::{EventId, ObjectId, PlaceId, PlacementId};
 use super::label::Label;
@@ -102,7 +103,7 @@ pub struct IngestStats {
 
 /// A detection after validation, in the map frame.
 struct WorldDetection {
-    label: String,
+    label: Label,
     group: u32,
     score: f32,
     position_world: Point3<f64>,
@@ -120,7 +121,7 @@ struct Derived {
     place_index: PointIndex,
     closed_index: PointIndex,
     /// Labels first voted for by saved objects, with their group.
-    groups: HashMap<String, u32>,
+    groups: FastMap<Label, u32>,
     next_group: u32,
     object_events: Vec<Vec<EventId>>,
     /// (group, object) of every missing object.
@@ -280,7 +281,7 @@ pub struct Memory {
     place_index: PointIndex,
     /// Reportable objects per label.
     /// Lookups only (never iterated into an answer), hence a hash map.
-    pub(crate) label_index: HashMap<Label, BTreeSet<LabelKey>>,
+    pub(crate) label_index: FastMap<Label, BTreeSet<LabelKey>>,
     label_key: Vec<Option<(Label, LabelKey)>>,
     /// Embedding per label that has (had) reportable objects.
     pub(crate) label_embeddings: BTreeMap<String, Vec<f32>>,
@@ -288,7 +289,7 @@ pub struct Memory {
     pub(crate) text_embeddings: BTreeMap<ObjectId, Vec<f32>>,
     /// Label -> compatibility group.
     /// Lookups only, hence a hash map.
-    groups: HashMap<String, u32>,
+    groups: FastMap<Label, u32>,
     next_group: u32,
     /// Missing objects per group, for re-identification.
     missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
@@ -296,6 +297,8 @@ pub struct Memory {
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
     /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
     neighborhood: Option<Neighborhood>,
+    /// The last neighbourhood's id list, kept for the next keyframe (no allocation per keyframe).
+    nb_spare: Vec<u32>,
     /// Generation of the current neighbourhood, and per object the generation it was last
     /// enrolled in (O(1) membership without a per-keyframe set).
     nb_generation: u32,
@@ -391,11 +394,11 @@ impl Memory {
     /// [`CoreError::InvalidConfig`] when the config does not validate.
     pub fn new(config: MemoryConfig, embedder: Box<dyn Embedder>) -> Result<Self, CoreError> {
         config.validate()?;
-        let mut groups = HashMap::new();
+        let mut groups = FastMap::default();
         let mut next_group = 0;
         for group in &config.compatible_labels {
             for label in group {
-                groups.insert(normalize_label(label), next_group);
+                groups.insert(normalized_label(label), next_group);
             }
             next_group += 1;
         }
@@ -413,7 +416,7 @@ impl Memory {
             object_index: PointIndex::new(INDEX_SLACK_M),
             closed_index: PointIndex::new(0.0),
             place_index: PointIndex::new(0.0),
-            label_index: HashMap::new(),
+            label_index: FastMap::default(),
             label_key: Vec::new(),
             label_embeddings: BTreeMap::new(),
             text_embeddings: BTreeMap::new(),
@@ -422,6 +425,7 @@ impl Memory {
             missing_by_group: BTreeMap::new(),
             recent_by_group: BTreeMap::new(),
             neighborhood: None,
+            nb_spare: Vec::new(),
             nb_generation: 0,
             nb_mark: Vec::new(),
             pending_reid: BTreeMap::new(),
@@ -614,7 +618,7 @@ impl Memory {
         let n_obj = self.objects.len();
         // Groups: configured ones first, then every label an object ever voted for.
         // (One hash lookup per vote: the first object voting for a label gives its group.)
-        let mut first_group: HashMap<&str, u32> = HashMap::new();
+        let mut first_group: FastMap<&str, u32> = FastMap::default();
         let mut next_group = 0;
         for o in &self.objects {
             for label in o.label_votes.keys() {
@@ -625,7 +629,7 @@ impl Memory {
         let groups = first_group
             .into_iter()
             .filter(|(label, _)| !self.groups.contains_key(*label))
-            .map(|(label, group)| (label.to_string(), group))
+            .map(|(label, group)| (Label::new(label), group))
             .collect();
         // Per-object event lists (events of merged duplicates belong to the survivor).
         let mut object_events = vec![Vec::new(); n_obj];
@@ -667,7 +671,7 @@ impl Memory {
     /// from its sorted keys.
     fn label_index_in_bulk(&self) -> LabelIndex {
         let mut label_key = vec![None; self.objects.len()];
-        let mut by_label: HashMap<Label, Vec<LabelKey>> = HashMap::new();
+        let mut by_label: FastMap<Label, Vec<LabelKey>> = FastMap::default();
         let mut with_text = Vec::new();
         for (i, o) in self.objects.iter().enumerate() {
             if !o.is_reportable() {
@@ -788,7 +792,7 @@ impl Memory {
         }
         let g = self.next_group;
         self.next_group += 1;
-        self.groups.insert(label.to_string(), g);
+        self.groups.insert(Label::new(label), g);
         g
     }
 
@@ -1008,7 +1012,9 @@ impl Memory {
         for id in touched {
             self.refresh_relations_if_moved(id);
         }
-        self.neighborhood = None;
+        if let Some(nb) = self.neighborhood.take() {
+            self.nb_spare = nb.ids;
+        }
         self.object_index.maintain();
         self.closed_index.maintain();
         self.place_index.maintain();
@@ -1020,15 +1026,17 @@ impl Memory {
     /// One radius search around the camera covering everything this keyframe can touch:
     /// detections up to the far depth plus noise, their gates, and relation partners.
     fn gather_neighborhood(&mut self, obs: &Observation) {
-        let c = obs.world_from_camera.translation.vector;
+        let (c, ball_m) = frustum_ball_world(obs);
         let center = [c.x as f32, c.y as f32, c.z as f32];
-        let reach = obs.camera.max_depth_m * (1.0 + self.config.gate_per_depth)
+        let reach = ball_m
+            + obs.camera.max_depth_m * self.config.gate_per_depth
             + 2.0 * self.max_extent_seen_m
             + self.config.gate_base_m
             + self.config.near_relation_m
             + self.config.on_tolerance_m
             + 0.5;
-        let mut ids = Vec::new();
+        let mut ids = std::mem::take(&mut self.nb_spare);
+        ids.clear();
         self.object_index
             .for_each_within(center, reach as f32, |raw, _| ids.push(raw));
         self.nb_generation = self.nb_generation.wrapping_add(1).max(1);
@@ -1114,6 +1122,11 @@ impl Memory {
     /// Makes an object a re-identification candidate of `group` since `since_ns` (replacing
     /// any earlier entry).
     pub(super) fn reid_enroll(&mut self, id: ObjectId, group: u32, since_ns: StampNs) {
+        // Enrolled with this very key already (a new object confirmed: it was enrolled when
+        // created, since its first sighting): nothing to do.
+        if self.objects[id.index()].reid_key == Some((group, since_ns)) {
+            return;
+        }
         self.reid_withdraw(id);
         self.recent_by_group
             .entry(group)
@@ -1311,10 +1324,52 @@ pub fn normalize_label(label: &str) -> String {
     label.trim().to_lowercase()
 }
 
+/// The ball around everything the keyframe's camera can see (see
+/// [`PinholeCamera::frustum_ball`](super::geometry::PinholeCamera::frustum_ball)): centre in the
+/// map frame, radius in metres.
+fn frustum_ball_world(obs: &Observation) -> (Point3<f64>, f64) {
+    let (along_axis_m, radius_m) = obs.camera.frustum_ball();
+    (
+        obs.world_from_camera * Point3::new(0.0, 0.0, along_axis_m),
+        radius_m,
+    )
+}
+
+/// [`normalize_label`] as a [`Label`], without a heap allocation for a short label that is
+/// lowercase ASCII already (what detectors emit).
+pub(crate) fn normalized_label(label: &str) -> Label {
+    let t = label.trim();
+    if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Label::new(t)
+    } else {
+        Label::from(t.to_lowercase())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::scene_graph::RelationKind;
+
+    #[test]
+    fn normalized_label_is_normalize_label_as_a_label() {
+        for raw in [
+            "mug",
+            "  Coffee Mug ",
+            "class_00042",
+            "CUP",
+            "Šálek",
+            "a label longer than twenty-two bytes",
+            "",
+            "\t\n",
+        ] {
+            assert_eq!(
+                normalized_label(raw).as_str(),
+                normalize_label(raw),
+                "{raw:?}"
+            );
+        }
+    }
 
     /// Pseudo-random relations over `n_obj` objects (duplicates and self-pairs included).
     fn random_relations(n_obj: u32, n: usize, mut state: u64) -> Vec<Relation> {
