@@ -24,6 +24,7 @@ mod fast_hash;
 pub mod geometry;
 pub mod ids;
 pub mod label;
+mod label_index;
 pub mod memory;
 pub mod observation;
 mod prefetch;

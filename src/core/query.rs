@@ -285,9 +285,9 @@ impl Memory {
                 }
                 let mut ids: Vec<(ObjectId, f32)> = self
                     .label_index
-                    .get(label.as_str())
-                    .map(|set| set.iter().map(|k| (k.2, 1.0)).collect())
-                    .unwrap_or_default();
+                    .members(label.as_str())
+                    .map(|id| (id, 1.0))
+                    .collect();
                 ids.sort_by_key(|x| x.0);
                 Ok(ids)
             }
@@ -295,10 +295,8 @@ impl Memory {
                 let labels = self.matching_labels(text)?;
                 let mut scores: BTreeMap<ObjectId, f32> = BTreeMap::new();
                 for (label, score) in &labels {
-                    if let Some(set) = self.label_index.get(label.as_str()) {
-                        for key in set {
-                            scores.insert(key.2, *score);
-                        }
+                    for id in self.label_index.members(label.as_str()) {
+                        scores.insert(id, *score);
                     }
                 }
                 let q = self.embedder.embed(text)?;
@@ -353,14 +351,10 @@ impl Memory {
             }
             return Ok(self
                 .label_index
-                .get(label.as_str())
-                .map(|set| {
-                    set.iter()
-                        .take(k)
-                        .filter_map(|key| self.object(key.2).map(|o| hit(o, 1.0)))
-                        .collect()
-                })
-                .unwrap_or_default());
+                .members(label.as_str())
+                .take(k)
+                .filter_map(|id| self.object(id).map(|o| hit(o, 1.0)))
+                .collect());
         }
         let matches = self.matching_objects(target)?;
         let mut hits: Vec<ObjectHit> = matches

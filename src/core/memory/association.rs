@@ -209,7 +209,6 @@ impl Memory {
             reid_key: None,
         });
         self.object_events.push(Vec::new());
-        self.label_key.push(None);
         self.relation_anchor.push(det.position_world);
         self.placements.push(Placement {
             id: placement,

@@ -188,12 +188,8 @@ impl Memory {
         self.refresh_label_index(id);
         self.refresh_relations(id);
         // A label no object carries any more is forgotten too (its embedding with it).
-        if self
-            .label_index
-            .get(label.as_str())
-            .is_some_and(BTreeSet::is_empty)
-        {
-            self.label_index.remove(label.as_str());
+        if self.label_index.is_empty_label(label.as_str()) {
+            self.label_index.forget_label(label.as_str());
             self.label_embeddings.remove(label.as_str());
         }
     }

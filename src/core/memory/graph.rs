@@ -124,45 +124,15 @@ impl Memory {
     /// Keeps the per-label index in step with the object's label, state and last sighting.
     pub(super) fn refresh_label_index(&mut self, id: ObjectId) {
         let obj = &self.objects[id.index()];
-        let wanted = obj.is_reportable().then_some((
-            obj.state == ObjectState::Missing,
-            Reverse(obj.last_seen_ns),
-            id,
-        ));
-        let same_label =
-            matches!(&self.label_key[id.index()], Some((label, _)) if *label == obj.label);
-        match (&mut self.label_key[id.index()], wanted) {
-            (None, None) => {}
-            // Same label, new key (the common case on a sighting): move the key in place.
-            (Some((label, key)), Some(w)) if same_label => {
-                if *key != w {
-                    if let Some(set) = self.label_index.get_mut(label.as_str()) {
-                        set.remove(key);
-                        set.insert(w);
-                    }
-                    *key = w;
-                }
-            }
-            (slot, wanted) => {
-                if let Some((label, key)) = slot.take() {
-                    if let Some(set) = self.label_index.get_mut(&label) {
-                        set.remove(&key);
-                    }
-                }
-                if let Some(w) = wanted {
-                    let label = self.objects[id.index()].label.clone();
-                    match self.label_index.get_mut(&label) {
-                        Some(set) => {
-                            set.insert(w);
-                        }
-                        None => {
-                            self.ensure_label_embedding(&label);
-                            self.label_index.insert(label.clone(), BTreeSet::from([w]));
-                        }
-                    }
-                    self.label_key[id.index()] = Some((label, w));
-                }
-            }
+        let membership = obj.is_reportable().then_some(Membership {
+            label: &obj.label,
+            missing: obj.state == ObjectState::Missing,
+            last_seen_ns: obj.last_seen_ns,
+        });
+        if self.label_index.set(id, membership) {
+            // A label's first member registers its embedding.
+            let label = self.objects[id.index()].label.clone();
+            self.ensure_label_embedding(&label);
         }
     }
 

@@ -19,7 +19,6 @@ mod graph;
 
 pub use forget::{Forget, ForgetReport};
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use nalgebra::{Isometry3, Point3, Vector3};
@@ -33,6 +32,7 @@ use super::fast_hash::FastMap;
 use super::geometry::{isometry_is_finite, point_is_finite, to_f32, vector_is_finite, yaw_rad};
 use super::ids::{EventId, ObjectId, PlaceId, PlacementId};
 use super::label::Label;
+use super::label_index::{LabelIndex, Membership};
 use super::observation::{DetectionFrame, Observation, PoseUpdate};
 use super::scene_graph::{
     max_extent, relation_between, BoxShape, MemoryObject, ObjectState, Place, Placement, Relation,
@@ -113,9 +113,6 @@ struct WorldDetection {
     embedding: Option<Vec<f32>>,
 }
 
-/// Key of an object in the per-label index: present before missing, then most recent first.
-type LabelKey = (bool, Reverse<StampNs>, ObjectId);
-
 /// Indexes and caches [`Memory::from_parts`] derives beside the relations.
 struct Derived {
     place_index: PointIndex,
@@ -131,10 +128,8 @@ struct Derived {
 }
 
 /// The label index [`Memory::from_parts`] derives on a thread of its own.
-struct LabelIndex {
-    label_key: Vec<Option<(Label, LabelKey)>>,
-    /// Per label, its keys.
-    labels: Vec<(Label, BTreeSet<LabelKey>)>,
+struct LabelBulk {
+    index: LabelIndex,
     /// Reportable objects with a text (their embeddings are computed afterwards).
     with_text: Vec<ObjectId>,
 }
@@ -279,10 +274,8 @@ pub struct Memory {
     /// Closed placements.
     pub(crate) closed_index: PointIndex,
     place_index: PointIndex,
-    /// Reportable objects per label.
-    /// Lookups only (never iterated into an answer), hence a hash map.
-    pub(crate) label_index: FastMap<Label, BTreeSet<LabelKey>>,
-    label_key: Vec<Option<(Label, LabelKey)>>,
+    /// Reportable objects per label, in `Where` order.
+    pub(crate) label_index: LabelIndex,
     /// Embedding per label that has (had) reportable objects.
     pub(crate) label_embeddings: BTreeMap<String, Vec<f32>>,
     /// Embedding of each object's OCR text.
@@ -416,8 +409,7 @@ impl Memory {
             object_index: PointIndex::new(INDEX_SLACK_M),
             closed_index: PointIndex::new(0.0),
             place_index: PointIndex::new(0.0),
-            label_index: FastMap::default(),
-            label_key: Vec::new(),
+            label_index: LabelIndex::default(),
             label_embeddings: BTreeMap::new(),
             text_embeddings: BTreeMap::new(),
             groups,
@@ -581,9 +573,8 @@ impl Memory {
             missing,
             recent_by_group,
         } = derived;
-        let LabelIndex {
-            label_key,
-            labels,
+        let LabelBulk {
+            index: label_index,
             with_text,
         } = labels;
         m.object_index = object_index;
@@ -593,15 +584,15 @@ impl Memory {
         m.groups.extend(groups);
         m.next_group = m.next_group.max(next_group);
         m.object_events = object_events;
-        m.label_key = label_key;
         m.nb_mark = vec![0; n_obj];
         for (group, id) in missing {
             m.missing_by_group.entry(group).or_default().insert(id);
         }
-        for (label, keys) in labels {
+        let labels: Vec<Label> = label_index.labels().cloned().collect();
+        for label in labels {
             m.ensure_label_embedding(&label);
-            m.label_index.insert(label, keys);
         }
+        m.label_index = label_index;
         for id in with_text {
             m.refresh_text_embedding(id);
         }
@@ -667,45 +658,26 @@ impl Memory {
         }
     }
 
-    /// The label index of the saved objects (see [`LabelIndex`]), each label's set bulk-built
-    /// from its sorted keys.
-    fn label_index_in_bulk(&self) -> LabelIndex {
-        let mut label_key = vec![None; self.objects.len()];
-        let mut by_label: FastMap<Label, Vec<LabelKey>> = FastMap::default();
-        let mut with_text = Vec::new();
-        for (i, o) in self.objects.iter().enumerate() {
-            if !o.is_reportable() {
-                continue;
-            }
-            let key = (
-                o.state == ObjectState::Missing,
-                Reverse(o.last_seen_ns),
-                o.id,
-            );
-            match by_label.get_mut(o.label.as_str()) {
-                Some(keys) => keys.push(key),
-                None => {
-                    by_label.insert(o.label.clone(), vec![key]);
-                }
-            }
-            label_key[i] = Some((o.label.clone(), key));
-            if o.text.is_some() {
-                with_text.push(o.id);
-            }
-        }
-        let mut labels: Vec<_> = by_label
-            .into_iter()
-            .map(|(label, mut keys)| {
-                keys.sort_unstable();
-                (label, keys.into_iter().collect())
-            })
+    /// The label index of the saved objects, built in one pass.
+    fn label_index_in_bulk(&self) -> LabelBulk {
+        let index =
+            LabelIndex::from_members(self.objects.iter().filter(|o| o.is_reportable()).map(|o| {
+                (
+                    o.id,
+                    Membership {
+                        label: &o.label,
+                        missing: o.state == ObjectState::Missing,
+                        last_seen_ns: o.last_seen_ns,
+                    },
+                )
+            }));
+        let with_text = self
+            .objects
+            .iter()
+            .filter(|o| o.is_reportable() && o.text.is_some())
+            .map(|o| o.id)
             .collect();
-        labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        LabelIndex {
-            label_key,
-            labels,
-            with_text,
-        }
+        LabelBulk { index, with_text }
     }
 
     /// The configuration in force.
