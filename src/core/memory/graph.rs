@@ -123,13 +123,10 @@ impl Memory {
 
     /// Keeps the per-label index in step with the object's label, state and last sighting.
     pub(super) fn refresh_label_index(&mut self, id: ObjectId) {
-        let obj = &self.objects[id.index()];
-        let membership = obj.is_reportable().then_some(Membership {
-            label: &obj.label,
-            missing: obj.state == ObjectState::Missing,
-            last_seen_ns: obj.last_seen_ns,
-        });
-        if self.label_index.set(id, membership) {
+        if self
+            .label_index
+            .set(id, membership(&self.objects[id.index()]))
+        {
             // A label's first member registers its embedding.
             let label = self.objects[id.index()].label.clone();
             self.ensure_label_embedding(&label);

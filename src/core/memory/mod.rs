@@ -243,7 +243,7 @@ pub trait ColdEvents {
     fn caption(&self, index: u32) -> Result<Option<super::episodic::CaptionRecord>, CoreError>;
 }
 
-/// The objects around the camera for one keyframe, found by one radius search: association,
+/// The objects around the camera's view for one keyframe, found by one radius search: association,
 /// change detection and duplicate and relation checks of that keyframe all search inside it
 /// instead of walking the k-d trees again (queries whose ball does not fit fall back to the
 /// trees, so results are exact). Distances use current positions; objects created during the
@@ -660,17 +660,11 @@ impl Memory {
 
     /// The label index of the saved objects, built in one pass.
     fn label_index_in_bulk(&self) -> LabelBulk {
-        let index =
-            LabelIndex::from_members(self.objects.iter().filter(|o| o.is_reportable()).map(|o| {
-                (
-                    o.id,
-                    Membership {
-                        label: &o.label,
-                        missing: o.state == ObjectState::Missing,
-                        last_seen_ns: o.last_seen_ns,
-                    },
-                )
-            }));
+        let index = LabelIndex::from_members(
+            self.objects
+                .iter()
+                .filter_map(|o| Some((o.id, membership(o)?))),
+        );
         let with_text = self
             .objects
             .iter()
@@ -995,8 +989,8 @@ impl Memory {
         Ok(report)
     }
 
-    /// One radius search around the camera covering everything this keyframe can touch:
-    /// detections up to the far depth plus noise, their gates, and relation partners.
+    /// One radius search around the view frustum's ball covering everything this keyframe can
+    /// touch: detections up to the far depth plus noise, their gates, and relation partners.
     fn gather_neighborhood(&mut self, obs: &Observation) {
         let (c, ball_m) = frustum_ball_world(obs);
         let center = [c.x as f32, c.y as f32, c.z as f32];
@@ -1294,6 +1288,15 @@ fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
 /// Trims and lower-cases a label.
 pub fn normalize_label(label: &str) -> String {
     label.trim().to_lowercase()
+}
+
+/// Where an object stands in the label index: under its label when reportable, else nowhere.
+fn membership(obj: &MemoryObject) -> Option<Membership<'_>> {
+    obj.is_reportable().then_some(Membership {
+        label: &obj.label,
+        missing: obj.state == ObjectState::Missing,
+        last_seen_ns: obj.last_seen_ns,
+    })
 }
 
 /// The ball around everything the keyframe's camera can see (see
