@@ -92,6 +92,10 @@ enum Command {
         /// Also time a full load (as a restarting node does) and report peak RSS.
         #[arg(long)]
         load_timing: bool,
+        /// With --load-timing: first drop the database file from the OS page cache, so the load
+        /// reads it from the disk as after a reboot (Linux).
+        #[arg(long, requires = "load_timing")]
+        cold: bool,
         /// Also run SQLite's integrity check.
         #[arg(long)]
         check: bool,
@@ -486,12 +490,14 @@ fn run(cli: Cli) -> Result<()> {
             db,
             json,
             load_timing,
+            cold,
             check,
             digest,
         } => inspect(
             &db.unwrap_or_else(default_db_path),
             json,
             load_timing || digest,
+            cold,
             check,
         ),
         Command::Replay {
@@ -961,7 +967,7 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn inspect(db: &Path, json: bool, load_timing: bool, check: bool) -> Result<()> {
+fn inspect(db: &Path, json: bool, load_timing: bool, cold: bool, check: bool) -> Result<()> {
     let store = Store::open(db, OpenMode::ReadOnly)?;
     let info = store.inspect()?;
     let mut v = serde_json::to_value(&info)?;
@@ -973,6 +979,11 @@ fn inspect(db: &Path, json: bool, load_timing: bool, check: bool) -> Result<()> 
         });
     }
     if load_timing {
+        if cold {
+            // Right before the timed load: the counts above read part of the file.
+            mnemo::store::drop_cached_pages(db)?;
+        }
+        v["load_cold_cache"] = serde_json::json!(cold);
         let t0 = std::time::Instant::now();
         let m = store.load(
             None,

@@ -1423,6 +1423,44 @@ pub fn remove_db_files(path: &Path) {
     }
 }
 
+/// Asks the operating system to drop a database's main file and write-ahead log from its page
+/// cache (after writing back what is dirty), so the next read comes from the disk, as after a
+/// reboot. Pages another process has mapped or locked may stay. Linux only (`posix_fadvise`);
+/// elsewhere an [`StoreError::Open`] saying so.
+///
+/// # Errors
+/// [`StoreError::Open`] naming the file when it cannot be opened or the advice is refused.
+pub fn drop_cached_pages(path: &Path) -> Result<(), StoreError> {
+    let fail = |p: &Path, reason: String| StoreError::Open {
+        path: p.to_path_buf(),
+        reason,
+    };
+    for suffix in ["", "-wal"] {
+        let file_path = companion(path, suffix);
+        let file = match std::fs::File::open(&file_path) {
+            Ok(f) => f,
+            // A database without a write-ahead log is fine; a missing main file is not.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => continue,
+            Err(e) => return Err(fail(&file_path, e.to_string())),
+        };
+        // Dirty pages are not dropped: write them back first (best effort on a read-only handle).
+        let _ = file.sync_data();
+        #[cfg(target_os = "linux")]
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| {
+            fail(
+                &file_path,
+                format!("cannot drop it from the page cache: {e}"),
+            )
+        })?;
+        #[cfg(not(target_os = "linux"))]
+        return Err(fail(
+            &file_path,
+            "dropping a file from the page cache is only supported on Linux".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Bytes of a database's main file plus its write-ahead log.
 pub fn db_bytes(path: &Path) -> u64 {
     ["", "-wal"]
@@ -1604,5 +1642,61 @@ mod tests {
         assert_eq!(ids(11), [7, 9, 11, 12]);
         assert_eq!(ids(5), [7, 8, 9, 10, 11, 12]);
         assert_eq!(ids(61), Vec::<u64>::new());
+    }
+
+    /// Bytes this process has had fetched from storage (`/proc/self/io`), if the kernel says.
+    #[cfg(target_os = "linux")]
+    fn storage_read_bytes() -> Option<u64> {
+        let io = std::fs::read_to_string("/proc/self/io").ok()?;
+        let line = io.lines().find(|l| l.starts_with("read_bytes:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn dropped_pages_are_read_from_storage_again() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        // tmpfs keeps files in memory: nothing to drop, nothing read from storage.
+        const TMPFS_MAGIC: i64 = 0x0102_1994;
+        let on_tmpfs = rustix::fs::statfs(dir.path())
+            // `f_type`'s width differs between architectures.
+            .map(|s| {
+                #[allow(clippy::unnecessary_cast)]
+                let f_type = s.f_type as i64;
+                f_type == TMPFS_MAGIC
+            })
+            .unwrap_or(true);
+        if on_tmpfs || storage_read_bytes().is_none() {
+            eprintln!("skipped: the temporary directory is not on a disk whose reads are counted");
+            return;
+        }
+        let size = 8 << 20;
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&vec![7u8; size]).unwrap();
+        f.sync_all().unwrap();
+        drop(f);
+        drop_cached_pages(&path).unwrap();
+        let before = storage_read_bytes().unwrap();
+        let mut back = Vec::new();
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        let read = storage_read_bytes().unwrap() - before;
+        assert_eq!(back.len(), size);
+        assert!(
+            read >= size as u64 / 2,
+            "only {read} of {size} bytes came from storage: the pages were not dropped"
+        );
+    }
+
+    #[test]
+    fn dropping_pages_of_a_missing_database_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.db");
+        let err = drop_cached_pages(&path).unwrap_err();
+        assert!(err.to_string().contains("absent.db"), "{err}");
     }
 }

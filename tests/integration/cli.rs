@@ -166,6 +166,17 @@ fn eval_db_query_inspect_and_forget_work_together() {
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["integrity"], "ok");
     assert!(info["events"].as_u64().unwrap() > 0);
+    assert_eq!(info["load_cold_cache"], false);
+
+    // A load from the disk (the file dropped from the page cache first) gives the same memory.
+    let out = mnemo(&["inspect", "--db", db_s, "--json", "--load-timing", "--cold"]);
+    assert_success(&out);
+    let cold: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cold["load_cold_cache"], true);
+    assert_eq!(cold["digest"], info["digest"]);
+    let out = mnemo(&["inspect", "--db", db_s, "--cold"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--load-timing"));
 
     // Pick a label the memory holds.
     let out = mnemo(&["query", "graph", "--db", db_s, "--json"]);
