@@ -95,6 +95,19 @@ pub struct BenchReport {
     pub near_speedup_vs_sqlite: f64,
     /// `near_linear_p50_us / near_p50_us`.
     pub near_speedup_vs_linear: f64,
+    /// The same near queries again, the core alone in a loop of its own (caches warm with its
+    /// own data, as for a planner asking in a tight loop), median, µs. The figures above
+    /// interleave the contenders, so each query runs after the other's (SQLite's evicts more of
+    /// the core's working set than the core's evicts of SQLite's).
+    pub near_alone_p50_us: f64,
+    /// SQLite R*Tree alone in a loop of its own, median, µs.
+    pub near_sqlite_alone_p50_us: f64,
+    /// Linear scan alone in a loop of its own (the same sample), median, µs.
+    pub near_linear_alone_p50_us: f64,
+    /// `near_sqlite_alone_p50_us / near_alone_p50_us`.
+    pub near_alone_speedup_vs_sqlite: f64,
+    /// `near_linear_alone_p50_us / near_alone_p50_us`.
+    pub near_alone_speedup_vs_linear: f64,
     /// Where query (label, k = 10), median, µs.
     pub where_p50_us: f64,
     /// Where query, 99th percentile, µs.
@@ -118,6 +131,7 @@ impl BenchReport {
             "mnemo bench: {} objects, {} events, {} keyframes\n\
              ingest          {:>12.0} detections/s ({:.0} keyframes/s)\n\
              near   p50/p99  {:>9.2} / {:>9.2} us   sqlite r*tree p50 {:>9.2} us ({:.1}x)   linear p50 {:>10.2} us ({:.0}x)\n\
+             near, each alone: p50 {:>9.2} us   sqlite r*tree p50 {:>9.2} us ({:.1}x)   linear p50 {:>10.2} us ({:.0}x)\n\
              where  p50/p99  {:>9.2} / {:>9.2} us   linear p50 {:>10.2} us ({:.0}x)\n\
              when   p50/p99  {:>9.2} / {:>9.2} us   linear p50 {:>10.2} us ({:.0}x)\n\
              baselines agree with the core: {}\n",
@@ -132,6 +146,11 @@ impl BenchReport {
             self.near_speedup_vs_sqlite,
             self.near_linear_p50_us,
             self.near_speedup_vs_linear,
+            self.near_alone_p50_us,
+            self.near_sqlite_alone_p50_us,
+            self.near_alone_speedup_vs_sqlite,
+            self.near_linear_alone_p50_us,
+            self.near_alone_speedup_vs_linear,
             self.where_p50_us,
             self.where_p99_us,
             self.where_linear_p50_us,
@@ -402,19 +421,21 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
             )
         })
         .collect();
-    // The core and SQLite answer every query, interleaved (same moment, same cache weather);
-    // the linear scan, a thousand times slower, answers a sample.
+    let near_query = |p: &Point3<f64>, w: &TimeWindow| Query::Near {
+        point_world: *p,
+        radius_m: NEAR_RADIUS_M,
+        window: *w,
+        label: None,
+        k: 1000,
+    };
+    // The core and SQLite answer every query, interleaved (same moment: the machine's noise
+    // falls on both alike; each query runs in caches the other has just used); the linear
+    // scan, a thousand times slower, answers a sample.
     let mut near_us = Vec::with_capacity(cfg.queries);
     let mut near_sqlite_us = Vec::with_capacity(cfg.queries);
     let mut near_linear_us = Vec::new();
     for (i, (p, w)) in near_queries.iter().enumerate() {
-        let q = Query::Near {
-            point_world: *p,
-            radius_m: NEAR_RADIUS_M,
-            window: *w,
-            label: None,
-            k: 1000,
-        };
+        let q = near_query(p, w);
         let began = Instant::now();
         let answer = memory.query(&q)?;
         near_us.push(began.elapsed().as_secs_f64() * 1e6);
@@ -432,6 +453,30 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
             near_linear_us.push(began.elapsed().as_secs_f64() * 1e6);
             agree &= linear_ids == ids;
         }
+    }
+
+    // The same queries with each contender alone in a loop of its own.
+    let mut near_alone_us = Vec::with_capacity(cfg.queries);
+    for (p, w) in &near_queries {
+        let q = near_query(p, w);
+        let began = Instant::now();
+        let answer = memory.query(&q)?;
+        near_alone_us.push(began.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(answer);
+    }
+    let mut near_sqlite_alone_us = Vec::with_capacity(cfg.queries);
+    for (p, w) in &near_queries {
+        let began = Instant::now();
+        let ids = sqlite.near(p, NEAR_RADIUS_M, w, t0)?;
+        near_sqlite_alone_us.push(began.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(ids);
+    }
+    let mut near_linear_alone_us = Vec::with_capacity(baseline_queries);
+    for (p, w) in near_queries.iter().take(baseline_queries) {
+        let began = Instant::now();
+        let ids = linear_near(&flats, p, NEAR_RADIUS_M, w);
+        near_linear_alone_us.push(began.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(ids);
     }
 
     // Where (label, k = 10).
@@ -540,6 +585,9 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     let near_p50 = percentile_us(&mut near_us, 0.5);
     let near_sqlite_p50 = percentile_us(&mut near_sqlite_us, 0.5);
     let near_linear_p50 = percentile_us(&mut near_linear_us, 0.5);
+    let near_alone_p50 = percentile_us(&mut near_alone_us, 0.5);
+    let near_sqlite_alone_p50 = percentile_us(&mut near_sqlite_alone_us, 0.5);
+    let near_linear_alone_p50 = percentile_us(&mut near_linear_alone_us, 0.5);
     Ok(BenchReport {
         objects: memory
             .objects()
@@ -557,6 +605,11 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         near_linear_p50_us: near_linear_p50,
         near_speedup_vs_sqlite: near_sqlite_p50 / near_p50.max(1e-9),
         near_speedup_vs_linear: near_linear_p50 / near_p50.max(1e-9),
+        near_alone_p50_us: near_alone_p50,
+        near_sqlite_alone_p50_us: near_sqlite_alone_p50,
+        near_linear_alone_p50_us: near_linear_alone_p50,
+        near_alone_speedup_vs_sqlite: near_sqlite_alone_p50 / near_alone_p50.max(1e-9),
+        near_alone_speedup_vs_linear: near_linear_alone_p50 / near_alone_p50.max(1e-9),
         where_p50_us: percentile_us(&mut where_us, 0.5),
         where_p99_us: percentile_us(&mut where_us, 0.99),
         where_linear_p50_us: percentile_us(&mut where_linear_us, 0.5),

@@ -82,11 +82,24 @@ fn bench_json_has_the_specified_keys() {
         "near_speedup_vs_linear",
         "where_p99_us",
         "when_p99_us",
+        "near_alone_p50_us",
+        "near_sqlite_alone_p50_us",
+        "near_linear_alone_p50_us",
+        "near_alone_speedup_vs_sqlite",
+        "near_alone_speedup_vs_linear",
     ] {
         assert!(got.contains(k), "missing {k} in {got:?}");
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["baselines_agree"], serde_json::Value::Bool(true));
+    for k in [
+        "near_alone_p50_us",
+        "near_sqlite_alone_p50_us",
+        "near_linear_alone_p50_us",
+    ] {
+        let t = v[k].as_f64().unwrap();
+        assert!(t > 0.0 && t.is_finite(), "{k} = {t}");
+    }
 }
 
 #[test]
