@@ -103,6 +103,41 @@ fn bench_json_has_the_specified_keys() {
 }
 
 #[test]
+fn bench_store_writes_reopens_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bs.db");
+    let out = mnemo(&[
+        "bench-store",
+        "--objects",
+        "2000",
+        "--events",
+        "6000",
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["objects"].as_u64().unwrap() >= 1900, "{v}");
+    assert!(v["events"].as_u64().unwrap() >= 6000, "{v}");
+    assert!(v["commits"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["reopen_events_in_ram"].as_u64().unwrap() > 0, "{v}");
+    for k in [
+        "write_events_per_s",
+        "baseline_autocommit_events_per_s",
+        "reopen_s",
+        "reopen_peak_rss_mib",
+        "writer_rss_at_reopen_mib",
+    ] {
+        let x = v[k].as_f64().unwrap_or(f64::NAN);
+        assert!(x > 0.0 && x.is_finite(), "{k} = {x}: {v}");
+    }
+    // The file it reports on is a memory that reopens.
+    let out = mnemo(&["inspect", "--db", db.to_str().unwrap(), "--json"]);
+    assert_success(&out);
+}
+
+#[test]
 fn bad_flags_fail_with_a_message_naming_the_flag() {
     let out = mnemo(&["eval", "--detection-recall", "2"]);
     assert!(!out.status.success());
