@@ -43,6 +43,13 @@ pub struct StoreBenchReport {
     /// memory is dropped and its freed heap returned to the kernel first, as when a node
     /// restarts (its old process is gone). `NaN` where unknown.
     pub writer_rss_at_reopen_mib: f64,
+    /// The same reopen right after, with the database dropped from the page cache first (as
+    /// after a reboot; Linux), s. `NaN` where that is not possible.
+    pub reopen_cold_s: f64,
+    /// Peak RSS of that process, MiB.
+    pub reopen_cold_peak_rss_mib: f64,
+    /// Whether the cold reopen loaded the same memory (equal digests) as the first.
+    pub reopens_agree: bool,
 }
 
 /// Resident memory of this process, MiB (Linux `/proc`), if known.
@@ -140,18 +147,15 @@ pub fn run_store_bench(
     // while another process held 2.4 GB it had just used).
     release_free_heap();
     let writer_rss_at_reopen_mib = rss_now_mib().unwrap_or(f64::NAN);
-    let out = Command::new(exe)
-        .args(["inspect", "--json", "--load-timing", "--db"])
-        .arg(db)
-        .output()
-        .map_err(|e| BenchError::Store(format!("starting {}: {e}", exe.display())))?;
-    if !out.status.success() {
-        return Err(BenchError::Store(
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| BenchError::Store(format!("inspect output: {e}")))?;
+    let v = reopen_in_child(exe, db, false)?;
+    // Then as after a reboot: the file dropped from the page cache first (Linux only; elsewhere
+    // the figure is missing, not the bench).
+    let cold = reopen_in_child(exe, db, true).ok();
+    let cold_f = |k: &str| {
+        cold.as_ref()
+            .and_then(|c| c[k].as_f64())
+            .unwrap_or(f64::NAN)
+    };
     let write_events_per_s = events as f64 / commit_s.max(1e-9);
     Ok(StoreBenchReport {
         objects,
@@ -166,7 +170,33 @@ pub fn run_store_bench(
         reopen_peak_rss_mib: v["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
         reopen_events_in_ram: v["load_events_in_ram"].as_u64().unwrap_or(0),
         writer_rss_at_reopen_mib,
+        reopen_cold_s: cold_f("load_s"),
+        reopen_cold_peak_rss_mib: cold_f("peak_rss_mib"),
+        reopens_agree: cold
+            .as_ref()
+            .is_none_or(|c| c["digest"].is_string() && c["digest"] == v["digest"]),
     })
+}
+
+/// `mnemo inspect --load-timing` on `db` in a fresh process (`--cold`: after dropping the file
+/// from the page cache); its JSON.
+fn reopen_in_child(exe: &Path, db: &Path, cold: bool) -> Result<serde_json::Value, BenchError> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["inspect", "--json", "--load-timing", "--db"])
+        .arg(db);
+    if cold {
+        cmd.arg("--cold");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| BenchError::Store(format!("starting {}: {e}", exe.display())))?;
+    if !out.status.success() {
+        return Err(BenchError::Store(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| BenchError::Store(format!("inspect output: {e}")))
 }
 
 /// Events per second inserting `n` event rows with one autocommitted statement each, into a
