@@ -164,6 +164,17 @@ impl BenchReport {
     }
 }
 
+/// Peak and current resident set size of this process, MiB (Linux `/proc`; `None` elsewhere).
+pub fn rss_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
 fn percentile_us(samples: &mut [f64], q: f64) -> f64 {
     if samples.is_empty() {
         return 0.0;

@@ -52,14 +52,6 @@ pub struct StoreBenchReport {
     pub reopens_agree: bool,
 }
 
-/// Resident memory of this process, MiB (Linux `/proc`), if known.
-fn rss_now_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Returns the heap's free pages to the kernel (glibc keeps freed memory for reuse).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn release_free_heap() {
@@ -146,7 +138,7 @@ pub fn run_store_bench(
     // memory first (on this project's VM the same load took 2.66 s instead of about 1.6 s
     // while another process held 2.4 GB it had just used).
     release_free_heap();
-    let writer_rss_at_reopen_mib = rss_now_mib().unwrap_or(f64::NAN);
+    let writer_rss_at_reopen_mib = rss_mib().map_or(f64::NAN, |(_, now)| now);
     let v = reopen_in_child(exe, db, false)?;
     // Then as after a reboot: the file dropped from the page cache first (Linux only; elsewhere
     // the figure is missing, not the bench).

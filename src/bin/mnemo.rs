@@ -694,17 +694,6 @@ fn tempdir() -> Result<PathBuf> {
     anyhow::bail!("cannot create a directory under {}", base.display())
 }
 
-/// Peak and current resident set size, MiB (Linux `/proc`; `None` elsewhere).
-fn rss_mib() -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<f64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
-}
-
 fn file_mib(path: &Path) -> f64 {
     mnemo::store::db_bytes(path) as f64 / (1024.0 * 1024.0)
 }
@@ -736,7 +725,7 @@ fn eval_persistent(
             .store()
             .and_then(|s| s.inspect().ok())
             .map_or(0, |i| i.events);
-        let (peak, now) = rss_mib().unwrap_or((f64::NAN, f64::NAN));
+        let (peak, now) = mnemo::bench::rss_mib().unwrap_or((f64::NAN, f64::NAN));
         let line = format!(
             "  {:>3}  {:>13}  {:>14}  {:>12.1}  {:>7.1}  {:>6.2}",
             day + 1,
@@ -991,7 +980,7 @@ fn inspect(db: &Path, json: bool, load_timing: bool, cold: bool, check: bool) ->
             HotEvents::AsSaved,
         )?;
         let load_s = t0.elapsed().as_secs_f64();
-        let (peak, _) = rss_mib().unwrap_or((f64::NAN, f64::NAN));
+        let (peak, _) = mnemo::bench::rss_mib().unwrap_or((f64::NAN, f64::NAN));
         v["load_s"] = serde_json::json!(load_s);
         v["load_objects"] = serde_json::json!(m.objects().len());
         v["load_events_in_ram"] = serde_json::json!(m.log().len());

@@ -1445,20 +1445,22 @@ pub fn drop_cached_pages(path: &Path) -> Result<(), StoreError> {
         };
         // Dirty pages are not dropped: write them back first (best effort on a read-only handle).
         let _ = file.sync_data();
-        #[cfg(target_os = "linux")]
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| {
-            fail(
-                &file_path,
-                format!("cannot drop it from the page cache: {e}"),
-            )
-        })?;
-        #[cfg(not(target_os = "linux"))]
-        return Err(fail(
-            &file_path,
-            "dropping a file from the page cache is only supported on Linux".to_string(),
-        ));
+        drop_file_pages(&file).map_err(|reason| fail(&file_path, reason))?;
     }
     Ok(())
+}
+
+/// Drops one file's clean pages from the page cache.
+#[cfg(target_os = "linux")]
+fn drop_file_pages(file: &std::fs::File) -> Result<(), String> {
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed)
+        .map_err(|e| format!("cannot drop it from the page cache: {e}"))
+}
+
+/// Not available: `posix_fadvise` is used on Linux only.
+#[cfg(not(target_os = "linux"))]
+fn drop_file_pages(_file: &std::fs::File) -> Result<(), String> {
+    Err("dropping a file from the page cache is only supported on Linux".to_string())
 }
 
 /// Bytes of a database's main file plus its write-ahead log.
