@@ -524,6 +524,9 @@ impl Store {
         for step in &MIGRATIONS[from as usize..] {
             tx.execute_batch(step).map_err(|e| sql_error(&path, e))?;
         }
+        if from < 3 {
+            set_reportable_from_blobs(&tx, &path)?;
+        }
         tx.execute_batch(&format!(
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
         ))
@@ -796,8 +799,8 @@ impl Store {
             let mut put_object = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO objects \
-                     (id, label, state, retired, x, y, z, first_seen_ns, last_seen_ns, data) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     (id, label, state, retired, reportable, x, y, z, first_seen_ns, \
+                     last_seen_ns, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(e)?;
             let mut drop_relations = tx
@@ -830,6 +833,7 @@ impl Store {
                         o.label.as_str(),
                         o.state.as_str(),
                         o.retired,
+                        o.is_reportable(),
                         o.position_world.x,
                         o.position_world.y,
                         o.position_world.z,
@@ -1102,9 +1106,7 @@ impl Store {
             path: self.path.clone(),
             schema_version: self.schema_version()?,
             objects: count("SELECT count(*) FROM objects")?,
-            reportable_objects: count(
-                "SELECT count(*) FROM objects WHERE retired = 0 AND label <> ''",
-            )?,
+            reportable_objects: count("SELECT count(*) FROM objects WHERE reportable = 1")?,
             placements: count("SELECT count(*) FROM placements")?,
             places: count("SELECT count(*) FROM places")?,
             relations: count("SELECT count(*) FROM relations")?,
@@ -1305,6 +1307,42 @@ fn read_objects(
         anchors.push(Point3::from(blob.anchor));
     }
     Ok((objects, anchors))
+}
+
+/// Sets each object row's `reportable` column from its blob (the migration to schema 3 adds
+/// the column; no other column tells a confirmed object from a tentative one).
+fn set_reportable_from_blobs(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let e = |err| sql_error(path, err);
+    let mut reportable = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT id, reportable, data FROM objects")
+            .map_err(e)?;
+        let mut rows = stmt.query([]).map_err(e)?;
+        while let Some(row) = rows.next().map_err(e)? {
+            let id: i64 = row.get(0).map_err(e)?;
+            let flag: bool = row.get(1).map_err(e)?;
+            let data = row
+                .get_ref(2)
+                .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
+                .map_err(e)?;
+            let blob: ObjectBlob =
+                postcard::from_bytes(data).map_err(|err| StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("object {id}: {err}"),
+                })?;
+            if blob.object.is_reportable() != flag {
+                reportable.push((id, !flag));
+            }
+        }
+    }
+    let mut set = conn
+        .prepare("UPDATE objects SET reportable = ?2 WHERE id = ?1")
+        .map_err(e)?;
+    for (id, flag) in reportable {
+        set.execute(params![id, flag]).map_err(e)?;
+    }
+    Ok(())
 }
 
 /// Every placement and place, in id order.

@@ -8,7 +8,7 @@
 pub const APPLICATION_ID: i32 = 0x4D4E_454D;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Migration `i` upgrades version `i` to `i + 1`.
 pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -73,5 +73,11 @@ pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // they stand for.
     "
     ALTER TABLE events ADD COLUMN sightings INTEGER NOT NULL DEFAULT 1;
+    ",
+    // 2 -> 3: whether queries report an object (confirmed and not retired), which the other
+    // columns cannot tell: `mnemo inspect` counted tentative objects. The store fills it in
+    // from each row's blob (`Store::migrate`).
+    "
+    ALTER TABLE objects ADD COLUMN reportable INTEGER NOT NULL DEFAULT 0;
     ",
 ];
