@@ -18,7 +18,7 @@ use mnemo::sim::scenario::SIM_EPOCH_NS;
 use mnemo::sim::{memory_config, run_eval, SimConfig};
 use mnemo::store::{
     crashtest, default_db_path, CommitPolicy, HotEvents, OpenMode, PersistentMemory,
-    RetentionConfig, Store,
+    RetentionConfig, Store, StoreError,
 };
 
 #[derive(Parser)]
@@ -102,6 +102,16 @@ enum Command {
         /// Also load the memory and print its digest (equal digests = identical memories).
         #[arg(long)]
         digest: bool,
+    },
+    /// Bring a database written by an older Mnemo to this version's schema (a writer, such as
+    /// the node, does it on open; readers such as `query` and `inspect` ask for it first).
+    Migrate {
+        /// The database [default: $ROS_HOME/mnemo/memory.db, else ~/.ros/mnemo/memory.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print JSON (`path`, `from_version`, `to_version`, `migrated`) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Erase objects, events and captions from a database (and their bytes from the file).
     Forget {
@@ -500,6 +510,7 @@ fn run(cli: Cli) -> Result<()> {
             cold,
             check,
         ),
+        Command::Migrate { db, json } => migrate(&db.unwrap_or_else(default_db_path), json),
         Command::Replay {
             bag,
             db,
@@ -991,6 +1002,35 @@ fn inspect(db: &Path, json: bool, load_timing: bool, cold: bool, check: bool) ->
         println!("{}", serde_json::to_string(&v)?);
     } else {
         println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
+}
+
+fn migrate(db: &Path, json: bool) -> Result<()> {
+    anyhow::ensure!(db.exists(), "no memory database at {}", db.display());
+    let from = match Store::open(db, OpenMode::ReadOnly) {
+        Ok(store) => store.schema_version()?,
+        Err(StoreError::NeedsMigration { found, .. }) => {
+            // A writer's open migrates (in one transaction) and takes the writer lock, so a
+            // running node's file is refused rather than changed under it.
+            drop(Store::open(db, OpenMode::ReadWrite)?);
+            found
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let to = Store::open(db, OpenMode::ReadOnly)?.schema_version()?;
+    if json {
+        let v = serde_json::json!({
+            "path": db,
+            "from_version": from,
+            "to_version": to,
+            "migrated": from != to,
+        });
+        println!("{v}");
+    } else if from == to {
+        println!("{}: schema version {to}, nothing to migrate", db.display());
+    } else {
+        println!("{}: migrated schema version {from} -> {to}", db.display());
     }
     Ok(())
 }

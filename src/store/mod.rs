@@ -69,7 +69,7 @@ pub enum StoreError {
     /// A read-only open of a file that needs migrating first.
     #[error(
         "memory database {path} has schema version {found}; open it once for writing to migrate \
-         it to {supported}"
+         it to {supported} (`mnemo migrate --db {path}`, or start the node on it)"
     )]
     NeedsMigration {
         /// The database file.

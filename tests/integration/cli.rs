@@ -353,3 +353,49 @@ fn crashtest_json_has_the_specified_keys_and_catches_a_lying_writer() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["acknowledged_lost"].as_u64().unwrap() > 0, "{v}");
 }
+
+/// A file from an older Mnemo: readers name `mnemo migrate`, which migrates it once, says so,
+/// and then has nothing to do; the readers answer afterwards. A missing file is not created.
+#[test]
+fn migrate_brings_an_older_file_to_this_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/memory_v2.db");
+    std::fs::copy(&fixture, &db).unwrap();
+    let db_s = db.to_str().unwrap();
+
+    let out = mnemo(&["inspect", "--db", db_s, "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mnemo migrate --db") && err.contains(db_s),
+        "{err}"
+    );
+
+    let out = mnemo(&["migrate", "--db", db_s, "--json"]);
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let now = mnemo::store::schema::SCHEMA_VERSION;
+    assert_eq!(v["from_version"], 2);
+    assert_eq!(v["to_version"], now);
+    assert_eq!(v["migrated"], true);
+
+    let out = mnemo(&["migrate", "--db", db_s, "--json"]);
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["from_version"], now);
+    assert_eq!(v["migrated"], false);
+
+    let out = mnemo(&["inspect", "--db", db_s, "--json"]);
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], now);
+    assert_eq!(v["objects"], 65);
+
+    let missing = dir.path().join("missing.db");
+    let out = mnemo(&["migrate", "--db", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no memory database"));
+    assert!(!missing.exists());
+}
