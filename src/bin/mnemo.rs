@@ -716,6 +716,21 @@ fn eval_persistent(
     db: &Path,
     retention: &RetentionConfig,
 ) -> Result<()> {
+    // The questions are about this run's world only: added to another memory they would be
+    // scored against objects the simulation never placed.
+    if db.exists() {
+        let holds_memory = match Store::open(db, OpenMode::ReadOnly) {
+            Ok(store) => !store.is_empty()?,
+            Err(StoreError::NeedsMigration { .. }) => true,
+            Err(e) => return Err(e.into()),
+        };
+        anyhow::ensure!(
+            !holds_memory,
+            "{} already holds a memory; `mnemo eval --db` writes the memory of a new simulated \
+             world: give a new path (or remove the file)",
+            db.display()
+        );
+    }
     let mut pm = PersistentMemory::open(
         db,
         Some(memory_config()),

@@ -194,6 +194,23 @@ fn eval_db_query_inspect_and_forget_work_together() {
         text.contains("peak_rss_mib") && text.contains("db_mib"),
         "{text}"
     );
+    let digest = |out: &std::process::Output| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    };
+    let before = mnemo(&["inspect", "--db", db_s, "--json", "--digest"]);
+    assert_success(&before);
+
+    // A second run on the same file would score a new world against both: refused, file kept.
+    let out = mnemo(&["eval", "--seed", "3", "--days", "1", "--db", db_s]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already holds a memory") && err.contains(db_s),
+        "{err}"
+    );
+    let after = mnemo(&["inspect", "--db", db_s, "--json", "--digest"]);
+    assert_eq!(digest(&after), digest(&before));
 
     let out = mnemo(&[
         "inspect",
