@@ -59,9 +59,13 @@ enum Command {
         /// Seed of the generated data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// The database to write (overwritten).
+        /// The database to write (a new file; see --overwrite).
         #[arg(long)]
         db: PathBuf,
+        /// Replace the file at --db if it is a Mnemo database (any other file is never
+        /// replaced).
+        #[arg(long)]
+        overwrite: bool,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -465,8 +469,10 @@ fn run(cli: Cli) -> Result<()> {
             events,
             seed,
             db,
+            overwrite,
             json,
         } => {
+            may_replace(&db, overwrite)?;
             let r = mnemo::bench::store::run_store_bench(
                 &BenchConfig {
                     objects,
@@ -1019,6 +1025,36 @@ fn inspect(db: &Path, json: bool, load_timing: bool, cold: bool, check: bool) ->
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
     Ok(())
+}
+
+/// Whether a benchmark may replace the file at `db`: a new path, or a Mnemo database with
+/// `overwrite` given (a robot's memory is not lost to a mistyped path, nor any other file).
+fn may_replace(db: &Path, overwrite: bool) -> Result<()> {
+    if !db.exists() {
+        return Ok(());
+    }
+    match Store::open(db, OpenMode::ReadOnly) {
+        Ok(_) | Err(StoreError::NeedsMigration { .. } | StoreError::NewerSchema { .. }) => {
+            anyhow::ensure!(
+                overwrite,
+                "{} already exists; the benchmark replaces its file: pass --overwrite to replace \
+                 this memory, or give a new path",
+                db.display()
+            );
+            // A writer (a running node) holds the file's lock: its memory is not pulled away.
+            let file = std::fs::File::open(db)?;
+            anyhow::ensure!(
+                file.try_lock().is_ok(),
+                "{} is in use by a writer (a running node?); not replaced",
+                db.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "{} is not a Mnemo database this benchmark may replace: {e}",
+            db.display()
+        )),
+    }
 }
 
 fn migrate(db: &Path, json: bool) -> Result<()> {

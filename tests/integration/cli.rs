@@ -102,6 +102,55 @@ fn bench_json_has_the_specified_keys() {
     }
 }
 
+/// The store benchmark replaces its file only when told to, and only a Mnemo database.
+#[test]
+fn bench_store_never_replaces_a_file_unasked() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = ["--objects", "200", "--events", "400", "--json"];
+    let run = |db: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["bench-store", "--db", db.to_str().unwrap()];
+        args.extend(small);
+        args.extend(extra);
+        mnemo(&args)
+    };
+    let other = dir.path().join("notes.txt");
+    std::fs::write(&other, "not a memory").unwrap();
+    for extra in [&[][..], &["--overwrite"][..]] {
+        let out = run(&other, extra);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt"));
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "not a memory");
+    }
+    let db = dir.path().join("bs.db");
+    assert_success(&run(&db, &[]));
+    let digest = || {
+        let out = mnemo(&[
+            "inspect",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            "--digest",
+        ]);
+        assert_success(&out);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    };
+    let first = digest();
+    let out = run(&db, &["--seed", "2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--overwrite"));
+    assert_eq!(digest(), first);
+    // Not while a writer holds it.
+    let writer = mnemo::store::Store::open(&db, mnemo::store::OpenMode::ReadWrite).unwrap();
+    let out = run(&db, &["--seed", "2", "--overwrite"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by a writer"));
+    drop(writer);
+    assert_eq!(digest(), first);
+    assert_success(&run(&db, &["--seed", "2", "--overwrite"]));
+    assert_ne!(digest(), first);
+}
+
 #[test]
 fn bench_store_writes_reopens_and_reports() {
     let dir = tempfile::tempdir().unwrap();
