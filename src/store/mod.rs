@@ -1291,12 +1291,7 @@ fn read_objects(
     let mut rows = stmt.query([]).map_err(e)?;
     while let Some(row) = rows.next().map_err(e)? {
         let id: i64 = row.get(0).map_err(e)?;
-        let data = row
-            .get_ref(1)
-            .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
-            .map_err(e)?;
-        let blob: ObjectBlob =
-            postcard::from_bytes(data).map_err(|err| corrupt(format!("object {id}: {err}")))?;
+        let blob = object_blob(row, 1, id, path)?;
         if i64::from(blob.object.id.0) != id {
             return Err(corrupt(format!(
                 "object row {id} holds object {}",
@@ -1307,6 +1302,23 @@ fn read_objects(
         anchors.push(Point3::from(blob.anchor));
     }
     Ok((objects, anchors))
+}
+
+/// The object blob in column `col` of an object row (`id` names it in errors).
+fn object_blob(
+    row: &rusqlite::Row<'_>,
+    col: usize,
+    id: i64,
+    path: &Path,
+) -> Result<ObjectBlob, StoreError> {
+    let data = row
+        .get_ref(col)
+        .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
+        .map_err(|err| sql_error(path, err))?;
+    postcard::from_bytes(data).map_err(|err| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("object {id}: {err}"),
+    })
 }
 
 /// Sets each object row's `reportable` column from its blob (the migration to schema 3 adds
@@ -1322,15 +1334,7 @@ fn set_reportable_from_blobs(conn: &Connection, path: &Path) -> Result<(), Store
         while let Some(row) = rows.next().map_err(e)? {
             let id: i64 = row.get(0).map_err(e)?;
             let flag: bool = row.get(1).map_err(e)?;
-            let data = row
-                .get_ref(2)
-                .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
-                .map_err(e)?;
-            let blob: ObjectBlob =
-                postcard::from_bytes(data).map_err(|err| StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!("object {id}: {err}"),
-                })?;
+            let blob = object_blob(row, 2, id, path)?;
             if blob.object.is_reportable() != flag {
                 reportable.push((id, !flag));
             }
