@@ -1059,17 +1059,7 @@ fn may_replace(db: &Path, overwrite: bool) -> Result<()> {
 
 fn migrate(db: &Path, json: bool) -> Result<()> {
     anyhow::ensure!(db.exists(), "no memory database at {}", db.display());
-    let from = match Store::open(db, OpenMode::ReadOnly) {
-        Ok(store) => store.schema_version()?,
-        Err(StoreError::NeedsMigration { found, .. }) => {
-            // A writer's open migrates (in one transaction) and takes the writer lock, so a
-            // running node's file is refused rather than changed under it.
-            drop(Store::open(db, OpenMode::ReadWrite)?);
-            found
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let to = Store::open(db, OpenMode::ReadOnly)?.schema_version()?;
+    let (from, to) = Store::migrate_file(db)?;
     if json {
         let v = serde_json::json!({
             "path": db,

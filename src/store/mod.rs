@@ -534,6 +534,32 @@ impl Store {
         tx.commit().map_err(|e| sql_error(&path, e))
     }
 
+    /// Brings the existing database at `path` to this build's schema, as a writer's open does
+    /// (one transaction, under the writer lock), and returns the versions before and after.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when there is no file (none is created), [`StoreError::Locked`]
+    /// while a writer holds it, [`StoreError::NewerSchema`], [`StoreError::NotMnemo`],
+    /// [`StoreError::Corrupt`] or [`StoreError::Sql`] (the file is then left as it was).
+    pub fn migrate_file(path: &Path) -> Result<(u32, u32), StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: "no such file".to_string(),
+            });
+        }
+        let from = match Self::open(path, OpenMode::ReadOnly) {
+            Ok(store) => store.schema_version()?,
+            Err(StoreError::NeedsMigration { found, .. }) => {
+                drop(Self::open(path, OpenMode::ReadWrite)?);
+                found
+            }
+            Err(e) => return Err(e),
+        };
+        let to = Self::open(path, OpenMode::ReadOnly)?.schema_version()?;
+        Ok((from, to))
+    }
+
     /// Applies only the first `version` migrations to a new file (for migration tests).
     #[doc(hidden)]
     pub fn create_at_version(path: &Path, version: u32) -> Result<(), StoreError> {

@@ -448,12 +448,27 @@ fn a_version_2_file_with_objects_is_migrated_and_loads_the_same_memory() {
         matches!(err, StoreError::NeedsMigration { found: 2, .. }),
         "{err}"
     );
-    drop(Store::open(&path, OpenMode::ReadWrite).unwrap());
+    // Not under a writer (one holding the lock, as a running node does): the file is left be.
+    let writer = std::fs::File::open(&path).unwrap();
+    writer.lock().unwrap();
+    let err = Store::migrate_file(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    drop(writer);
+    assert!(matches!(
+        Store::open(&path, OpenMode::ReadOnly),
+        Err(StoreError::NeedsMigration { found: 2, .. })
+    ));
+    let now = mnemo::store::schema::SCHEMA_VERSION;
+    assert_eq!(Store::migrate_file(&path).unwrap(), (2, now));
+    assert_eq!(Store::migrate_file(&path).unwrap(), (now, now));
+    let missing = dir.path().join("missing.db");
+    assert!(matches!(
+        Store::migrate_file(&missing),
+        Err(StoreError::Open { .. })
+    ));
+    assert!(!missing.exists());
     let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
-    assert_eq!(
-        store.schema_version().unwrap(),
-        mnemo::store::schema::SCHEMA_VERSION
-    );
+    assert_eq!(store.schema_version().unwrap(), now);
     let memory = store
         .load(
             None,
