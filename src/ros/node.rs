@@ -405,6 +405,15 @@ impl NodeCore {
         };
         match opened {
             Ok(m) => {
+                if let (Some(from), Some(path)) = (m.status().migrated_from, m.status().path) {
+                    self.log(
+                        Level::Info,
+                        format!(
+                            "{path}: migrated from schema version {from} to {}",
+                            crate::store::schema::SCHEMA_VERSION
+                        ),
+                    );
+                }
                 let where_ = m.status().path.unwrap_or_else(|| "RAM only".into());
                 self.log(
                     Level::Info,

@@ -350,6 +350,8 @@ pub struct Store {
     state: SavedState,
     /// Whether this session wrote the configuration yet.
     config_written: bool,
+    /// The schema version the file had when this open migrated it (not for a new file).
+    migrated_from: Option<u32>,
 }
 
 impl std::fmt::Debug for Store {
@@ -437,6 +439,7 @@ impl Store {
             written_events: 0,
             state: SavedState::default(),
             config_written: false,
+            migrated_from: None,
         };
         store.setup(durability)?;
         Ok(store)
@@ -531,7 +534,10 @@ impl Store {
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
         ))
         .map_err(|e| sql_error(&path, e))?;
-        tx.commit().map_err(|e| sql_error(&path, e))
+        tx.commit().map_err(|e| sql_error(&path, e))?;
+        // Version 0 is a file this open created.
+        self.migrated_from = (from > 0).then_some(from);
+        Ok(())
     }
 
     /// Brings the existing database at `path` to this build's schema, as a writer's open does
@@ -619,6 +625,12 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The schema version the file had when this open migrated it to [`SCHEMA_VERSION`]
+    /// (`None` when it was current or new).
+    pub fn migrated_from(&self) -> Option<u32> {
+        self.migrated_from
     }
 
     /// Every event with a smaller id is on disk.

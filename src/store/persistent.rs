@@ -140,6 +140,8 @@ pub struct StoreStatus {
     pub commits: u64,
     /// Failed commits this session.
     pub failed_commits: u64,
+    /// The schema version the file had when this session's open migrated it, if it did.
+    pub migrated_from: Option<u32>,
 }
 
 /// A memory with optional persistence.
@@ -429,6 +431,7 @@ impl PersistentMemory {
             pending_changes: self.pending,
             commits: self.commits,
             failed_commits: self.failed_commits,
+            migrated_from: self.store.as_ref().and_then(Store::migrated_from),
         }
     }
 

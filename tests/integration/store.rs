@@ -491,6 +491,30 @@ fn a_version_2_file_with_objects_is_migrated_and_loads_the_same_memory() {
     assert_eq!(reportable, 46);
 }
 
+/// A writer's open migrates by itself and says so (the node logs it): once, and never for a
+/// file it creates.
+#[test]
+fn a_writer_reports_the_migration_it_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/memory_v2.db");
+    std::fs::copy(&fixture, &path).unwrap();
+    let pm = open(&path, RetentionConfig::keep_everything());
+    assert_eq!(pm.status().migrated_from, Some(2));
+    assert_eq!(pm.memory().digest(), V2_FIXTURE_DIGEST);
+    pm.close().unwrap();
+    let pm = open(&path, RetentionConfig::keep_everything());
+    assert_eq!(pm.status().migrated_from, None);
+    drop(pm);
+    let fresh = dir.path().join("new.db");
+    assert_eq!(
+        open(&fresh, RetentionConfig::keep_everything())
+            .status()
+            .migrated_from,
+        None
+    );
+}
+
 /// `mnemo inspect` counts as reportable exactly the objects a query may report: confirmed and
 /// not retired (a tentative object has a label, so no other column tells them apart).
 #[test]
