@@ -26,6 +26,13 @@ pub enum CoreError {
         /// Latest stamp already ingested.
         latest_ns: StampNs,
     },
+    /// A keyframe equal to one already ingested at the same stamp (a message delivered twice,
+    /// a bag replayed into the memory that recorded it): counted once, not twice.
+    #[error("keyframe at {stamp_ns} ns was already ingested (same content)")]
+    DuplicateKeyframe {
+        /// Its stamp.
+        stamp_ns: StampNs,
+    },
     /// A pose with a NaN or infinite component, a translation beyond 1e6 m, or a rotation that
     /// is not a unit quaternion.
     #[error("invalid pose in {field}: non-finite, beyond 1e6 m, or not a unit rotation")]

@@ -176,6 +176,9 @@ struct SavedState {
     /// state blob read the same snapshot.
     #[serde(default)]
     commit_seq: u64,
+    /// The memory's newest keyframe stamp and fingerprints (`MemoryParts::recent_keyframes`).
+    #[serde(default)]
+    recent_keyframes: (StampNs, Vec<u64>),
 }
 
 /// What one [`Store::write`] stored.
@@ -721,6 +724,7 @@ impl Store {
             latest_stamp_ns: st.latest_stamp_ns,
             current_place: st.current_place,
             stats: st.stats.clone(),
+            recent_keyframes: st.recent_keyframes.clone(),
         };
         Memory::from_parts(config, embedder, parts).map_err(|e| match e {
             CoreError::InvalidConfig { .. } => StoreError::Core {
@@ -1000,6 +1004,7 @@ impl Store {
         state.latest_stamp_ns = memory.latest_stamp_ns();
         state.current_place = memory.current_place();
         state.stats = memory.stats().clone();
+        state.recent_keyframes.clone_from(memory.recent_keyframes());
         state.next_event_id = log.next_id();
         state.next_caption = log.next_caption();
         state.last_event_stamp_ns = log.last_stamp_ns();

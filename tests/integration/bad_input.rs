@@ -103,6 +103,66 @@ fn stamps_going_backwards_are_refused() {
         .unwrap();
 }
 
+/// A keyframe delivered twice (a repeated message, a bag replayed into the memory that recorded
+/// it) is refused and counted once: every keyframe of a simulated day ingested twice in a row
+/// gives the memory of ingesting each once. Another camera at the same stamp, or the same view
+/// at a later stamp, is new evidence and goes in.
+#[test]
+fn a_keyframe_delivered_twice_counts_once() {
+    let cfg = mnemo::sim::SimConfig {
+        seed: 4,
+        days: 1,
+        ..mnemo::sim::SimConfig::default()
+    };
+    let mut stream = Vec::new();
+    mnemo::sim::simulate(&cfg, |o| stream.push(o.clone())).unwrap();
+    let new = || {
+        mnemo::core::Memory::new(
+            mnemo::sim::memory_config(),
+            Box::new(mnemo::core::LexicalEmbedder::default()),
+        )
+        .unwrap()
+    };
+    let (mut once, mut twice) = (new(), new());
+    for o in &stream {
+        once.ingest(o).unwrap();
+        twice.ingest(o).unwrap();
+        assert_eq!(
+            twice.ingest(o).unwrap_err(),
+            CoreError::DuplicateKeyframe {
+                stamp_ns: o.stamp_ns
+            }
+        );
+    }
+    assert_eq!(twice.digest(), once.digest());
+
+    let mut m = seeded();
+    let last = keyframe(
+        T0 + 2_000_000_000,
+        0.0,
+        0.0,
+        0.0,
+        vec![det("mug", [2.0, 0.0, 0.8])],
+    );
+    let before = m.digest();
+    assert!(matches!(
+        m.ingest(&last),
+        Err(CoreError::DuplicateKeyframe { .. })
+    ));
+    assert_eq!(m.digest(), before);
+    // A second camera looking from elsewhere at the same instant.
+    let mut other = last.clone();
+    other.world_from_camera = Isometry3::from_parts(
+        Translation3::new(0.0, 0.5, 1.0),
+        last.world_from_camera.rotation,
+    );
+    m.ingest(&other).unwrap();
+    // The same view a second later.
+    let mut later = last.clone();
+    later.stamp_ns += 1_000_000_000;
+    m.ingest(&later).unwrap();
+}
+
 #[test]
 fn bad_detections_are_skipped_and_reported() {
     let mut m = seeded();

@@ -515,6 +515,27 @@ fn a_writer_reports_the_migration_it_made() {
     );
 }
 
+/// The last keyframe delivered again after a restart (a bag replayed into the memory that
+/// recorded it) is recognised: the fingerprints of the newest stamp are saved with the state.
+#[test]
+fn a_keyframe_repeated_after_a_restart_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let stream = world(11, 1);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    ingest_all(&mut pm, &stream);
+    pm.close().unwrap();
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    let before = pm.memory().digest();
+    let last = stream.last().unwrap();
+    assert!(matches!(
+        pm.ingest(last),
+        Err(mnemo::core::CoreError::DuplicateKeyframe { .. })
+    ));
+    assert_eq!(pm.memory().digest(), before);
+    assert_eq!(pm.memory().digest(), in_ram(&stream).digest());
+}
+
 /// `mnemo inspect` counts as reportable exactly the objects a query may report: confirmed and
 /// not retired (a tentative object has a label, so no other column tells them apart).
 #[test]

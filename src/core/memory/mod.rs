@@ -160,6 +160,10 @@ pub struct MemoryParts {
     pub current_place: Option<PlaceId>,
     /// Lifetime counters.
     pub stats: IngestStats,
+    /// The newest keyframe stamp and the fingerprints of the keyframes ingested at it
+    /// ([`Observation::fingerprint`]): a repeat after a restart is recognised too.
+    #[serde(default)]
+    pub recent_keyframes: (StampNs, Vec<u64>),
 }
 
 /// What changed since the last [`Memory::take_changes`]: the rows a store must rewrite. Events
@@ -255,6 +259,10 @@ struct Neighborhood {
     ids: Vec<u32>,
 }
 
+/// Keyframe fingerprints kept for the newest stamp (several cameras or models may report the
+/// same instant).
+const MAX_KEYFRAMES_PER_STAMP: usize = 32;
+
 /// The spatio-temporal memory.
 pub struct Memory {
     pub(crate) config: MemoryConfig,
@@ -300,6 +308,9 @@ pub struct Memory {
     pending_reid: BTreeMap<ObjectId, StampNs>,
     pub(crate) max_extent_seen_m: f64,
     latest_stamp_ns: Option<StampNs>,
+    /// Fingerprints of the keyframes (and late sightings) ingested at the newest keyframe
+    /// stamp, with that stamp: a keyframe delivered twice is refused, not counted twice.
+    recent_keyframes: (StampNs, Vec<u64>),
     current_place: Option<PlaceId>,
     pub(crate) stats: IngestStats,
     /// Rows changed since the last `take_changes`.
@@ -423,6 +434,7 @@ impl Memory {
             pending_reid: BTreeMap::new(),
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
+            recent_keyframes: (StampNs::MIN, Vec::new()),
             current_place: None,
             stats: IngestStats::default(),
             dirty: Dirty::default(),
@@ -442,6 +454,7 @@ impl Memory {
             latest_stamp_ns: self.latest_stamp_ns,
             current_place: self.current_place,
             stats: self.stats.clone(),
+            recent_keyframes: self.recent_keyframes.clone(),
         }
     }
 
@@ -521,6 +534,7 @@ impl Memory {
         m.latest_stamp_ns = parts.latest_stamp_ns;
         m.current_place = parts.current_place;
         m.stats = parts.stats;
+        m.recent_keyframes = parts.recent_keyframes;
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
         // per item) and on three threads: the relations here (a sweep over the anchors, which
@@ -733,7 +747,12 @@ impl Memory {
         &self.stats
     }
 
-    /// Latest stamp ingested.
+    /// The newest keyframe stamp and the fingerprints of the keyframes ingested at it.
+    pub fn recent_keyframes(&self) -> &(StampNs, Vec<u64>) {
+        &self.recent_keyframes
+    }
+
+    /// Latest stamp ingested (poses and keyframes).
     pub fn latest_stamp_ns(&self) -> Option<StampNs> {
         self.latest_stamp_ns
     }
@@ -910,6 +929,23 @@ impl Memory {
         if let Err(e) = self.validate_observation(obs) {
             self.stats.inputs_rejected += 1;
             return Err(e);
+        }
+        // Stamps never go backwards, so a repeat has the newest keyframe stamp.
+        let fingerprint = obs.fingerprint();
+        let (stamp_seen, prints) = &mut self.recent_keyframes;
+        if *stamp_seen == obs.stamp_ns && prints.contains(&fingerprint) {
+            self.stats.inputs_rejected += 1;
+            return Err(CoreError::DuplicateKeyframe {
+                stamp_ns: obs.stamp_ns,
+            });
+        }
+        if *stamp_seen != obs.stamp_ns {
+            *stamp_seen = obs.stamp_ns;
+            prints.clear();
+        }
+        // Bounded: one per camera (and model) at one instant.
+        if prints.len() < MAX_KEYFRAMES_PER_STAMP {
+            prints.push(fingerprint);
         }
         let first_event = self.log.next_id();
         let stamp = obs.stamp_ns;
