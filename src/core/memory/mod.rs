@@ -259,8 +259,8 @@ struct Neighborhood {
     ids: Vec<u32>,
 }
 
-/// Keyframe fingerprints kept for the newest stamp (several cameras or models may report the
-/// same instant).
+/// Keyframe fingerprints kept for the newest stamp (several cameras may report the same
+/// instant).
 const MAX_KEYFRAMES_PER_STAMP: usize = 32;
 
 /// The spatio-temporal memory.
@@ -308,8 +308,8 @@ pub struct Memory {
     pending_reid: BTreeMap<ObjectId, StampNs>,
     pub(crate) max_extent_seen_m: f64,
     latest_stamp_ns: Option<StampNs>,
-    /// Fingerprints of the keyframes (and late sightings) ingested at the newest keyframe
-    /// stamp, with that stamp: a keyframe delivered twice is refused, not counted twice.
+    /// Fingerprints of the keyframes ingested at the newest keyframe stamp, with that stamp: a
+    /// keyframe delivered twice is refused, not counted twice.
     recent_keyframes: (StampNs, Vec<u64>),
     current_place: Option<PlaceId>,
     pub(crate) stats: IngestStats,
@@ -900,8 +900,9 @@ impl Memory {
     /// Ingests one keyframe.
     ///
     /// # Errors
-    /// [`CoreError::StampBackwards`], [`CoreError::NonFinitePose`] or
-    /// [`CoreError::InvalidCamera`]; the memory is unchanged. Bad detections do not fail the
+    /// [`CoreError::StampBackwards`], [`CoreError::DuplicateKeyframe`] (equal to one already
+    /// ingested at this stamp), [`CoreError::NonFinitePose`] or [`CoreError::InvalidCamera`];
+    /// the memory is unchanged. Bad detections do not fail the
     /// call: they are skipped and listed in the report.
     pub fn ingest(&mut self, obs: &Observation) -> Result<IngestReport, CoreError> {
         self.ingest_with(obs, true)
@@ -930,22 +931,26 @@ impl Memory {
             self.stats.inputs_rejected += 1;
             return Err(e);
         }
-        // Stamps never go backwards, so a repeat has the newest keyframe stamp.
-        let fingerprint = obs.fingerprint();
-        let (stamp_seen, prints) = &mut self.recent_keyframes;
-        if *stamp_seen == obs.stamp_ns && prints.contains(&fingerprint) {
-            self.stats.inputs_rejected += 1;
-            return Err(CoreError::DuplicateKeyframe {
-                stamp_ns: obs.stamp_ns,
-            });
-        }
-        if *stamp_seen != obs.stamp_ns {
-            *stamp_seen = obs.stamp_ns;
-            prints.clear();
-        }
-        // Bounded: one per camera (and model) at one instant.
-        if prints.len() < MAX_KEYFRAMES_PER_STAMP {
-            prints.push(fingerprint);
+        // A keyframe delivered twice. Stamps never go backwards, so a repeat has the newest
+        // keyframe stamp. (Late sightings are not checked: they carry the newest stamp instead
+        // of their keyframe's, so equal sightings of a robot standing still are not repeats.)
+        if evidence_of_absence {
+            let fingerprint = obs.fingerprint();
+            let (stamp_seen, prints) = &mut self.recent_keyframes;
+            if *stamp_seen == obs.stamp_ns && prints.contains(&fingerprint) {
+                self.stats.inputs_rejected += 1;
+                return Err(CoreError::DuplicateKeyframe {
+                    stamp_ns: obs.stamp_ns,
+                });
+            }
+            if *stamp_seen != obs.stamp_ns {
+                *stamp_seen = obs.stamp_ns;
+                prints.clear();
+            }
+            // Bounded: one per camera at one instant.
+            if prints.len() < MAX_KEYFRAMES_PER_STAMP {
+                prints.push(fingerprint);
+            }
         }
         let first_event = self.log.next_id();
         let stamp = obs.stamp_ns;
