@@ -433,6 +433,12 @@ fn an_older_schema_is_migrated_by_a_writer() {
     assert_eq!(load(&path).digest(), in_ram(&stream).digest());
 }
 
+/// A copy of `tests/fixtures/memory_v2.db` at `path` (tests never open the committed file).
+fn copy_v2_fixture(path: &Path) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/memory_v2.db");
+    std::fs::copy(&fixture, path).unwrap();
+}
+
 /// `tests/fixtures/memory_v2.db` was written by schema version 2 (commit 652694f: `mnemo eval
 /// --seed 3 --days 1 --rooms 2 --objects 40 --db ...`); its memory's digest was this.
 const V2_FIXTURE_DIGEST: u64 = 0x3034_d746_5a37_0d29;
@@ -441,8 +447,7 @@ const V2_FIXTURE_DIGEST: u64 = 0x3034_d746_5a37_0d29;
 fn a_version_2_file_with_objects_is_migrated_and_loads_the_same_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/memory_v2.db");
-    std::fs::copy(&fixture, &path).unwrap();
+    copy_v2_fixture(&path);
     let err = Store::open(&path, OpenMode::ReadOnly).unwrap_err();
     assert!(
         matches!(err, StoreError::NeedsMigration { found: 2, .. }),
@@ -497,8 +502,7 @@ fn a_version_2_file_with_objects_is_migrated_and_loads_the_same_memory() {
 fn a_writer_reports_the_migration_it_made() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/memory_v2.db");
-    std::fs::copy(&fixture, &path).unwrap();
+    copy_v2_fixture(&path);
     let pm = open(&path, RetentionConfig::keep_everything());
     assert_eq!(pm.status().migrated_from, Some(2));
     assert_eq!(pm.memory().digest(), V2_FIXTURE_DIGEST);
