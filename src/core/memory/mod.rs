@@ -434,7 +434,7 @@ impl Memory {
             pending_reid: BTreeMap::new(),
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
-            recent_keyframes: (StampNs::MIN, Vec::new()),
+            recent_keyframes: Default::default(),
             current_place: None,
             stats: IngestStats::default(),
             dirty: Dirty::default(),
