@@ -47,6 +47,15 @@ impl EventKind {
             EventKind::PlaceEntered => "place_entered",
         }
     }
+
+    /// Whether it reports a change of the scene (moved, missing, reappeared): the kinds
+    /// [`crate::core::Query::Changes`] answers with.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            EventKind::Moved | EventKind::Missing | EventKind::Reappeared
+        )
+    }
 }
 
 /// One entry of the log. Positions are `f32` in the map frame to keep 10M events small.
@@ -92,9 +101,12 @@ pub struct CaptionRecord {
 /// Ids are assigned in order and never reused. A store may *evict* the oldest events (they stay
 /// on disk, see [`crate::core::memory::ColdEvents`]) and *forget* may erase some: the events in
 /// RAM are then a sorted run of ids with gaps. Captions are keyed by their index the same way.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct EventLog {
     events: Vec<Event>,
+    /// Ids of the change events (see [`EventKind::is_change`]) among `events`, increasing: few
+    /// next to sightings and captions, so a changes query need not scan the log.
+    change_ids: Vec<EventId>,
     next_id: u64,
     captions: BTreeMap<u32, CaptionRecord>,
     next_caption: u32,
@@ -161,8 +173,15 @@ impl EventLog {
                 return bad("an event is newer than the last stamp".to_string());
             }
         }
+        let change_ids = parts
+            .events
+            .iter()
+            .filter(|e| e.kind.is_change())
+            .map(|e| e.id)
+            .collect();
         Ok(Self {
             last_stamp_ns: parts.last_stamp_ns.or(last_in_ram),
+            change_ids,
             events: parts.events,
             next_id: parts.next_id,
             captions: parts.captions,
@@ -193,6 +212,9 @@ impl EventLog {
         self.next_id += 1;
         event.id = id;
         self.last_stamp_ns = Some(event.stamp_ns);
+        if event.kind.is_change() {
+            self.change_ids.push(id);
+        }
         self.events.push(event);
         id
     }
@@ -247,6 +269,24 @@ impl EventLog {
         &self.events[lo..hi.max(lo)]
     }
 
+    /// Change events (see [`EventKind::is_change`]) in RAM recorded inside `window`, in log
+    /// order, found through the log's index of them.
+    pub fn changes_recorded_in<'a>(
+        &'a self,
+        window: &TimeWindow,
+    ) -> impl Iterator<Item = &'a Event> + 'a {
+        let stamp = |id: &EventId| self.get(*id).map_or(StampNs::MIN, |e| e.stamp_ns);
+        let lo = self
+            .change_ids
+            .partition_point(|id| stamp(id) < window.start_ns());
+        let hi = self
+            .change_ids
+            .partition_point(|id| stamp(id) <= window.end_ns());
+        self.change_ids[lo..hi.max(lo)]
+            .iter()
+            .filter_map(|id| self.get(*id))
+    }
+
     /// Number of events in RAM.
     pub fn len(&self) -> usize {
         self.events.len()
@@ -284,6 +324,11 @@ impl EventLog {
             return 0;
         }
         let n = self.events.partition_point(|e| e.stamp_ns < stamp_ns);
+        if let Some(first_kept) = self.events.get(n).map(|e| e.id) {
+            self.change_ids.retain(|id| *id >= first_kept);
+        } else {
+            self.change_ids.clear();
+        }
         for e in self.events.drain(..n) {
             if let Some(c) = e.caption {
                 self.captions.remove(&c);
@@ -309,6 +354,7 @@ impl EventLog {
         for c in &captions {
             self.captions.remove(c);
         }
+        self.change_ids.retain(|id| !ids.contains(id));
         captions
     }
 }

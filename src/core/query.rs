@@ -83,7 +83,11 @@ pub enum Query {
         /// The time.
         stamp_ns: StampNs,
     },
-    /// Net changes (moved, missing, reappeared) recorded in `window`, one per object.
+    /// Net changes (moved, missing, reappeared) in `window`, one per object. A move counts in
+    /// the window where the object was first seen at its new place (even when the memory
+    /// recorded the move later, after confirming the old spot empty); missing and reappeared
+    /// where they were recorded. A missing undone by a reappearance in place (a run of detector
+    /// misses) is not reported.
     Changes {
         /// Time window.
         window: TimeWindow,
@@ -780,18 +784,42 @@ impl Memory {
         window: &TimeWindow,
         cold: Option<&dyn ColdEvents>,
     ) -> Result<Vec<ChangeHit>, CoreError> {
+        // A change belongs to the window in which the robot had its evidence: a move to the
+        // window of the first sighting at the new place (`end_ns`), which may come before the
+        // memory recorded the move (the old spot's emptiness is confirmed on a later pass);
+        // missing and reappeared to their recording. A missing whose next change is a
+        // reappearance in place was a run of detector misses: it counts in no window (a later
+        // window still reports the reappearance). So the changes recorded from the window's start on are read,
+        // through the logs' indexes of change events.
+        let from_start = TimeWindow::new(window.start_ns(), StampNs::MAX)?;
+        let mut events = Vec::new();
+        if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), StampNs::MAX)) {
+            events = cold.changes_recorded_in(&w)?;
+        }
+        events.extend(self.log.changes_recorded_in(&from_start).cloned());
+        let mut by_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
+        for e in &events {
+            if let (true, Some(o)) = (e.kind.is_change(), e.object) {
+                by_object.entry(self.resolve(o)).or_default().push(e);
+            }
+        }
         // Per object, in log order: a move anywhere in the window wins (from the first old
         // position to the last new one); otherwise the last of missing / reappeared, and a
         // reappearance that undoes a missing in the same window cancels out.
         let mut per_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
-        let events = self.events_recorded_in(window, cold, None)?;
-        for e in &events {
-            if matches!(
-                e.kind,
-                EventKind::Moved | EventKind::Missing | EventKind::Reappeared
-            ) {
-                if let Some(o) = e.object {
-                    per_object.entry(self.resolve(o)).or_default().push(e);
+        for (id, log) in by_object {
+            for (i, e) in log.iter().enumerate() {
+                let evidence_ns = match e.kind {
+                    EventKind::Moved => e.end_ns.min(e.stamp_ns),
+                    _ => e.stamp_ns,
+                };
+                // (When the reappearance is in the window too, both cancel out below.)
+                let undone = e.kind == EventKind::Missing
+                    && log.get(i + 1).is_some_and(|n| {
+                        n.kind == EventKind::Reappeared && !window.contains(n.stamp_ns)
+                    });
+                if window.contains(evidence_ns) && !undone {
+                    per_object.entry(id).or_default().push(e);
                 }
             }
         }

@@ -279,6 +279,10 @@ fn kind_from_code(code: i64) -> Option<EventKind> {
     })
 }
 
+/// The condition of the change events' partial index (`events_changes`, schema 4): queries
+/// must repeat it word for word for SQLite to use the index.
+const CHANGE_KINDS_SQL: &str = "kind IN (2, 3, 4)";
+
 const EVENT_COLUMNS: &str =
     "id, stamp_ns, kind, object, place, start_ns, end_ns, x, y, z, fx, fy, fz, caption";
 
@@ -334,11 +338,27 @@ fn embedding_from_bytes(b: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// An object row's blob: the object and its relation anchor.
+/// An object row's blob: the object and its relation anchor, then [`ObjectBlobTail`] (absent
+/// in blobs written before schema 4).
 #[derive(Serialize, Deserialize)]
 struct ObjectBlob {
     object: MemoryObject,
     anchor: [f64; 3],
+}
+
+/// [`ObjectBlob`] as written: borrows the object.
+#[derive(Serialize)]
+struct ObjectBlobOut<'a> {
+    object: &'a MemoryObject,
+    anchor: [f64; 3],
+    tail: ObjectBlobTail,
+}
+
+/// Object state outside [`MemoryObject`]'s serde form, appended to the blob (postcard reads a
+/// prefix and leaves the rest, so blobs without it still read).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ObjectBlobTail {
+    missed_since_ns: Option<StampNs>,
 }
 
 /// An open memory database.
@@ -680,7 +700,7 @@ impl Store {
         };
         let from = evicted_before_ns.unwrap_or(StampNs::MIN);
         let events_from = (hot == HotEvents::AsSaved).then_some(from);
-        let (objects, anchors, hot, placed) = std::thread::scope(|scope| {
+        let (object_rows, hot, placed) = std::thread::scope(|scope| {
             // The hot events and the placements (with the places) decode on other cores, each
             // on its own connection, when it sees this transaction's snapshot (otherwise they
             // are read below); the objects are read here meanwhile.
@@ -694,7 +714,7 @@ impl Store {
             let here = read_objects(&tx, &self.path);
             let hot = hot.map(joined);
             let placed = joined(placed);
-            here.map(|(o, a)| (o, a, hot, placed))
+            here.map(|rows| (rows, hot, placed))
         })?;
         let (events, captions) = match (events_from, hot) {
             (None, _) => (Vec::new(), BTreeMap::new()),
@@ -707,7 +727,7 @@ impl Store {
         };
         drop(tx);
         let parts = MemoryParts {
-            objects,
+            objects: object_rows.objects,
             placements,
             places,
             log: EventLogParts {
@@ -718,13 +738,14 @@ impl Store {
                 last_stamp_ns: st.last_event_stamp_ns,
                 evicted_before_ns,
             },
-            relation_anchors: anchors,
+            relation_anchors: object_rows.anchors,
             pending_reid: st.pending_reid.clone(),
             max_extent_seen_m: st.max_extent_seen_m,
             latest_stamp_ns: st.latest_stamp_ns,
             current_place: st.current_place,
             stats: st.stats.clone(),
             recent_keyframes: st.recent_keyframes.clone(),
+            missed_since: object_rows.missed_since,
         };
         Memory::from_parts(config, embedder, parts).map_err(|e| match e {
             CoreError::InvalidConfig { .. } => StoreError::Core {
@@ -861,9 +882,12 @@ impl Store {
                     .relation_anchor(*id)
                     .copied()
                     .unwrap_or(o.position_world);
-                let blob = postcard::to_allocvec(&ObjectBlob {
-                    object: o.clone(),
+                let blob = postcard::to_allocvec(&ObjectBlobOut {
+                    object: o,
                     anchor: [anchor.x, anchor.y, anchor.z],
+                    tail: ObjectBlobTail {
+                        missed_since_ns: memory.missed_since(*id),
+                    },
                 })
                 .map_err(|err| StoreError::Sql {
                     path: path.clone(),
@@ -1316,10 +1340,15 @@ fn with_room_for<T>(rows: i64) -> Vec<T> {
 }
 
 /// Object rows (with their relation anchors), in id order.
-fn read_objects(
-    conn: &Connection,
-    path: &Path,
-) -> Result<(Vec<MemoryObject>, Vec<Point3<f64>>), StoreError> {
+/// Objects read from their rows: the objects and relation anchors in id order, and the
+/// objects in a run of missed views (`MemoryParts::missed_since`).
+struct ObjectRows {
+    objects: Vec<MemoryObject>,
+    anchors: Vec<Point3<f64>>,
+    missed_since: Vec<(ObjectId, StampNs)>,
+}
+
+fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError> {
     let e = |err| sql_error(path, err);
     let corrupt = |reason: String| StoreError::Corrupt {
         path: path.to_path_buf(),
@@ -1328,40 +1357,55 @@ fn read_objects(
     let rows = max_id(conn, path, "objects")?.map_or(0, |m| m.saturating_add(1));
     let mut objects = with_room_for(rows);
     let mut anchors = with_room_for(rows);
+    let mut missed_since = Vec::new();
     let mut stmt = conn
         .prepare("SELECT id, data FROM objects ORDER BY id")
         .map_err(e)?;
     let mut rows = stmt.query([]).map_err(e)?;
     while let Some(row) = rows.next().map_err(e)? {
         let id: i64 = row.get(0).map_err(e)?;
-        let blob = object_blob(row, 1, id, path)?;
+        let (blob, tail) = object_blob(row, 1, id, path)?;
         if i64::from(blob.object.id.0) != id {
             return Err(corrupt(format!(
                 "object row {id} holds object {}",
                 blob.object.id
             )));
         }
+        if let Some(t) = tail.missed_since_ns {
+            missed_since.push((blob.object.id, t));
+        }
         objects.push(blob.object);
         anchors.push(Point3::from(blob.anchor));
     }
-    Ok((objects, anchors))
+    Ok(ObjectRows {
+        objects,
+        anchors,
+        missed_since,
+    })
 }
 
-/// The object blob in column `col` of an object row (`id` names it in errors).
+/// The object blob in column `col` of an object row, with its tail (`id` names it in errors).
 fn object_blob(
     row: &rusqlite::Row<'_>,
     col: usize,
     id: i64,
     path: &Path,
-) -> Result<ObjectBlob, StoreError> {
+) -> Result<(ObjectBlob, ObjectBlobTail), StoreError> {
     let data = row
         .get_ref(col)
         .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
         .map_err(|err| sql_error(path, err))?;
-    postcard::from_bytes(data).map_err(|err| StoreError::Corrupt {
+    let corrupt = |err: postcard::Error| StoreError::Corrupt {
         path: path.to_path_buf(),
         reason: format!("object {id}: {err}"),
-    })
+    };
+    let (blob, rest) = postcard::take_from_bytes::<ObjectBlob>(data).map_err(corrupt)?;
+    let tail = if rest.is_empty() {
+        ObjectBlobTail::default()
+    } else {
+        postcard::from_bytes::<ObjectBlobTail>(rest).map_err(corrupt)?
+    };
+    Ok((blob, tail))
 }
 
 /// Sets each object row's `reportable` column from its blob (the migration to schema 3 adds
@@ -1377,7 +1421,7 @@ fn set_reportable_from_blobs(conn: &Connection, path: &Path) -> Result<(), Store
         while let Some(row) = rows.next().map_err(e)? {
             let id: i64 = row.get(0).map_err(e)?;
             let flag: bool = row.get(1).map_err(e)?;
-            let blob = object_blob(row, 2, id, path)?;
+            let (blob, _) = object_blob(row, 2, id, path)?;
             if blob.object.is_reportable() != flag {
                 reportable.push((id, !flag));
             }
@@ -1665,6 +1709,16 @@ impl ColdEvents for Store {
         }
     }
 
+    fn changes_recorded_in(&self, window: &TimeWindow) -> Result<Vec<Event>, CoreError> {
+        self.events_where(
+            &format!("stamp_ns >= ?1 AND stamp_ns <= ?2 AND {CHANGE_KINDS_SQL}"),
+            params![window.start_ns(), window.end_ns()],
+        )
+        .map_err(|e| CoreError::Cold {
+            reason: e.to_string(),
+        })
+    }
+
     fn caption(&self, index: u32) -> Result<Option<CaptionRecord>, CoreError> {
         self.read_caption(index).map_err(|e| CoreError::Cold {
             reason: e.to_string(),
@@ -1676,6 +1730,96 @@ impl ColdEvents for Store {
 mod tests {
     use super::*;
     use crate::core::LexicalEmbedder;
+
+    #[test]
+    fn the_change_kinds_index_matches_the_kind_codes_and_is_used() {
+        let change_codes: Vec<i64> = [
+            EventKind::FirstSeen,
+            EventKind::Visit,
+            EventKind::Moved,
+            EventKind::Missing,
+            EventKind::Reappeared,
+            EventKind::Caption,
+            EventKind::PlaceEntered,
+        ]
+        .into_iter()
+        .filter(|k| k.is_change())
+        .map(kind_code)
+        .collect();
+        assert_eq!(change_codes, vec![2, 3, 4]);
+        assert_eq!(CHANGE_KINDS_SQL, "kind IN (2, 3, 4)");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE stamp_ns >= ?1 AND stamp_ns <= ?2 AND {CHANGE_KINDS_SQL} ORDER BY id"
+            ))
+            .unwrap()
+            .query_map(params![0, 1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|p| p.contains("events_changes")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn an_object_blob_without_its_tail_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut memory = Memory::new(
+            crate::sim::memory_config(),
+            Box::new(LexicalEmbedder::default()),
+        )
+        .unwrap();
+        let world = crate::sim::SimConfig {
+            days: 1,
+            rooms: 1,
+            objects: 5,
+            ..crate::sim::SimConfig::default()
+        };
+        crate::sim::simulate(&world, |o| {
+            let _ = memory.ingest(o);
+        })
+        .unwrap();
+        let object = memory.objects()[0].clone();
+        let full = postcard::to_allocvec(&ObjectBlobOut {
+            object: &object,
+            anchor: [1.0, 2.0, 3.0],
+            tail: ObjectBlobTail {
+                missed_since_ns: Some(42),
+            },
+        })
+        .unwrap();
+        let old = postcard::to_allocvec(&ObjectBlob {
+            object: object.clone(),
+            anchor: [1.0, 2.0, 3.0],
+        })
+        .unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        let read = |data: &[u8]| {
+            conn.query_row("SELECT ?1", params![data], |row| {
+                Ok(object_blob(row, 0, 7, &path))
+            })
+            .unwrap()
+        };
+        let (back, tail) = read(&full).unwrap();
+        assert_eq!(back.object, object);
+        assert_eq!(back.anchor, [1.0, 2.0, 3.0]);
+        assert_eq!(tail.missed_since_ns, Some(42));
+        let (back, tail) = read(&old).unwrap();
+        assert_eq!(back.object, object);
+        assert_eq!(tail.missed_since_ns, None);
+        // A damaged tail is an error, not a silent default.
+        let mut bad = old.clone();
+        bad.push(2);
+        assert!(matches!(read(&bad), Err(StoreError::Corrupt { .. })));
+    }
 
     #[test]
     fn rows_are_read_beside_only_from_the_same_snapshot() {

@@ -8,7 +8,7 @@
 pub const APPLICATION_ID: i32 = 0x4D4E_454D;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migration `i` upgrades version `i` to `i + 1`.
 pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -79,5 +79,11 @@ pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // from each row's blob (`Store::migrate`).
     "
     ALTER TABLE objects ADD COLUMN reportable INTEGER NOT NULL DEFAULT 0;
+    ",
+    // 3 -> 4: an index of the change events (moved 2, missing 3, reappeared 4), which a changes
+    // query reads from its window's start on (a move is reported in the window where the object
+    // was first seen at its new place, which may come before the memory recorded the move).
+    "
+    CREATE INDEX events_changes ON events (stamp_ns) WHERE kind IN (2, 3, 4);
     ",
 ];

@@ -146,6 +146,115 @@ fn a_duplicate_from_noise_is_merged() {
     assert!(mugs[0].state.is_present());
 }
 
+fn changes_in(m: &mnemo::core::Memory, start: i64, end: i64) -> Vec<(String, &'static str)> {
+    let Answer::Changes(changes) = m
+        .query(&Query::Changes {
+            window: TimeWindow::new(start, end).unwrap(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    changes
+        .iter()
+        .map(|c| (c.label.to_string(), c.kind.as_str()))
+        .collect()
+}
+
+/// A pass that sees the new place but misses the old spot only once, and a pass hours later
+/// that confirms the old spot empty: one object, moved, reported in the first pass's window
+/// (where the robot saw it at its new place), not in the second.
+#[test]
+fn a_move_confirmed_on_a_later_pass_is_linked_and_reported_when_it_was_seen() {
+    const S: i64 = 1_000_000_000;
+    const HOUR: i64 = 3_600 * S;
+    let mut m = memory();
+    let mut t = crate::common::T0;
+    let ahead = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
+    let behind = |t, dets| crate::common::keyframe(t, 0.0, 0.0, std::f64::consts::PI, dets);
+    for _ in 0..5 {
+        m.ingest(&ahead(t, vec![crate::common::det("keys", [2.0, 0.5, 0.8])]))
+            .unwrap();
+        t += S;
+    }
+    // First pass: one look at the empty spot, then the keys behind the robot.
+    t += HOUR;
+    let pass1 = t;
+    m.ingest(&ahead(t, vec![])).unwrap();
+    t += S;
+    for _ in 0..3 {
+        m.ingest(&behind(
+            t,
+            vec![crate::common::det("keys", [-2.0, 0.0, 0.8])],
+        ))
+        .unwrap();
+        t += S;
+    }
+    let pass1_end = t;
+    // Second pass, three hours later (longer than `reid_window_s`): the spot is still empty.
+    t += 3 * HOUR;
+    let pass2 = t;
+    for _ in 0..4 {
+        m.ingest(&ahead(t, vec![])).unwrap();
+        t += S;
+    }
+    let keys: Vec<_> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.label == "keys")
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:#?}");
+    assert_eq!(keys[0].state, ObjectState::Moved);
+    assert!((keys[0].position_world.x + 2.0).abs() < 0.05);
+    assert_eq!(
+        changes_in(&m, pass1, pass1_end),
+        vec![("keys".to_string(), "moved")]
+    );
+    assert_eq!(changes_in(&m, pass2, t), vec![]);
+}
+
+/// Detector misses long enough to declare an object missing, then the object seen in place on
+/// the next pass: the missing is reported in neither window, the reappearance in the second.
+#[test]
+fn a_missing_undone_by_a_later_reappearance_is_not_a_change() {
+    const S: i64 = 1_000_000_000;
+    const HOUR: i64 = 3_600 * S;
+    let mut m = memory();
+    let mut t = crate::common::T0;
+    let kf = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
+    let book = || vec![crate::common::det("book", [2.0, -0.5, 0.8])];
+    for _ in 0..5 {
+        m.ingest(&kf(t, book())).unwrap();
+        t += S;
+    }
+    t += HOUR;
+    let pass1 = t;
+    for _ in 0..4 {
+        m.ingest(&kf(t, vec![])).unwrap();
+        t += S;
+    }
+    let pass1_end = t;
+    let id = m.objects().iter().find(|o| o.label == "book").unwrap().id;
+    assert_eq!(m.object(id).unwrap().state, ObjectState::Missing);
+    // Until the book is seen again, the pass reports it missing.
+    assert_eq!(
+        changes_in(&m, pass1, pass1_end),
+        vec![("book".to_string(), "missing")]
+    );
+    t += HOUR;
+    let pass2 = t;
+    for _ in 0..3 {
+        m.ingest(&kf(t, book())).unwrap();
+        t += S;
+    }
+    assert_eq!(m.object(id).unwrap().state, ObjectState::Present);
+    assert_eq!(changes_in(&m, pass1, pass1_end), vec![]);
+    assert_eq!(
+        changes_in(&m, pass2, t),
+        vec![("book".to_string(), "reappeared")]
+    );
+}
+
 #[test]
 fn moved_missing_and_reappeared_are_detected() {
     let mut m = memory();

@@ -240,6 +240,7 @@ impl Memory {
         let was_missing;
         let mut closed_visit = None;
         let mut label_changed = false;
+        self.missed_since.remove(&id);
         {
             self.touch(id);
             let obj = &mut self.objects[id.index()];

@@ -159,15 +159,20 @@ impl Memory {
     }
 
     /// A confirmed, never-moved object of the same group first seen after `old_id` was last
-    /// seen: the old object may have been carried there.
+    /// seen, and at most `reid_window_s` before `old_id` was first found gone: the old object
+    /// may have been carried there. (The new place may have been seen on the pass that first
+    /// missed the object, hours before a later pass confirms the old spot empty.)
     pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
         let label = self.objects[old_id.index()].label.clone();
         let group = self.group_of(&label);
         let old = &self.objects[old_id.index()];
         let set = self.recent_by_group.get(&group)?;
-        let earliest = self
-            .latest_stamp_ns
-            .unwrap_or(0)
+        let first_missed = self
+            .missed_since
+            .get(&old_id)
+            .copied()
+            .unwrap_or(self.latest_stamp_ns.unwrap_or(0));
+        let earliest = first_missed
             .saturating_sub(self.config.reid_window_ns())
             .max(old.last_seen_ns.saturating_add(1));
         set.range((earliest, ObjectId(0))..)
@@ -244,6 +249,7 @@ impl Memory {
         self.pending_reid.remove(&new);
         self.reid_withdraw(new);
         self.close_current_placement(old, stamp);
+        self.missed_since.remove(&old);
         let from = self.objects[old.index()].position_world;
         let old_last_seen = self.objects[old.index()].last_seen_ns;
         // Close the old visit.
@@ -396,6 +402,9 @@ impl Memory {
             }
             self.touch(id);
             let obj = &mut self.objects[id.index()];
+            if obj.missed_views == 0 {
+                self.missed_since.insert(id, stamp);
+            }
             obj.missed_views = obj.missed_views.saturating_add(1);
             if !obj.confirmed {
                 if obj.missed_views >= self.config.tentative_max_misses {
@@ -416,6 +425,7 @@ impl Memory {
 
     /// `gone` is now known to be `survivor`: retire it, and hand its history (events) over.
     fn retire_into(&mut self, gone: ObjectId, survivor: ObjectId) {
+        self.missed_since.remove(&gone);
         self.touch(gone);
         let r = &mut self.objects[gone.index()];
         r.retired = true;
@@ -431,6 +441,7 @@ impl Memory {
     }
 
     pub(super) fn drop_tentative(&mut self, id: ObjectId) {
+        self.missed_since.remove(&id);
         self.reid_withdraw(id);
         self.touch(id);
         let obj = &mut self.objects[id.index()];
@@ -529,6 +540,7 @@ impl Memory {
     pub(super) fn absorb_duplicate(&mut self, keep: ObjectId, drop: ObjectId, stamp: StampNs) {
         let d = self.objects[drop.index()].clone();
         self.reid_withdraw(drop);
+        self.missed_since.remove(&keep);
         {
             self.touch(keep);
             let k = &mut self.objects[keep.index()];

@@ -165,6 +165,7 @@ impl Memory {
             p.position_world = Point3::origin();
         }
         self.touch(id);
+        self.missed_since.remove(&id);
         {
             let o = &mut self.objects[id.index()];
             o.label = Label::default();

@@ -164,6 +164,9 @@ pub struct MemoryParts {
     /// ([`Observation::fingerprint`]): a repeat after a restart is recognised too.
     #[serde(default)]
     pub recent_keyframes: (StampNs, Vec<u64>),
+    /// Objects in a run of missed views, with the first keyframe of the run, ids increasing.
+    #[serde(default)]
+    pub missed_since: Vec<(ObjectId, StampNs)>,
 }
 
 /// What changed since the last [`Memory::take_changes`]: the rows a store must rewrite. Events
@@ -240,6 +243,13 @@ pub trait ColdEvents {
         objects: Option<&[ObjectId]>,
     ) -> Result<Vec<Event>, CoreError>;
 
+    /// The change events (see [`EventKind::is_change`]) recorded in `window` (inclusive), ids
+    /// increasing.
+    ///
+    /// # Errors
+    /// [`CoreError::Cold`] when the store cannot be read.
+    fn changes_recorded_in(&self, window: &TimeWindow) -> Result<Vec<Event>, CoreError>;
+
     /// One caption by index.
     ///
     /// # Errors
@@ -311,6 +321,10 @@ pub struct Memory {
     /// Fingerprints of the keyframes ingested at the newest keyframe stamp, with that stamp: a
     /// keyframe delivered twice is refused, not counted twice.
     recent_keyframes: (StampNs, Vec<u64>),
+    /// Objects in a run of missed views (`MemoryObject::missed_views` > 0), with the run's first
+    /// keyframe: when each was first found gone, which bounds how long before that the new
+    /// place of a move may have been seen.
+    pub(crate) missed_since: BTreeMap<ObjectId, StampNs>,
     current_place: Option<PlaceId>,
     pub(crate) stats: IngestStats,
     /// Rows changed since the last `take_changes`.
@@ -435,6 +449,7 @@ impl Memory {
             max_extent_seen_m: 0.0,
             latest_stamp_ns: None,
             recent_keyframes: Default::default(),
+            missed_since: BTreeMap::new(),
             current_place: None,
             stats: IngestStats::default(),
             dirty: Dirty::default(),
@@ -455,6 +470,7 @@ impl Memory {
             current_place: self.current_place,
             stats: self.stats.clone(),
             recent_keyframes: self.recent_keyframes.clone(),
+            missed_since: self.missed_since.iter().map(|(id, t)| (*id, *t)).collect(),
         }
     }
 
@@ -522,6 +538,7 @@ impl Memory {
         }
         if parts.current_place.is_some_and(|p| p.index() >= n_places)
             || parts.pending_reid.iter().any(|c| c.0.index() >= n_obj)
+            || parts.missed_since.iter().any(|c| c.0.index() >= n_obj)
         {
             return bad("a reference past the objects or places".to_string());
         }
@@ -535,6 +552,7 @@ impl Memory {
         m.current_place = parts.current_place;
         m.stats = parts.stats;
         m.recent_keyframes = parts.recent_keyframes;
+        m.missed_since = parts.missed_since.into_iter().collect();
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
         // per item) and on three threads: the relations here (a sweep over the anchors, which
@@ -745,6 +763,12 @@ impl Memory {
     /// Lifetime counters.
     pub fn stats(&self) -> &IngestStats {
         &self.stats
+    }
+
+    /// When the object's current run of missed views began (`None` while it is seen, or was
+    /// never expected and missed).
+    pub fn missed_since(&self, id: ObjectId) -> Option<StampNs> {
+        self.missed_since.get(&id).copied()
     }
 
     /// The newest keyframe stamp and the fingerprints of the keyframes ingested at it.
