@@ -309,6 +309,12 @@ enum QueryCmd {
         #[command(flatten)]
         window: WindowArgs,
     },
+    /// What moved, went missing or reappeared during a window (one net change per object; a
+    /// move counts where the object was first seen at its new place)?
+    Changes {
+        #[command(flatten)]
+        window: WindowArgs,
+    },
     /// The scene graph (objects and relations) as known at a stamp [default: latest].
     Graph {
         /// The stamp, ns.
@@ -870,6 +876,9 @@ fn query_db(
             text: text.clone(),
             k: *k,
         },
+        QueryCmd::Changes { window } => Query::Changes {
+            window: window.window()?,
+        },
         QueryCmd::Graph { at_ns } => Query::SceneGraphAt {
             stamp_ns: at_ns.or(memory.latest_stamp_ns()).unwrap_or(0),
         },
@@ -983,7 +992,44 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
                 }
             }
         }
-        Answer::Changes(c) => println!("{}", serde_json::to_string(c)?),
+        Answer::Changes(changes) => {
+            if json {
+                let v: Vec<_> = changes
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "kind": c.kind.as_str(),
+                            "stamp_ns": c.stamp_ns,
+                            "object_id": c.object_id.0,
+                            "label": c.label,
+                            "from": pos(c.from_world),
+                            "to": c.to_world.map(pos),
+                            "frame": "map",
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string(&v)?);
+            } else if changes.is_empty() {
+                println!("no changes");
+            } else {
+                for c in changes {
+                    let p = c.from_world;
+                    let to = c.to_world.map_or(String::new(), |t| {
+                        format!(" -> ({:.2}, {:.2}, {:.2})", t[0], t[1], t[2])
+                    });
+                    println!(
+                        "{} {} #{} ({:.2}, {:.2}, {:.2}){to} m [map], recorded {} ns",
+                        c.kind.as_str(),
+                        c.label,
+                        c.object_id,
+                        p[0],
+                        p[1],
+                        p[2],
+                        c.stamp_ns
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -344,6 +344,35 @@ fn eval_db_query_inspect_and_forget_work_together() {
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| *r == want), "{rows:?}");
 
+    // What changed over the two days (the world moves objects between patrols), and nothing
+    // before the memory began.
+    let out = mnemo(&["query", "changes", "--db", db_s, "--json"]);
+    assert_success(&out);
+    let want: BTreeSet<String> = [
+        "kind",
+        "stamp_ns",
+        "object_id",
+        "label",
+        "from",
+        "to",
+        "frame",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = array_keys(&out.stdout);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+    let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for c in changes.as_array().unwrap() {
+        let kind = c["kind"].as_str().unwrap();
+        assert!(["moved", "missing", "reappeared"].contains(&kind), "{c}");
+        assert_eq!(c["to"].is_array(), kind == "moved", "{c}");
+    }
+    let out = mnemo(&["query", "changes", "--db", db_s, "--to-ns", "0"]);
+    assert_success(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no changes");
+
     let out = mnemo(&["forget", "--label", &label, "--db", db_s]);
     assert_success(&out);
     let out = mnemo(&["query", "where", &label, "--label", "--db", db_s, "--json"]);
