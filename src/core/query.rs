@@ -789,8 +789,8 @@ impl Memory {
         // memory recorded the move (the old spot's emptiness is confirmed on a later pass);
         // missing and reappeared to their recording. A missing whose next change is a
         // reappearance in place was a run of detector misses: it counts in no window (a later
-        // window still reports the reappearance). So the changes recorded from the window's start on are read,
-        // through the logs' indexes of change events.
+        // window still reports the reappearance). So the changes recorded from the window's
+        // start on are read, through the logs' indexes of change events.
         let from_start = TimeWindow::new(window.start_ns(), StampNs::MAX)?;
         let mut events = Vec::new();
         if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), StampNs::MAX)) {
@@ -799,7 +799,7 @@ impl Memory {
         events.extend(self.log.changes_recorded_in(&from_start).cloned());
         let mut by_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
         for e in &events {
-            if let (true, Some(o)) = (e.kind.is_change(), e.object) {
+            if let Some(o) = e.object {
                 by_object.entry(self.resolve(o)).or_default().push(e);
             }
         }

@@ -280,8 +280,10 @@ fn kind_from_code(code: i64) -> Option<EventKind> {
 }
 
 /// The condition of the change events' partial index (`events_changes`, schema 4): queries
-/// must repeat it word for word for SQLite to use the index.
-const CHANGE_KINDS_SQL: &str = "kind IN (2, 3, 4)";
+/// must repeat it word for word for SQLite to use the index. A range, not `IN (2, 3, 4)`: every
+/// event insert evaluates it, and an `IN` list made inserts 30 % slower (1M rows, Python's
+/// sqlite3), a range not measurably.
+const CHANGE_KINDS_SQL: &str = "kind BETWEEN 2 AND 4";
 
 const EVENT_COLUMNS: &str =
     "id, stamp_ns, kind, object, place, start_ns, end_ns, x, y, z, fx, fy, fz, caption";
@@ -1747,7 +1749,7 @@ mod tests {
         .map(kind_code)
         .collect();
         assert_eq!(change_codes, vec![2, 3, 4]);
-        assert_eq!(CHANGE_KINDS_SQL, "kind IN (2, 3, 4)");
+        assert_eq!(CHANGE_KINDS_SQL, "kind BETWEEN 2 AND 4");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
         let store = Store::open(&path, OpenMode::ReadWrite).unwrap();

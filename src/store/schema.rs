@@ -80,10 +80,11 @@ pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     "
     ALTER TABLE objects ADD COLUMN reportable INTEGER NOT NULL DEFAULT 0;
     ",
-    // 3 -> 4: an index of the change events (moved 2, missing 3, reappeared 4), which a changes
-    // query reads from its window's start on (a move is reported in the window where the object
-    // was first seen at its new place, which may come before the memory recorded the move).
+    // 3 -> 4: an index of the change events (moved 2, missing 3, reappeared 4; a range is
+    // cheaper than an `IN` list to evaluate on every insert), which a changes query reads from
+    // its window's start on (a move is reported in the window where the object was first seen
+    // at its new place, which may come before the memory recorded the move).
     "
-    CREATE INDEX events_changes ON events (stamp_ns) WHERE kind IN (2, 3, 4);
+    CREATE INDEX events_changes ON events (stamp_ns) WHERE kind BETWEEN 2 AND 4;
     ",
 ];

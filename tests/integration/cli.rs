@@ -210,6 +210,14 @@ fn bad_flags_fail_with_a_message_naming_the_flag() {
     }
 }
 
+/// Asserts stdout is a non-empty JSON list of objects with exactly `want` as keys.
+fn assert_rows_have_keys(stdout: &[u8], want: &[&str]) {
+    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+    let rows = array_keys(stdout);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+}
+
 fn array_keys(stdout: &[u8]) -> Vec<BTreeSet<String>> {
     let v: serde_json::Value = serde_json::from_slice(stdout).unwrap();
     v.as_array()
@@ -308,61 +316,52 @@ fn eval_db_query_inspect_and_forget_work_together() {
 
     let out = mnemo(&["query", "where", &label, "--db", db_s, "--json"]);
     assert_success(&out);
-    let want: BTreeSet<String> = [
-        "id",
-        "label",
-        "position",
-        "frame",
-        "first_seen_ns",
-        "last_seen_ns",
-        "state",
-        "place",
-        "score",
-        "distance_m",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows = array_keys(&out.stdout);
-    assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+    assert_rows_have_keys(
+        &out.stdout,
+        &[
+            "id",
+            "label",
+            "position",
+            "frame",
+            "first_seen_ns",
+            "last_seen_ns",
+            "state",
+            "place",
+            "score",
+            "distance_m",
+        ],
+    );
 
     let out = mnemo(&["query", "when", &label, "--label", "--db", db_s, "--json"]);
     assert_success(&out);
-    let want: BTreeSet<String> = [
-        "kind",
-        "start_ns",
-        "end_ns",
-        "object_id",
-        "label",
-        "position",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows = array_keys(&out.stdout);
-    assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+    assert_rows_have_keys(
+        &out.stdout,
+        &[
+            "kind",
+            "start_ns",
+            "end_ns",
+            "object_id",
+            "label",
+            "position",
+        ],
+    );
 
     // What changed over the two days (the world moves objects between patrols), and nothing
     // before the memory began.
     let out = mnemo(&["query", "changes", "--db", db_s, "--json"]);
     assert_success(&out);
-    let want: BTreeSet<String> = [
-        "kind",
-        "stamp_ns",
-        "object_id",
-        "label",
-        "from",
-        "to",
-        "frame",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows = array_keys(&out.stdout);
-    assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| *r == want), "{rows:?}");
+    assert_rows_have_keys(
+        &out.stdout,
+        &[
+            "kind",
+            "stamp_ns",
+            "object_id",
+            "label",
+            "from",
+            "to",
+            "frame",
+        ],
+    );
     let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for c in changes.as_array().unwrap() {
         let kind = c["kind"].as_str().unwrap();
