@@ -13,6 +13,9 @@ use mnemo::sim::scenario::body_from_camera;
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 
 pub const T0: StampNs = 1_767_225_600_000_000_000;
+/// One second and one hour, ns.
+pub const S: StampNs = 1_000_000_000;
+pub const HOUR: StampNs = 3600 * S;
 pub const LABELS: &[&str] = &["mug", "cup", "book", "keys", "plate", "lamp"];
 
 /// A memory with the defaults and the lexical embedder.

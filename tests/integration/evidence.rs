@@ -10,8 +10,7 @@ use mnemo::core::{Memory, ObjectId, ObjectState, StampNs};
 
 use crate::common::{det, keyframe, T0};
 
-const S: StampNs = 1_000_000_000;
-const HOUR: StampNs = 3600 * S;
+use crate::common::{HOUR, S};
 
 fn memory_with(tweak: impl FnOnce(&mut MemoryConfig)) -> Memory {
     let mut cfg = MemoryConfig {

@@ -6,7 +6,7 @@ use mnemo::core::query::{Answer, Query, Target};
 use mnemo::core::{EventId, ObjectState, PlaceId, TimeWindow};
 use proptest::prelude::*;
 
-use crate::common::{memory, random_stream, LABELS};
+use crate::common::{memory, random_stream, HOUR, LABELS, S};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
@@ -166,8 +166,6 @@ fn changes_in(m: &mnemo::core::Memory, start: i64, end: i64) -> Vec<(String, &'s
 /// (where the robot saw it at its new place), not in the second.
 #[test]
 fn a_move_confirmed_on_a_later_pass_is_linked_and_reported_when_it_was_seen() {
-    const S: i64 = 1_000_000_000;
-    const HOUR: i64 = 3_600 * S;
     let mut m = memory();
     let mut t = crate::common::T0;
     let ahead = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
@@ -217,8 +215,6 @@ fn a_move_confirmed_on_a_later_pass_is_linked_and_reported_when_it_was_seen() {
 /// the next pass: the missing is reported in neither window, the reappearance in the second.
 #[test]
 fn a_missing_undone_by_a_later_reappearance_is_not_a_change() {
-    const S: i64 = 1_000_000_000;
-    const HOUR: i64 = 3_600 * S;
     let mut m = memory();
     let mut t = crate::common::T0;
     let kf = |t, dets| crate::common::keyframe(t, 0.0, 0.0, 0.0, dets);
