@@ -312,6 +312,9 @@ enum QueryCmd {
     /// What moved, went missing or reappeared during a window (one net change per object; a
     /// move counts where the object was first seen at its new place)?
     Changes {
+        /// Only objects with this label.
+        #[arg(long)]
+        label: Option<String>,
         #[command(flatten)]
         window: WindowArgs,
     },
@@ -876,8 +879,9 @@ fn query_db(
             text: text.clone(),
             k: *k,
         },
-        QueryCmd::Changes { window } => Query::Changes {
+        QueryCmd::Changes { window, label } => Query::Changes {
             window: window.window()?,
+            label: label.clone(),
         },
         QueryCmd::Graph { at_ns } => Query::SceneGraphAt {
             stamp_ns: at_ns.or(memory.latest_stamp_ns()).unwrap_or(0),
@@ -1000,6 +1004,7 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
                         json!({
                             "kind": c.kind.as_str(),
                             "stamp_ns": c.stamp_ns,
+                            "event_id": c.event_id.0,
                             "object_id": c.object_id.0,
                             "label": c.label,
                             "from": pos(c.from_world),
@@ -1218,6 +1223,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
     ) {
         if let Answer::Changes(changes) = m.query(&Query::Changes {
             window: TimeWindow::new(a.end_ns + 1, b.end_ns)?,
+            label: None,
         })? {
             for c in changes.iter().take(8) {
                 match c.to_world {

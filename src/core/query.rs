@@ -13,7 +13,7 @@ use super::embed::cosine;
 use super::episodic::{Event, EventKind};
 use super::error::CoreError;
 use super::geometry::{point_is_finite, to_f32};
-use super::ids::{ObjectId, PlaceId};
+use super::ids::{EventId, ObjectId, PlaceId};
 use super::label::Label;
 use super::memory::{normalize_label, ColdEvents, Memory};
 use super::prefetch::prefetch_all;
@@ -91,6 +91,8 @@ pub enum Query {
     Changes {
         /// Time window.
         window: TimeWindow,
+        /// Only objects with this label (normalized like labels); `None` or empty: any.
+        label: Option<String>,
     },
 }
 
@@ -173,6 +175,8 @@ pub struct ChangeHit {
     pub kind: EventKind,
     /// When it was recorded, ns.
     pub stamp_ns: StampNs,
+    /// The logged event that records it (for a move seen over several events, the last).
+    pub event_id: EventId,
     /// Object id.
     pub object_id: ObjectId,
     /// Label.
@@ -267,7 +271,9 @@ impl Memory {
             Query::SceneGraphAt { stamp_ns } => {
                 Ok(Answer::SceneGraph(self.scene_graph_at(*stamp_ns)))
             }
-            Query::Changes { window } => self.changes(window, cold).map(Answer::Changes),
+            Query::Changes { window, label } => self
+                .changes(window, label.as_deref(), cold)
+                .map(Answer::Changes),
         }
     }
 
@@ -782,8 +788,10 @@ impl Memory {
     fn changes(
         &self,
         window: &TimeWindow,
+        label: Option<&str>,
         cold: Option<&dyn ColdEvents>,
     ) -> Result<Vec<ChangeHit>, CoreError> {
+        let label = label.map(normalize_label).filter(|l| !l.is_empty());
         // A change belongs to the window in which the robot had its evidence: a move to the
         // window of the first sighting at the new place (`end_ns`), which may come before the
         // memory recorded the move (the old spot's emptiness is confirmed on a later pass);
@@ -826,7 +834,7 @@ impl Memory {
         let mut out = Vec::new();
         for (id, events) in per_object {
             let Some(obj) = self.object(id) else { continue };
-            if !obj.is_reportable() {
+            if !obj.is_reportable() || label.as_ref().is_some_and(|l| &obj.label != l) {
                 continue;
             }
             let moves: Vec<&&Event> = events
@@ -837,6 +845,7 @@ impl Memory {
                 Some(ChangeHit {
                     kind: EventKind::Moved,
                     stamp_ns: last.stamp_ns,
+                    event_id: last.id,
                     object_id: id,
                     label: obj.label.clone(),
                     from_world: arr32(&first.from_world.unwrap_or(first.position_world)),
@@ -850,6 +859,7 @@ impl Memory {
                 (!cancelled).then(|| ChangeHit {
                     kind: last.kind,
                     stamp_ns: last.stamp_ns,
+                    event_id: last.id,
                     object_id: id,
                     label: obj.label.clone(),
                     from_world: arr32(&last.position_world),

@@ -25,9 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::diagnostics::DiagnosticArray;
 use super::lifecycle::{Lifecycle, State, Transition, TransitionDescription, TransitionEvent};
 use super::mnemo_msgs::{
-    ForgetRequest, ForgetResponse, GetSceneGraphRequest, GetSceneGraphResponse, MemoryEvent,
-    NearRequest, NearResponse, RecallRequest, RecallResponse, WhenRequest, WhenResponse,
-    WhereRequest, WhereResponse,
+    ChangesRequest, ChangesResponse, ForgetRequest, ForgetResponse, GetSceneGraphRequest,
+    GetSceneGraphResponse, MemoryEvent, NearRequest, NearResponse, RecallRequest, RecallResponse,
+    WhenRequest, WhenResponse, WhereRequest, WhereResponse,
 };
 use super::msg::{
     CameraInfo, Clock, CompressedImage, Detection2DArray, Detection3DArray, Image, MarkerArray,
@@ -66,6 +66,8 @@ ros2_messages!(
     GetSceneGraphResponse,
     ForgetRequest,
     ForgetResponse,
+    ChangesRequest,
+    ChangesResponse,
     EmptyRequest,
     GetStateResponse,
     ChangeStateRequest,
@@ -127,6 +129,7 @@ enum Cmd {
     Recall(RecallRequest, oneshot::Sender<RecallResponse>),
     SceneGraph(GetSceneGraphRequest, oneshot::Sender<GetSceneGraphResponse>),
     Forget(ForgetRequest, oneshot::Sender<ForgetResponse>),
+    Changes(ChangesRequest, oneshot::Sender<ChangesResponse>),
     GetState(oneshot::Sender<GetStateResponse>),
     ChangeState(ChangeStateRequest, oneshot::Sender<ChangeStateResponse>),
     AvailableStates(oneshot::Sender<GetAvailableStatesResponse>),
@@ -523,6 +526,12 @@ pub async fn run(config: NodeConfig, args: &RosArgs) -> Result<(), StartError> {
                 (pkg, "Forget"),
                 Cmd::Forget as fn(_, _) -> Cmd,
             )?,
+            cx.serve(
+                "~/changes",
+                m,
+                (pkg, "Changes"),
+                Cmd::Changes as fn(_, _) -> Cmd,
+            )?,
             cx.serve("~/get_state", m, (lc, "GetState"), |_: EmptyRequest, tx| {
                 Cmd::GetState(tx)
             })?,
@@ -749,6 +758,9 @@ fn handle(
         }
         Cmd::Forget(r, tx) => {
             let _ = tx.send(core.forget(&r));
+        }
+        Cmd::Changes(r, tx) => {
+            let _ = tx.send(core.changes(&r));
         }
         Cmd::GetState(tx) => {
             let _ = tx.send(GetStateResponse {

@@ -444,6 +444,34 @@ ros_message! {
     }
 }
 
+ros_message! {
+    /// `mnemo_msgs/srv/Changes` request.
+    ChangesRequest = "mnemo_msgs/Changes_Request", "mnemo_msgs/srv/Changes_Request";
+    consts {}
+    fields {
+        /// Zero: from the beginning.
+        window_start: Time,
+        /// Zero: until now.
+        window_end: Time,
+        /// Only this label; empty: any.
+        label: String,
+    }
+}
+
+ros_message! {
+    /// `mnemo_msgs/srv/Changes` response.
+    ChangesResponse = "mnemo_msgs/Changes_Response", "mnemo_msgs/srv/Changes_Response";
+    consts {}
+    fields {
+        /// Whether the query was answered.
+        success: bool,
+        /// Why not, when not.
+        message: String,
+        /// One net change per object, by time.
+        changes: Vec<MemoryEvent>,
+    }
+}
+
 /// Every message and service part with its schema, by the name its file gives it
 /// (`MemoryObject`, `Where_Request`, ...), for the drift test and tools.
 pub fn schemas() -> Vec<(&'static str, SchemaFns)> {
@@ -471,6 +499,8 @@ pub fn schemas() -> Vec<(&'static str, SchemaFns)> {
         ("GetSceneGraph_Response", s::<GetSceneGraphResponse>()),
         ("Forget_Request", s::<ForgetRequest>()),
         ("Forget_Response", s::<ForgetResponse>()),
+        ("Changes_Request", s::<ChangesRequest>()),
+        ("Changes_Response", s::<ChangesResponse>()),
     ]
 }
 

@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 use super::diagnostics::{diagnostics, DiagnosticArray, Snapshot};
 use super::lifecycle::{CallbackResult, Lifecycle, LifecycleState, Transition, TransitionEvent};
 use super::mnemo_msgs::{
-    ForgetRequest, ForgetResponse, GetSceneGraphRequest, GetSceneGraphResponse, MemoryEvent,
-    NearRequest, NearResponse, RecallRequest, RecallResponse, WhenRequest, WhenResponse,
-    WhereRequest, WhereResponse,
+    ChangesRequest, ChangesResponse, ForgetRequest, ForgetResponse, GetSceneGraphRequest,
+    GetSceneGraphResponse, MemoryEvent, NearRequest, NearResponse, RecallRequest, RecallResponse,
+    WhenRequest, WhenResponse, WhereRequest, WhereResponse,
 };
 use super::msg::MarkerArray;
 use super::params::NodeConfig;
@@ -757,6 +757,17 @@ impl NodeCore {
         services::handle_when(req, &self.config.pipeline.map_frame, |q| m.query(q))
     }
 
+    /// `~/changes`.
+    pub fn changes(&self, req: &ChangesRequest) -> ChangesResponse {
+        let Some(m) = self.memory.as_ref() else {
+            return ChangesResponse {
+                message: self.not_configured(),
+                ..ChangesResponse::default()
+            };
+        };
+        services::handle_changes(req, &self.config.pipeline.map_frame, |q| m.query(q))
+    }
+
     /// `~/near`.
     pub fn near(&self, req: &NearRequest, now_ns: StampNs) -> NearResponse {
         let Some(m) = self.memory.as_ref() else {
@@ -910,11 +921,16 @@ mod tests {
 
     /// The robot at x in odom; a mug 2 m ahead of the camera (optical frame: z forward).
     fn scene(core: &mut NodeCore, steps: i64, label: &str) {
+        scene_at(core, T0, steps, label, 0.0);
+    }
+
+    /// As [`scene`], from `t0`, with the object `right_m` to the right of the camera's axis.
+    fn scene_at(core: &mut NodeCore, t0: i64, steps: i64, label: &str, right_m: f64) {
         core.on_input(Input::TfStatic(TfMessage {
             transforms: vec![
-                tf(T0, "map", "odom", [0.0; 3], [0.0, 0.0, 0.0, 1.0]),
+                tf(t0, "map", "odom", [0.0; 3], [0.0, 0.0, 0.0, 1.0]),
                 tf(
-                    T0,
+                    t0,
                     "base_link",
                     "camera_color_optical_frame",
                     [0.0, 0.0, 1.0],
@@ -923,7 +939,7 @@ mod tests {
             ],
         }));
         for i in 0..steps {
-            let ns = T0 + i * 100_000_000;
+            let ns = t0 + i * 100_000_000;
             let pose = Pose {
                 position: Point {
                     x: 0.01 * i as f64,
@@ -959,7 +975,7 @@ mod tests {
             })));
             let center = Pose {
                 position: Point {
-                    x: 0.0,
+                    x: right_m,
                     y: 0.2,
                     z: 2.0 - 0.01 * i as f64,
                 },
@@ -1049,6 +1065,46 @@ mod tests {
         );
         let d = core.diagnostics(T0 + 1_000_000_000);
         assert!(!d.status.is_empty());
+    }
+
+    #[test]
+    fn changes_report_a_move_between_passes() {
+        let mut core = NodeCore::new(config(None), "/mnemo");
+        let changes = |core: &NodeCore, label: &str| {
+            core.changes(&ChangesRequest {
+                label: label.into(),
+                ..ChangesRequest::default()
+            })
+        };
+        assert!(!changes(&core, "").success, "unconfigured");
+        core.autostart(T0).unwrap();
+        scene(&mut core, 10, "mug");
+        let none = changes(&core, "");
+        assert!(none.success && none.changes.is_empty(), "{none:?}");
+        // An hour later the mug stands 0.9 m to the left in the map (right of the camera's axis
+        // is -y; closer than twice the association gate would be one object's two tracks), and
+        // its old spot is in view and empty.
+        let t1 = T0 + 3_600_000_000_000;
+        scene_at(&mut core, t1, 10, "mug", -0.9);
+        let r = changes(&core, "mug");
+        assert!(r.success, "{}", r.message);
+        assert_eq!(r.changes.len(), 1, "{r:?}");
+        let c = &r.changes[0];
+        assert_eq!((c.kind, c.label.as_str()), (MemoryEvent::KIND_MOVED, "mug"));
+        assert!(c.has_from && c.from_position.y.abs() < 0.05, "{c:?}");
+        assert!((c.position.y - 0.9).abs() < 0.05, "{c:?}");
+        assert!(c.header.stamp.to_ns() >= t1 && c.header.frame_id == "map");
+        // The same event went out on ~/events.
+        assert!(core
+            .take_events()
+            .iter()
+            .any(|e| e.event_id == c.event_id && e.kind == MemoryEvent::KIND_MOVED));
+        assert!(changes(&core, "keys").changes.is_empty());
+        let before = core.changes(&ChangesRequest {
+            window_end: Time::from_ns(t1 - 1),
+            ..ChangesRequest::default()
+        });
+        assert!(before.success && before.changes.is_empty(), "{before:?}");
     }
 
     #[test]

@@ -10,14 +10,14 @@
 use nalgebra::Point3;
 
 use super::mnemo_msgs::{
-    Episode, ForgetRequest, ForgetResponse, GetSceneGraphRequest, GetSceneGraphResponse,
-    MemoryEvent, MemoryObject, NearRequest, NearResponse, RecallRequest, RecallResponse, Relation,
-    SceneGraph, WhenRequest, WhenResponse, WhereRequest, WhereResponse,
+    ChangesRequest, ChangesResponse, Episode, ForgetRequest, ForgetResponse, GetSceneGraphRequest,
+    GetSceneGraphResponse, MemoryEvent, MemoryObject, NearRequest, NearResponse, RecallRequest,
+    RecallResponse, Relation, SceneGraph, WhenRequest, WhenResponse, WhereRequest, WhereResponse,
 };
 use super::msg::{Header, Point, Time, Vector3};
 use crate::core::episodic::{Event, EventKind, EventLog};
 use crate::core::memory::Forget;
-use crate::core::query::{Answer, ObjectHit, Query, Target, TimelineEntry};
+use crate::core::query::{Answer, ChangeHit, ObjectHit, Query, Target, TimelineEntry};
 use crate::core::scene_graph::{ObjectState, RelationKind};
 use crate::core::time::{StampNs, TimeWindow};
 use crate::core::{CoreError, ObjectId};
@@ -380,6 +380,57 @@ pub fn handle_scene_graph(
     }
 }
 
+/// A net change as a message: `position` is where it is now for a move (`from_position` where it
+/// was), else where it was; stamp, start and end are when the memory recorded it.
+fn change_event(c: &ChangeHit, map_frame: &str) -> MemoryEvent {
+    MemoryEvent {
+        header: map_header(c.stamp_ns, map_frame),
+        event_id: c.event_id.0,
+        kind: event_kind(c.kind),
+        start: time(c.stamp_ns),
+        end: time(c.stamp_ns),
+        has_object: true,
+        object_id: c.object_id.0,
+        label: c.label.to_string(),
+        position: point(c.to_world.unwrap_or(c.from_world)),
+        has_from: c.to_world.is_some(),
+        from_position: if c.to_world.is_some() {
+            point(c.from_world)
+        } else {
+            Point::default()
+        },
+        ..MemoryEvent::default()
+    }
+}
+
+/// `~/changes`.
+pub fn handle_changes(
+    req: &ChangesRequest,
+    map_frame: &str,
+    run: impl FnOnce(&Query) -> Result<Answer, CoreError>,
+) -> ChangesResponse {
+    let query = (|| {
+        let label = if req.label.trim().is_empty() {
+            None
+        } else {
+            Some(text("label", &req.label)?)
+        };
+        Ok(Query::Changes {
+            window: window(req.window_start, req.window_end)?,
+            label,
+        })
+    })();
+    match ask(query, run) {
+        Ok(Answer::Changes(changes)) => ChangesResponse {
+            success: true,
+            message: String::new(),
+            changes: changes.iter().map(|c| change_event(c, map_frame)).collect(),
+        },
+        Ok(other) => refused!(ChangesResponse, format!("unexpected answer {other:?}")),
+        Err(m) => refused!(ChangesResponse, m),
+    }
+}
+
 /// The core [`Forget`] a request selects, or why it is refused.
 pub fn forget_of(req: &ForgetRequest) -> Result<Forget, String> {
     match req.mode {
@@ -540,6 +591,50 @@ mod tests {
             |q| m.query(q),
         );
         assert!(rec.success && rec.episodes.len() == 5, "{}", rec.message);
+        // Changes: the core's net changes, moves with their old place, by time; a label keeps
+        // only that label's.
+        let ch = handle_changes(&ChangesRequest::default(), "map", |q| m.query(q));
+        assert!(ch.success, "{}", ch.message);
+        let Ok(Answer::Changes(hits)) = m.query(&Query::Changes {
+            window: TimeWindow::all(),
+            label: None,
+        }) else {
+            panic!()
+        };
+        assert!(hits.iter().any(|c| c.kind == EventKind::Moved), "{hits:?}");
+        assert_eq!(ch.changes.len(), hits.len());
+        for (e, c) in ch.changes.iter().zip(&hits) {
+            assert_eq!((e.object_id, e.event_id), (c.object_id.0, c.event_id.0));
+            assert_eq!(
+                (e.kind, e.header.stamp),
+                (event_kind(c.kind), time(c.stamp_ns))
+            );
+            assert_eq!(e.header.frame_id, "map");
+            let moved = c.kind == EventKind::Moved;
+            assert_eq!(e.has_from, moved);
+            let (to, from) = if moved {
+                (c.to_world.unwrap(), Some(c.from_world))
+            } else {
+                (c.from_world, None)
+            };
+            assert_eq!(e.position, point(to));
+            assert_eq!(from.map(point), e.has_from.then_some(e.from_position));
+        }
+        let label = hits[0].label.to_string();
+        let mine = handle_changes(
+            &ChangesRequest {
+                label: label.to_uppercase(),
+                ..ChangesRequest::default()
+            },
+            "map",
+            |q| m.query(q),
+        );
+        assert!(mine.success && !mine.changes.is_empty());
+        assert_eq!(
+            mine.changes.len(),
+            hits.iter().filter(|c| c.label == label.as_str()).count()
+        );
+        assert!(mine.changes.iter().all(|e| e.label == label));
     }
 
     #[test]
@@ -576,6 +671,18 @@ mod tests {
             ..RecallRequest::default()
         };
         assert!(!handle_recall(&bad_ns, never).success);
+        let changes = |start: i64, end: i64, label: &str| ChangesRequest {
+            window_start: secs(start),
+            window_end: secs(end),
+            label: label.into(),
+        };
+        for (req, want) in [
+            (changes(10, 5, ""), "window"),
+            (changes(0, 0, &"x".repeat(MAX_TEXT_BYTES + 1)), "bytes"),
+        ] {
+            let r = handle_changes(&req, "map", never);
+            assert!(!r.success && r.message.contains(want), "{}", r.message);
+        }
         // Core errors come back as messages too (a bad radius).
         let m = memory();
         let r = handle_near(

@@ -355,9 +355,13 @@ pub fn evaluate(
                 observable,
                 unobservable,
             } => {
-                let Ok(Answer::Changes(hits)) =
-                    memory.query_with(&Query::Changes { window: *window }, cold)
-                else {
+                let Ok(Answer::Changes(hits)) = memory.query_with(
+                    &Query::Changes {
+                        window: *window,
+                        label: None,
+                    },
+                    cold,
+                ) else {
                     continue;
                 };
                 let preds: Vec<_> = hits
@@ -508,9 +512,13 @@ pub fn explain_changes(
         for t in unobservable {
             out.push(format!("  unobserved  {}", show(t)));
         }
-        if let Ok(Answer::Changes(hits)) =
-            memory.query_with(&Query::Changes { window: *window }, cold)
-        {
+        if let Ok(Answer::Changes(hits)) = memory.query_with(
+            &Query::Changes {
+                window: *window,
+                label: None,
+            },
+            cold,
+        ) {
             for h in hits {
                 let to = h
                     .to_world

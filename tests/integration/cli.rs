@@ -355,6 +355,7 @@ fn eval_db_query_inspect_and_forget_work_together() {
         &[
             "kind",
             "stamp_ns",
+            "event_id",
             "object_id",
             "label",
             "from",
@@ -363,11 +364,19 @@ fn eval_db_query_inspect_and_forget_work_together() {
         ],
     );
     let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for c in changes.as_array().unwrap() {
+    let changes = changes.as_array().unwrap();
+    for c in changes {
         let kind = c["kind"].as_str().unwrap();
         assert!(["moved", "missing", "reappeared"].contains(&kind), "{c}");
         assert_eq!(c["to"].is_array(), kind == "moved", "{c}");
     }
+    // --label keeps that label's rows.
+    let first = changes[0]["label"].as_str().unwrap();
+    let out = mnemo(&["query", "changes", "--label", first, "--db", db_s, "--json"]);
+    assert_success(&out);
+    let mine: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: Vec<_> = changes.iter().filter(|c| c["label"] == first).collect();
+    assert_eq!(mine.as_array().unwrap().iter().collect::<Vec<_>>(), want);
     let out = mnemo(&["query", "changes", "--db", db_s, "--to-ns", "0"]);
     assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no changes");

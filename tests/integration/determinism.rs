@@ -90,6 +90,7 @@ fn same_answers(a: &mnemo::core::Memory, b: &mnemo::core::Memory) {
         Query::SceneGraphAt { stamp_ns: end },
         Query::Changes {
             window: TimeWindow::all(),
+            label: None,
         },
     ];
     for q in &queries {

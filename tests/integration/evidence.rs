@@ -217,6 +217,7 @@ fn an_object_refound_where_it_was_reappears_and_does_not_move() {
         let changes = match m
             .query(&mnemo::core::Query::Changes {
                 window: mnemo::core::TimeWindow::new(window_start, t).unwrap(),
+                label: None,
             })
             .unwrap()
         {

@@ -127,7 +127,7 @@ proptest! {
             Query::Near { point_world: Point3::new(1.0, 1.0, 1.0), radius_m: qr, window, label: None, k },
             Query::Recall { window, text: Some(text.clone()), k },
             Query::SceneGraphAt { stamp_ns: t },
-            Query::Changes { window },
+            Query::Changes { window, label: None },
         ];
         for q in &queries {
             let _ = m.query(q);

@@ -78,7 +78,7 @@ proptest! {
             prop_assert_eq!(hits.len(), want);
         }
         // Changes are one per object and sorted.
-        let Answer::Changes(changes) = m.query(&Query::Changes { window: TimeWindow::all() }).unwrap() else { panic!() };
+        let Answer::Changes(changes) = m.query(&Query::Changes { window: TimeWindow::all(), label: None }).unwrap() else { panic!() };
         let ids: BTreeSet<_> = changes.iter().map(|c| c.object_id).collect();
         prop_assert_eq!(ids.len(), changes.len());
         for pair in changes.windows(2) {
@@ -150,6 +150,7 @@ fn changes_in(m: &mnemo::core::Memory, start: i64, end: i64) -> Vec<(String, &'s
     let Answer::Changes(changes) = m
         .query(&Query::Changes {
             window: TimeWindow::new(start, end).unwrap(),
+            label: None,
         })
         .unwrap()
     else {
@@ -291,6 +292,7 @@ fn moved_missing_and_reappeared_are_detected() {
     let Answer::Changes(changes) = m
         .query(&Query::Changes {
             window: TimeWindow::all(),
+            label: None,
         })
         .unwrap()
     else {
@@ -309,7 +311,13 @@ fn moved_missing_and_reappeared_are_detected() {
     // reappearance in the last hour.
     assert!(!kinds.iter().any(|k| k.0 == "book"), "{kinds:?}");
     let last_hour = TimeWindow::new(t - 3_600_000_000_000, t).unwrap();
-    let Answer::Changes(recent) = m.query(&Query::Changes { window: last_hour }).unwrap() else {
+    let Answer::Changes(recent) = m
+        .query(&Query::Changes {
+            window: last_hour,
+            label: None,
+        })
+        .unwrap()
+    else {
         panic!()
     };
     assert!(
@@ -318,6 +326,26 @@ fn moved_missing_and_reappeared_are_detected() {
             .any(|c| c.label == "book" && c.kind.as_str() == "reappeared"),
         "{recent:?}"
     );
+    // A label filter (normalized like labels) keeps only that object's changes; each change
+    // names the logged event that records it.
+    let only = |label: &str| {
+        let Answer::Changes(c) = m
+            .query(&Query::Changes {
+                window: last_hour,
+                label: Some(label.into()),
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        c
+    };
+    assert_eq!(only(" Book "), only("book"));
+    assert!(only("book").iter().all(|c| c.label == "book"));
+    assert_eq!(only("book").len(), 1, "{recent:?}");
+    assert!(only("sofa").is_empty());
+    let logged = m.log().get(only("book")[0].event_id).unwrap();
+    assert_eq!(logged.kind.as_str(), "reappeared");
     let book = m
         .objects()
         .iter()

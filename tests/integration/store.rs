@@ -212,7 +212,10 @@ fn evicted_events_are_answered_from_disk() {
     let step = (t1 - t0) / 6;
     for i in 0..6 {
         let w = TimeWindow::new(t0 + i * step, t0 + (i + 1) * step).unwrap();
-        queries.push(Query::Changes { window: w });
+        queries.push(Query::Changes {
+            window: w,
+            label: None,
+        });
         queries.push(Query::Recall {
             window: w,
             text: Some("mug on the table".into()),

@@ -427,6 +427,7 @@ def scenario(args, report):
             "recall": peer.warm(peer.svc("recall"), "mnemo_msgs/srv/Recall", k=1),
             "scene_graph": peer.warm(peer.svc("scene_graph"), "mnemo_msgs/srv/GetSceneGraph"),
             "forget": peer.warm(peer.svc("forget"), "mnemo_msgs/srv/Forget", mode=200),
+            "changes": peer.warm(peer.svc("changes"), "mnemo_msgs/srv/Changes"),
             "change_state": peer.warm(peer.svc("change_state"), "lifecycle_msgs/srv/ChangeState",
                                       transition=M("lifecycle_msgs/msg/Transition", id=99, label="")),
             "get_available_states": peer.warm(peer.svc("get_available_states"), "lifecycle_msgs/srv/GetAvailableStates"),
@@ -514,6 +515,36 @@ def scenario(args, report):
         sg = peer.call(peer.svc("scene_graph"), "mnemo_msgs/srv/GetSceneGraph")
         check(sg.success and sorted(o.label for o in sg.graph.objects) == ["keys", "mug"],
               f"scene_graph holds mug and keys (got {[o.label for o in sg.graph.objects]})", report)
+
+        # changes: nothing yet; then a second pass with the keys carried 1 m further along x
+        # (their old spot in view and empty; closer than twice the association gate would be
+        # one object's two tracks).
+        ch0 = peer.call(peer.svc("changes"), "mnemo_msgs/srv/Changes")
+        check(ch0 is not None and ch0.success and not ch0.changes, f"changes before anything moved: none (got {ch0})", report)
+        moved_keys = (4.0, -0.6, 0.75)
+        moved_event_id = None
+        second = {"mug": OBJECTS["mug"], "keys": (moved_keys, OBJECTS["keys"][1])}
+        first2_ns, last2_ns = publish_scene(peer, steps=30, rate_hz=10.0, objects=second)
+        time.sleep(1.0)
+        ch = peer.call(peer.svc("changes"), "mnemo_msgs/srv/Changes", window_start=stamp(first2_ns))
+        got = ch and [(c.kind, c.label, pt(c.from_position), pt(c.position)) for c in ch.changes]
+        report["changes"] = got
+        check(ch is not None and ch.success and len(ch.changes) == 1 and ch.changes[0].kind == consts["KIND_MOVED"]
+              and ch.changes[0].label == "keys" and ch.changes[0].has_from,
+              f"changes in the second pass: the keys moved (got {got})", report)
+        if ch and ch.changes:
+            c = ch.changes[0]
+            check(dist(pt(c.from_position), OBJECTS["keys"][0]) <= 0.1 and dist(pt(c.position), moved_keys) <= 0.1,
+                  f"the move goes from the old spot to the new one ({pt(c.from_position)} -> {pt(c.position)})", report)
+            check(first2_ns <= ns_of(c.header.stamp) <= last2_ns + 10**9 and c.header.frame_id == "map",
+                  "the move is stamped in the second pass, in the map frame", report)
+            moved_event_id = c.event_id
+        only_mug = peer.call(peer.svc("changes"), "mnemo_msgs/srv/Changes", label="mug")
+        check(only_mug is not None and only_mug.success and not only_mug.changes, "changes of the mug only: none", report)
+        first_pass = peer.call(peer.svc("changes"), "mnemo_msgs/srv/Changes", window_start=stamp(first_ns), window_end=stamp(last_ns))
+        check(first_pass is not None and first_pass.success and not first_pass.changes, "changes in the first pass: none", report)
+        inverted = peer.call(peer.svc("changes"), "mnemo_msgs/srv/Changes", window_start=stamp(last_ns), window_end=stamp(first_ns))
+        check(inverted is not None and not inverted.success and inverted.message, "changes with an inverted window is refused", report)
 
         # bad requests: clear refusals, node serving
         big = peer.call(peer.svc("where"), "mnemo_msgs/srv/Where", target="x" * 5000, k=1)
@@ -611,6 +642,8 @@ def scenario(args, report):
         check((consts["KIND_FIRST_SEEN"], "mug") in ev_labels and (consts["KIND_FIRST_SEEN"], "keys") in ev_labels,
               f"~/events carried first_seen for mug and keys (got {sorted(ev_labels)[:10]})", report)
         check(all(e.header.frame_id == "map" for e in evs), "events are in the map frame", report)
+        check(any(e.event_id == moved_event_id and e.kind == consts["KIND_MOVED"] and e.label == "keys" for e in evs),
+              "~/events carried the keys' move with the event id ~/changes named", report)
 
         # lifecycle: deactivate -> inputs ignored, services still answer; activate again
         ch = peer.call(peer.svc("change_state"), "lifecycle_msgs/srv/ChangeState",
