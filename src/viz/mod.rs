@@ -16,6 +16,8 @@
 //!   scaled to its image's resolution,
 //! - `world/objects` (boxes labelled `label #id`, coloured by state),
 //! - `world/places` (points), `world/relations` (lines from subject to object, by kind),
+//! - `world/changes/moved` (arrows from where an object was to where it was found, labelled
+//!   `label #id`; the last [`MOVES_SHOWN`] moves, re-logged at each new one),
 //! - `events` and `captions` (text logs; each event line starts with its kind, e.g.
 //!   `moved: mug #12 from (..) to (..)`).
 
@@ -26,8 +28,8 @@ use std::str::FromStr;
 
 use nalgebra::Isometry3;
 use rerun::{
-    components::ViewCoordinates as ViewCoordinatesComponent, Boxes3D, ChannelDatatype, Color,
-    DepthImage, Image, LineStrips3D, Pinhole, Points3D, Quaternion, RecordingStream,
+    components::ViewCoordinates as ViewCoordinatesComponent, Arrows3D, Boxes3D, ChannelDatatype,
+    Color, DepthImage, Image, LineStrips3D, Pinhole, Points3D, Quaternion, RecordingStream,
     RecordingStreamBuilder, TextLog, Transform3D, ViewCoordinates,
 };
 
@@ -43,6 +45,9 @@ pub const TIMELINE: &str = "ros_time";
 
 /// Points per trajectory entity.
 pub const TRAJECTORY_CHUNK: usize = 256;
+
+/// Moves drawn as arrows in `world/changes/moved` (the most recent).
+pub const MOVES_SHOWN: usize = 32;
 
 /// Smallest body motion that adds a trajectory point, m.
 const TRAJECTORY_STEP_M: f64 = 0.05;
@@ -150,6 +155,8 @@ pub struct RerunViz {
     chunk: usize,
     /// Next event id to log.
     next_event: u64,
+    /// The most recent moves (from, to, `label #id`), oldest first, at most [`MOVES_SHOWN`].
+    moves: std::collections::VecDeque<([f32; 3], [f32; 3], String)>,
 }
 
 impl std::fmt::Debug for RerunViz {
@@ -258,6 +265,7 @@ impl RerunViz {
             trajectory: Vec::new(),
             chunk: 0,
             next_event: 0,
+            moves: std::collections::VecDeque::new(),
         };
         if viz.is_enabled() {
             viz.log_static();
@@ -273,6 +281,7 @@ impl RerunViz {
             trajectory: Vec::new(),
             chunk: 0,
             next_event: 0,
+            moves: std::collections::VecDeque::new(),
         }
     }
 
@@ -445,6 +454,7 @@ impl RerunViz {
         let log = memory.log();
         let events = log.events();
         let start = events.partition_point(|e| e.id.0 < self.next_event);
+        let mut moved = false;
         for e in &events[start..] {
             let label = e
                 .object
@@ -461,15 +471,25 @@ impl RerunViz {
                         .unwrap_or_default();
                     ("captions", "INFO", text)
                 }
-                EventKind::Moved => (
-                    "events",
-                    "WARN",
-                    format!(
-                        "moved: {label} from {} to {}",
-                        e.from_world.as_ref().map(at).unwrap_or_default(),
-                        at(&e.position_world)
-                    ),
-                ),
+                EventKind::Moved => {
+                    if let Some(from) = e.from_world {
+                        if self.moves.len() == MOVES_SHOWN {
+                            self.moves.pop_front();
+                        }
+                        self.moves
+                            .push_back((from, e.position_world, label.clone()));
+                        moved = true;
+                    }
+                    (
+                        "events",
+                        "WARN",
+                        format!(
+                            "moved: {label} from {} to {}",
+                            e.from_world.as_ref().map(at).unwrap_or_default(),
+                            at(&e.position_world)
+                        ),
+                    )
+                }
                 EventKind::Missing => (
                     "events",
                     "WARN",
@@ -492,6 +512,19 @@ impl RerunViz {
             self.log(path, &TextLog::new(text).with_level(level));
         }
         self.next_event = log.next_id();
+        if moved {
+            self.log(
+                "world/changes/moved",
+                &Arrows3D::from_vectors(
+                    self.moves
+                        .iter()
+                        .map(|(f, t, _)| [t[0] - f[0], t[1] - f[1], t[2] - f[2]]),
+                )
+                .with_origins(self.moves.iter().map(|(f, _, _)| *f))
+                .with_labels(self.moves.iter().map(|(_, _, l)| l.clone()))
+                .with_colors([state_color(ObjectState::Moved)]),
+            );
+        }
     }
 
     /// Flushes everything logged so far to the sink (waits at most `timeout`).

@@ -78,6 +78,7 @@ fn assert_recording_matches(rec: &serde_json::Value, memory: &Memory, images: bo
         ("/world/objects", "Boxes3D:labels"),
         ("/world/places", "Points3D:positions"),
         ("/world/relations", "LineStrips3D:strips"),
+        ("/world/changes/moved", "Arrows3D:vectors"),
         ("/events", "TextLog:text"),
     ] {
         assert!(has(path, column), "{path} {column} missing: {entities:?}");
@@ -158,6 +159,40 @@ fn assert_recording_matches(rec: &serde_json::Value, memory: &Memory, images: bo
         want_kinds.get("moved").copied().unwrap_or(0) > 0,
         "{want_kinds:?}"
     );
+    // The last moves as arrows from the old spot to the new one, oldest first.
+    let moves: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Moved)
+        .collect();
+    let shown = &moves[moves.len().saturating_sub(mnemo::viz::MOVES_SHOWN)..];
+    let m = &rec["moves"];
+    let ids: Vec<u64> = m["last_labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| label_id(l.as_str().unwrap()))
+        .collect();
+    let want_ids: Vec<u64> = shown
+        .iter()
+        .map(|e| u64::from(e.object.unwrap().0))
+        .collect();
+    assert_eq!(ids, want_ids, "{m}");
+    let triple = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for (i, e) in shown.iter().enumerate() {
+        let from = e.from_world.unwrap();
+        let (origin, vector) = (triple(&m["last_origins"][i]), triple(&m["last_vectors"][i]));
+        for k in 0..3 {
+            assert!((origin[k] - f64::from(from[k])).abs() < 1e-4, "{m}");
+            let to = origin[k] + vector[k];
+            assert!((to - f64::from(e.position_world[k])).abs() < 1e-4, "{m}");
+        }
+    }
 }
 
 #[test]
