@@ -131,3 +131,84 @@ fn package_manifests_agree_with_cargo() {
         "Cargo.toml lacks [package.metadata.ros] install_to_share"
     );
 }
+
+/// Top-level keys of a flow mapping (`{a: 1, b: {c: 2}}` -> a, b).
+fn flow_keys(yaml: &str) -> Vec<String> {
+    let inner = yaml.trim().trim_start_matches('{').trim_end_matches('}');
+    let (mut depth, mut keys, mut current) = (0, Vec::new(), String::new());
+    for ch in inner.chars().chain([',']) {
+        match ch {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                if let Some((k, _)) = current.split_once(':') {
+                    keys.push(k.trim().to_string());
+                }
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 0 || ch != ',' {
+            current.push(ch);
+        }
+    }
+    keys
+}
+
+/// Field names of a service's request part (`msg/srv/NAME.srv`).
+fn request_fields(service: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(format!("msg/srv/{service}.srv")))
+        .unwrap_or_else(|e| panic!("msg/srv/{service}.srv: {e}"));
+    let request = text.split("\n---\n").next().unwrap();
+    request
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty() && !l.contains('='))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn readme_service_examples_name_real_request_fields() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut checked = 0;
+    for line in readme.lines() {
+        // `ros2 service call NAME mnemo_msgs/srv/SRV "{...}"`
+        if let Some(rest) = line.trim().strip_prefix("ros2 service call ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (_, ty, yaml) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+            let service = ty.strip_prefix("mnemo_msgs/srv/").unwrap();
+            let fields = request_fields(service);
+            for key in flow_keys(yaml.trim_matches('"')) {
+                assert!(fields.contains(&key), "{line}: {key} is not in {fields:?}");
+            }
+            checked += 1;
+        }
+        // rclpy: `SRV.Request(a=..., b=...)`
+        if let Some(at) = line.find(".Request(") {
+            let service = line[..at].rsplit(['(', ' ']).next().unwrap();
+            let args = &line[at + ".Request(".len()..line[at..].find(')').unwrap() + at];
+            let fields = request_fields(service);
+            for key in args
+                .split(',')
+                .filter_map(|a| a.split_once('='))
+                .map(|(k, _)| k.trim())
+            {
+                assert!(
+                    fields.iter().any(|f| f == key),
+                    "{line}: {key} is not in {fields:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "{checked} examples found");
+    // The checker itself: a misspelt field is caught.
+    assert_eq!(
+        flow_keys("{point: {x: 1, y: 2}, radius: 1.0}"),
+        ["point", "radius"]
+    );
+    assert!(!request_fields("Changes").contains(&"window".to_string()));
+    assert!(request_fields("Changes").contains(&"window_start".to_string()));
+}
