@@ -163,6 +163,7 @@ impl Memory {
     /// may have been carried there. (The new place may have been seen on the pass that first
     /// missed the object, hours before a later pass confirms the old spot empty.)
     pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
+        let last_seen = self.reid_last_seen(old_id);
         let label = self.objects[old_id.index()].label.clone();
         let group = self.group_of(&label);
         let old = &self.objects[old_id.index()];
@@ -174,7 +175,7 @@ impl Memory {
             .unwrap_or(self.latest_stamp_ns.unwrap_or(0));
         let earliest = first_missed
             .saturating_sub(self.config.reid_window_ns())
-            .max(old.last_seen_ns.saturating_add(1));
+            .max(last_seen.saturating_add(1));
         set.range((earliest, ObjectId(0))..)
             .map(|(_, id)| *id)
             .filter(|id| {
@@ -189,6 +190,48 @@ impl Memory {
                     && appearance(o, old).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
             .min_by(|a, b| self.reid_order(old, *a, *b))
+    }
+
+    /// When `id` was last seen, as far as re-identification is concerned. A lone sighting that
+    /// opened the current visit and was followed by `missing_after_views` misses in view, while
+    /// a look-alike right next to it (within twice the base gate, seen together with it before:
+    /// a twin) was seen after it, was probably the twin's, mis-associated (twins side by side,
+    /// one of them carried away): the end of the object's previous visit counts then, so a new
+    /// object first seen before that sighting can still be where it went. Otherwise (and when
+    /// the log no longer holds the previous visit) its last sighting.
+    pub(super) fn reid_last_seen(&mut self, id: ObjectId) -> StampNs {
+        let o = &self.objects[id.index()];
+        let last = o.last_seen_ns;
+        let lone = matches!(o.open_visit, Some((start, end)) if start == end)
+            && o.missed_views >= self.config.missing_after_views;
+        if !lone {
+            return last;
+        }
+        let (pos, group) = (to_f32(&o.position_world), o.group);
+        let mut near: Vec<u32> = Vec::new();
+        self.objects_within(pos, 2.0 * self.config.gate_base_m as f32, |raw, _| {
+            near.push(raw);
+        });
+        let o = &self.objects[id.index()];
+        let twin_seen_since = near.iter().any(|&raw| {
+            self.objects.get(raw as usize).is_some_and(|t| {
+                t.id != id
+                    && t.is_reportable()
+                    && t.state.is_present()
+                    && t.group == group
+                    && t.last_seen_ns > last
+                    && (o.distinct_from.contains(&t.id) || t.distinct_from.contains(&id))
+            })
+        });
+        if !twin_seen_since {
+            return last;
+        }
+        self.object_events[id.index()]
+            .iter()
+            .rev()
+            .filter_map(|e| self.log.get(*e))
+            .find(|e| e.kind == EventKind::Visit && e.end_ns < last)
+            .map_or(last, |e| e.end_ns)
     }
 
     /// Orders re-identification candidates for `reference`: most similar appearance first
