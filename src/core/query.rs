@@ -87,7 +87,8 @@ pub enum Query {
     /// the window where the object was first seen at its new place (even when the memory
     /// recorded the move later, after confirming the old spot empty); missing and reappeared
     /// where they were recorded. A missing undone by a reappearance in place (a run of detector
-    /// misses) is not reported.
+    /// misses) is not reported, nor are moves away and back within the window (net
+    /// displacement within `gate_base_m`).
     Changes {
         /// Time window.
         window: TimeWindow,
@@ -842,14 +843,25 @@ impl Memory {
                 .filter(|e| e.kind == EventKind::Moved)
                 .collect();
             let change = if let (Some(first), Some(last)) = (moves.first(), moves.last()) {
-                Some(ChangeHit {
+                let from = arr32(&first.from_world.unwrap_or(first.position_world));
+                let to = arr32(&last.position_world);
+                // Moved away and back within the window (to within the association gate, as
+                // a move is told from a reappearance): no net change.
+                let back = from
+                    .iter()
+                    .zip(&to)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+                    <= self.config.gate_base_m;
+                (!back).then(|| ChangeHit {
                     kind: EventKind::Moved,
                     stamp_ns: last.stamp_ns,
                     event_id: last.id,
                     object_id: id,
                     label: obj.label.clone(),
-                    from_world: arr32(&first.from_world.unwrap_or(first.position_world)),
-                    to_world: Some(arr32(&last.position_world)),
+                    from_world: from,
+                    to_world: Some(to),
                 })
             } else {
                 let first = events[0];

@@ -618,3 +618,49 @@ fn a_lone_sighting_without_a_twin_is_the_objects_own() {
     );
     assert_eq!(reportable_lamps(&m), 2);
 }
+
+/// A mug carried away and, in the next gap, back: each window reports its move, a window
+/// holding both reports nothing (no net change).
+#[test]
+fn a_move_away_and_back_is_no_net_change() {
+    use crate::common::{det, keyframe, T0};
+    let mut m = memory();
+    let (a, b) = ([2.0, 0.5, 0.8], [2.5, -0.6, 0.8]);
+    let mut t = T0;
+    let mut starts = Vec::new();
+    for spot in [a, b, a] {
+        starts.push(t);
+        for _ in 0..5 {
+            m.ingest(&keyframe(t, 0.0, 0.0, 0.0, vec![det("mug", spot)]))
+                .unwrap();
+            t += S;
+        }
+        t += HOUR;
+    }
+    let changes = |from: i64, to: i64| {
+        let Answer::Changes(c) = m
+            .query(&Query::Changes {
+                window: TimeWindow::new(from, to).unwrap(),
+                label: None,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        c.iter()
+            .map(|c| (c.kind.as_str(), c.from_world[1], c.to_world.map(|p| p[1])))
+            .collect::<Vec<_>>()
+    };
+    let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+    let away = changes(starts[1], starts[2] - 1);
+    assert!(
+        matches!(away[..], [("moved", f, Some(to))] if near(f, a[1]) && near(to, b[1])),
+        "{away:?}"
+    );
+    let back = changes(starts[2], t);
+    assert!(
+        matches!(back[..], [("moved", f, Some(to))] if near(f, b[1]) && near(to, a[1])),
+        "{back:?}"
+    );
+    assert_eq!(changes(starts[1], t), vec![]);
+}
