@@ -78,7 +78,7 @@ proptest! {
             prop_assert_eq!(hits.len(), want);
         }
         // Changes are one per object and sorted.
-        let Answer::Changes(changes) = m.query(&Query::Changes { window: TimeWindow::all(), label: None }).unwrap() else { panic!() };
+        let changes = changes_of(&m, TimeWindow::all(), None);
         let ids: BTreeSet<_> = changes.iter().map(|c| c.object_id).collect();
         prop_assert_eq!(ids.len(), changes.len());
         for pair in changes.windows(2) {
@@ -147,15 +147,7 @@ fn a_duplicate_from_noise_is_merged() {
 }
 
 fn changes_in(m: &mnemo::core::Memory, start: i64, end: i64) -> Vec<(String, &'static str)> {
-    let Answer::Changes(changes) = m
-        .query(&Query::Changes {
-            window: TimeWindow::new(start, end).unwrap(),
-            label: None,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
+    let changes = changes_of(m, TimeWindow::new(start, end).unwrap(), None);
     changes
         .iter()
         .map(|c| (c.label.to_string(), c.kind.as_str()))
@@ -289,15 +281,7 @@ fn moved_missing_and_reappeared_are_detected() {
         .unwrap();
         t += 1_000_000_000;
     }
-    let Answer::Changes(changes) = m
-        .query(&Query::Changes {
-            window: TimeWindow::all(),
-            label: None,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
+    let changes = changes_of(&m, TimeWindow::all(), None);
     let kinds: Vec<(String, &str)> = changes
         .iter()
         .map(|c| (c.label.to_string(), c.kind.as_str()))
@@ -311,15 +295,7 @@ fn moved_missing_and_reappeared_are_detected() {
     // reappearance in the last hour.
     assert!(!kinds.iter().any(|k| k.0 == "book"), "{kinds:?}");
     let last_hour = TimeWindow::new(t - 3_600_000_000_000, t).unwrap();
-    let Answer::Changes(recent) = m
-        .query(&Query::Changes {
-            window: last_hour,
-            label: None,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
+    let recent = changes_of(&m, last_hour, None);
     assert!(
         recent
             .iter()
@@ -328,18 +304,7 @@ fn moved_missing_and_reappeared_are_detected() {
     );
     // A label filter (normalized like labels) keeps only that object's changes; each change
     // names the logged event that records it.
-    let only = |label: &str| {
-        let Answer::Changes(c) = m
-            .query(&Query::Changes {
-                window: last_hour,
-                label: Some(label.into()),
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
-        c
-    };
+    let only = |label: &str| changes_of(&m, last_hour, Some(label.into()));
     assert_eq!(only(" Book "), only("book"));
     assert!(only("book").iter().all(|c| c.label == "book"));
     assert_eq!(only("book").len(), 1, "{recent:?}");
@@ -553,15 +518,7 @@ fn lamps_then_a_new_lamp(
         m.ingest(&keyframe(t, 0.0, 0.0, 0.0, dets)).unwrap();
         t += S;
     }
-    let Answer::Changes(changes) = m
-        .query(&Query::Changes {
-            window: TimeWindow::all(),
-            label: None,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
+    let changes = changes_of(&m, TimeWindow::all(), None);
     (m, changes)
 }
 
@@ -638,15 +595,7 @@ fn a_move_away_and_back_is_no_net_change() {
         t += HOUR;
     }
     let changes = |from: i64, to: i64| {
-        let Answer::Changes(c) = m
-            .query(&Query::Changes {
-                window: TimeWindow::new(from, to).unwrap(),
-                label: None,
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
+        let c = changes_of(&m, TimeWindow::new(from, to).unwrap(), None);
         c.iter()
             .map(|c| (c.kind.as_str(), c.from_world[1], c.to_world.map(|p| p[1])))
             .collect::<Vec<_>>()
@@ -663,4 +612,16 @@ fn a_move_away_and_back_is_no_net_change() {
         "{back:?}"
     );
     assert_eq!(changes(starts[1], t), vec![]);
+}
+
+/// The memory's answer to `Changes { window, label }`.
+fn changes_of(
+    m: &mnemo::core::Memory,
+    window: TimeWindow,
+    label: Option<String>,
+) -> Vec<mnemo::core::query::ChangeHit> {
+    let Answer::Changes(changes) = m.query(&Query::Changes { window, label }).unwrap() else {
+        panic!("not a changes answer")
+    };
+    changes
 }
