@@ -58,6 +58,15 @@ fn text(name: &str, s: &str) -> Result<String, Refusal> {
     }
 }
 
+/// As [`text`], but blank means none.
+fn optional_text(name: &str, s: &str) -> Result<Option<String>, Refusal> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        text(name, s).map(Some)
+    }
+}
+
 fn k(k: u32) -> Result<usize, Refusal> {
     if k > MAX_K {
         Err(format!("k = {k} is more than {MAX_K}"))
@@ -276,11 +285,7 @@ pub fn handle_near(
     run: impl FnOnce(&Query) -> Result<Answer, CoreError>,
 ) -> NearResponse {
     let query = (|| {
-        let label = if req.label.trim().is_empty() {
-            None
-        } else {
-            Some(text("label", &req.label)?)
-        };
+        let label = optional_text("label", &req.label)?;
         Ok(Query::Near {
             point_world: Point3::new(req.point.x, req.point.y, req.point.z),
             radius_m: req.radius,
@@ -307,11 +312,7 @@ pub fn handle_recall(
     run: impl FnOnce(&Query) -> Result<Answer, CoreError>,
 ) -> RecallResponse {
     let query = (|| {
-        let text = if req.text.trim().is_empty() {
-            None
-        } else {
-            Some(text("text", &req.text)?)
-        };
+        let text = optional_text("text", &req.text)?;
         Ok(Query::Recall {
             window: window(req.window_start, req.window_end)?,
             text,
@@ -410,11 +411,7 @@ pub fn handle_changes(
     run: impl FnOnce(&Query) -> Result<Answer, CoreError>,
 ) -> ChangesResponse {
     let query = (|| {
-        let label = if req.label.trim().is_empty() {
-            None
-        } else {
-            Some(text("label", &req.label)?)
-        };
+        let label = optional_text("label", &req.label)?;
         Ok(Query::Changes {
             window: window(req.window_start, req.window_end)?,
             label,
