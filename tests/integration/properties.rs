@@ -104,11 +104,7 @@ fn two_identical_mugs_side_by_side_stay_two_objects() {
             .unwrap();
         t += 1_000_000_000;
     }
-    let mugs: Vec<_> = m
-        .objects()
-        .iter()
-        .filter(|o| o.is_reportable() && o.label == "mug")
-        .collect();
+    let mugs = reportable_with(&m, "mug");
     assert_eq!(mugs.len(), 2, "{mugs:#?}");
     assert!(mugs.iter().all(|o| o.state.is_present()));
 }
@@ -137,11 +133,7 @@ fn a_duplicate_from_noise_is_merged() {
         .unwrap();
         t += 1_000_000_000;
     }
-    let mugs: Vec<_> = m
-        .objects()
-        .iter()
-        .filter(|o| o.is_reportable() && o.label == "mug")
-        .collect();
+    let mugs = reportable_with(&m, "mug");
     assert_eq!(mugs.len(), 1, "{mugs:#?}");
     assert!(mugs[0].state.is_present());
 }
@@ -189,11 +181,7 @@ fn a_move_confirmed_on_a_later_pass_is_linked_and_reported_when_it_was_seen() {
         m.ingest(&ahead(t, vec![])).unwrap();
         t += S;
     }
-    let keys: Vec<_> = m
-        .objects()
-        .iter()
-        .filter(|o| o.is_reportable() && o.label == "keys")
-        .collect();
+    let keys = reportable_with(&m, "keys");
     assert_eq!(keys.len(), 1, "{keys:#?}");
     assert_eq!(keys[0].state, ObjectState::Moved);
     assert!((keys[0].position_world.x + 2.0).abs() < 0.05);
@@ -318,11 +306,7 @@ fn moved_missing_and_reappeared_are_detected() {
         .unwrap();
     assert_eq!(book.state, ObjectState::Present);
     // One keys object, now at its new place.
-    let keys: Vec<_> = m
-        .objects()
-        .iter()
-        .filter(|o| o.is_reportable() && o.label == "keys")
-        .collect();
+    let keys = reportable_with(&m, "keys");
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].state, ObjectState::Moved);
 }
@@ -522,11 +506,15 @@ fn lamps_then_a_new_lamp(
     (m, changes)
 }
 
-fn reportable_lamps(m: &mnemo::core::Memory) -> usize {
+/// The reportable objects labelled `label`.
+fn reportable_with<'m>(
+    m: &'m mnemo::core::Memory,
+    label: &str,
+) -> Vec<&'m mnemo::core::scene_graph::MemoryObject> {
     m.objects()
         .iter()
-        .filter(|o| o.is_reportable() && o.label == "lamp")
-        .count()
+        .filter(|o| o.is_reportable() && o.label == label)
+        .collect()
 }
 
 /// Twin A is carried off to the new spot. Towards the twins, one detection of B lands on A's
@@ -543,7 +531,7 @@ fn a_lone_sighting_of_a_carried_off_twin_does_not_hide_its_move() {
     assert_eq!(c.kind.as_str(), "moved", "{c:?}");
     assert!((c.from_world[1] - TWIN_A[1]).abs() < 0.05, "{c:?}");
     assert!((c.to_world.unwrap()[1] - NEW_LAMP[1]).abs() < 0.05, "{c:?}");
-    assert_eq!(reportable_lamps(&m), 2);
+    assert_eq!(reportable_with(&m, "lamp").len(), 2);
 }
 
 /// The counterpart: a lone sighting of A followed by fewer misses than a declaration needs,
@@ -559,7 +547,7 @@ fn a_lone_sighting_followed_by_a_few_misses_is_not_a_move() {
     ];
     let (m, changes) = lamps_then_a_new_lamp(&[TWIN_A, TWIN_B], &after);
     assert!(changes.is_empty(), "{changes:?}");
-    assert_eq!(reportable_lamps(&m), 3);
+    assert_eq!(reportable_with(&m, "lamp").len(), 3);
 }
 
 /// Without a twin to explain it, a lone sighting is the object's own: seen at its spot after
@@ -573,7 +561,7 @@ fn a_lone_sighting_without_a_twin_is_the_objects_own() {
         changes.iter().all(|c| c.kind.as_str() != "moved"),
         "{changes:?}"
     );
-    assert_eq!(reportable_lamps(&m), 2);
+    assert_eq!(reportable_with(&m, "lamp").len(), 2);
 }
 
 /// A mug carried away and, in the next gap, back: each window reports its move, a window
