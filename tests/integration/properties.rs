@@ -564,6 +564,54 @@ fn a_lone_sighting_without_a_twin_is_the_objects_own() {
     assert_eq!(reportable_with(&m, "lamp").len(), 2);
 }
 
+/// Two look-alike bottles (appearance cosine 0.9, close enough for either to be the other)
+/// both leave: one is carried to a new spot, the other thrown away. Both spots are then found
+/// empty in the same keyframes. The bottle at the new spot is the one it looks like, whichever
+/// of the two is examined first (A is: it is older): that one moved, the other went missing.
+#[test]
+fn a_look_alike_gone_at_the_same_time_keeps_its_own_move() {
+    use crate::common::{det, keyframe, T0};
+    let with = |p: [f64; 3], e: &[f32]| {
+        let mut d = det("bottle", p);
+        d.embedding = Some(e.to_vec());
+        d
+    };
+    let (a, b, new) = ([2.0, 0.4, 0.8], [2.0, -0.4, 0.8], [0.3, 3.0, 0.8]);
+    let e_b = [0.0f32, 1.0, 0.0, 0.0];
+    let e_a = [0.19_f32.sqrt(), 0.9, 0.0, 0.0];
+    for (carried, thrown, e_new) in [(b, a, e_b), (a, b, e_a)] {
+        let mut m = memory();
+        let mut t = T0;
+        for _ in 0..5 {
+            let both = vec![with(a, &e_a), with(b, &e_b)];
+            m.ingest(&keyframe(t, 0.0, 0.0, 0.0, both)).unwrap();
+            t += S;
+        }
+        t += HOUR;
+        for _ in 0..3 {
+            let yaw_y = std::f64::consts::FRAC_PI_2;
+            m.ingest(&keyframe(t, 0.0, 0.0, yaw_y, vec![with(new, &e_new)]))
+                .unwrap();
+            t += S;
+        }
+        for _ in 0..6 {
+            m.ingest(&keyframe(t, 0.0, 0.0, 0.0, vec![])).unwrap();
+            t += S;
+        }
+        let mut changes: Vec<(&str, f64, Option<f64>)> = changes_of(&m, TimeWindow::all(), None)
+            .iter()
+            .map(|c| (c.kind.as_str(), c.from_world[1], c.to_world.map(|p| p[1])))
+            .collect();
+        changes.sort_by(|x, y| x.0.cmp(y.0));
+        let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+        assert!(
+            matches!(changes[..], [("missing", gone, _), ("moved", from, Some(to))]
+                if near(gone, thrown[1]) && near(from, carried[1]) && near(to, new[1])),
+            "carried {carried:?}: {changes:?}"
+        );
+    }
+}
+
 /// A mug carried away and, in the next gap, back: each window reports its move, a window
 /// holding both reports nothing (no net change).
 #[test]

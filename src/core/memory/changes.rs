@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// How much closer (in appearance cosine) a rival must be to take a new object from the one
+/// being declared missing (see [`Memory::better_rival`]).
+const RIVAL_MARGIN: f32 = 0.05;
+
 impl Memory {
     /// A missing object seen again where it was.
     pub(super) fn reappear(&mut self, id: ObjectId, stamp: StampNs) {
@@ -232,6 +236,30 @@ impl Memory {
             .filter_map(|e| self.log.get(*e))
             .find(|e| e.kind == EventKind::Visit && e.end_ns < last)
             .map_or(last, |e| e.end_ns)
+    }
+
+    /// Another look-alike of `old` that is being missed in view right now (so may be gone too),
+    /// could have been carried to `new` (last seen before `new` was first seen) and looks more
+    /// like `new` than `old` does: linking `old` to `new` now would likely swap the two; `new`
+    /// is left for the rival, which will be declared missing on its own evidence.
+    pub(super) fn better_rival(&self, old: ObjectId, new: ObjectId) -> bool {
+        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
+        let Some(own) = appearance(o, n) else {
+            return false;
+        };
+        self.missed_since.keys().any(|&r| {
+            let rival = &self.objects[r.index()];
+            r != old
+                && r != new
+                && !rival.retired
+                && rival.confirmed
+                && rival.state.is_present()
+                && rival.group == o.group
+                && rival.last_seen_ns < n.first_seen_ns
+                && !n.distinct_from.contains(&r)
+                && !rival.distinct_from.contains(&new)
+                && appearance(rival, n).is_some_and(|c| c > own + RIVAL_MARGIN)
+        })
     }
 
     /// Orders re-identification candidates for `reference`: most similar appearance first
@@ -501,7 +529,10 @@ impl Memory {
             self.merge_duplicate_pair(id, twin, stamp);
             return;
         }
-        if let Some(new) = self.find_new_match(id) {
+        if let Some(new) = self
+            .find_new_match(id)
+            .filter(|n| !self.better_rival(id, *n))
+        {
             self.merge_moved(id, new, stamp);
             return;
         }
