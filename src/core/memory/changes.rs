@@ -238,28 +238,35 @@ impl Memory {
             .map_or(last, |e| e.end_ns)
     }
 
-    /// Another look-alike of `old` that is being missed in view right now (so may be gone too),
-    /// could have been carried to `new` (last seen before `new` was first seen) and looks more
-    /// like `new` than `old` does: linking `old` to `new` now would likely swap the two; `new`
-    /// is left for the rival, which will be declared missing on its own evidence.
+    /// Another look-alike of `old` not seen since `new` was first seen (so it may have been
+    /// carried there just as well), seen within `reid_max_age_s`, looks more like `new` than
+    /// `old` does (appearance cosine higher by more than [`RIVAL_MARGIN`]): linking `old` to
+    /// `new` now would likely swap the two. `new` is left for the rival, which is declared
+    /// missing on its own evidence when its spot is checked, and `old` goes missing.
     pub(super) fn better_rival(&self, old: ObjectId, new: ObjectId) -> bool {
         let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
         let Some(own) = appearance(o, n) else {
             return false;
         };
-        self.missed_since.keys().any(|&r| {
-            let rival = &self.objects[r.index()];
-            r != old
-                && r != new
-                && !rival.retired
-                && rival.confirmed
-                && rival.state.is_present()
-                && rival.group == o.group
-                && rival.last_seen_ns < n.first_seen_ns
-                && !n.distinct_from.contains(&r)
-                && !rival.distinct_from.contains(&new)
-                && appearance(rival, n).is_some_and(|c| c > own + RIVAL_MARGIN)
-        })
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        // Reportable objects of the group: the label index holds them by label.
+        self.groups
+            .iter()
+            .filter(|(_, g)| **g == o.group)
+            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
+            .any(|r| {
+                let rival = &self.objects[r.index()];
+                r != old
+                    && r != new
+                    && rival.is_reportable()
+                    && rival.state.is_present()
+                    && rival.last_seen_ns < n.first_seen_ns
+                    && rival.last_seen_ns >= min_last_seen
+                    && !n.distinct_from.contains(&r)
+                    && !rival.distinct_from.contains(&new)
+                    && appearance(rival, n).is_some_and(|c| c > own + RIVAL_MARGIN)
+            })
     }
 
     /// Orders re-identification candidates for `reference`: most similar appearance first
