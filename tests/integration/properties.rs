@@ -664,6 +664,56 @@ fn a_look_alike_not_checked_yet_keeps_its_own_move() {
     }
 }
 
+/// The counterpart of [`a_look_alike_not_checked_yet_keeps_its_own_move`]: A is carried to
+/// the new spot and B, which looks more like the newcomer, stays. A's spot is checked first (A
+/// is declared missing and the newcomer left to B), then B is seen where it was: A moved
+/// after all, and the newcomer is A's.
+#[test]
+fn a_look_alike_seen_in_place_hands_the_newcomer_back() {
+    use crate::common::{det, keyframe, T0};
+    use std::f64::consts::{FRAC_PI_2, PI};
+    let with = |p: [f64; 3], e: &[f32]| {
+        let mut d = det("bottle", p);
+        d.embedding = Some(e.to_vec());
+        d
+    };
+    let (a, b, new) = ([2.0, 0.4, 0.8], [-2.0, 0.4, 0.8], [0.3, 3.0, 0.8]);
+    let e_b = [0.0f32, 1.0, 0.0, 0.0];
+    let e_a = [0.19_f32.sqrt(), 0.9, 0.0, 0.0];
+    let mut m = memory();
+    let mut t = T0;
+    // Keyframes a second apart; `pause_ns` more before this one.
+    let mut kf = |m: &mut mnemo::core::Memory, pause_ns: i64, yaw: f64, dets: Vec<_>| {
+        t += pause_ns;
+        m.ingest(&keyframe(t, 0.0, 0.0, yaw, dets)).unwrap();
+        t += S;
+    };
+    for _ in 0..5 {
+        kf(&mut m, 0, 0.0, vec![with(a, &e_a)]);
+        kf(&mut m, 0, PI, vec![with(b, &e_b)]);
+    }
+    kf(&mut m, HOUR, FRAC_PI_2, vec![with(new, &e_b)]);
+    for _ in 0..2 {
+        kf(&mut m, 0, FRAC_PI_2, vec![with(new, &e_b)]);
+    }
+    for _ in 0..5 {
+        kf(&mut m, 0, 0.0, vec![]);
+    }
+    for _ in 0..3 {
+        kf(&mut m, 0, PI, vec![with(b, &e_b)]);
+    }
+    let changes: Vec<(&str, f64, Option<f64>)> = changes_of(&m, TimeWindow::all(), None)
+        .iter()
+        .map(|c| (c.kind.as_str(), c.from_world[0], c.to_world.map(|p| p[1])))
+        .collect();
+    let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+    assert!(
+        matches!(changes[..], [("moved", from, Some(to))] if near(from, a[0]) && near(to, new[1])),
+        "{changes:?}"
+    );
+    assert_eq!(reportable_with(&m, "bottle").len(), 2);
+}
+
 /// A mug carried away and, in the next gap, back: each window reports its move, a window
 /// holding both reports nothing (no net change).
 #[test]

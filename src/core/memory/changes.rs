@@ -269,6 +269,44 @@ impl Memory {
             })
     }
 
+    /// `rival` was seen again, its previous sighting at `previous_ns`: a missing object of its
+    /// group whose re-identification newcomer was first seen after that and looks more like
+    /// the rival may have left the newcomer to it ([`Memory::better_rival`]); the rival is
+    /// still here, so the newcomer is that object's.
+    pub(super) fn rival_seen_again(
+        &mut self,
+        rival: ObjectId,
+        previous_ns: StampNs,
+        stamp: StampNs,
+    ) {
+        let group = self.objects[rival.index()].group;
+        let Some(set) = self.missing_by_group.get(&group) else {
+            return;
+        };
+        if set.is_empty() {
+            return;
+        }
+        let missing: Vec<ObjectId> = set.iter().copied().filter(|x| *x != rival).collect();
+        for old in missing {
+            let left_to_rival = |m: &Self, n: ObjectId| {
+                let (o, n, r) = (
+                    &m.objects[old.index()],
+                    &m.objects[n.index()],
+                    &m.objects[rival.index()],
+                );
+                n.first_seen_ns > previous_ns
+                    && matches!((appearance(o, n), appearance(r, n)),
+                        (Some(own), Some(theirs)) if theirs > own + RIVAL_MARGIN)
+            };
+            if let Some(new) = self
+                .find_new_match(old)
+                .filter(|n| left_to_rival(self, *n) && !self.better_rival(old, *n))
+            {
+                self.merge_moved(old, new, stamp);
+            }
+        }
+    }
+
     /// Orders re-identification candidates for `reference`: most similar appearance first
     /// (when embeddings exist), then nearest, then lowest id.
     pub(super) fn reid_order(

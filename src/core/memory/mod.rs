@@ -996,9 +996,15 @@ impl Memory {
         let assignment = self.associate(&detections);
         let mut seen_now: BTreeSet<ObjectId> = BTreeSet::new();
         let mut touched: Vec<ObjectId> = Vec::new();
+        // Present objects seen in this keyframe, with their previous last sighting.
+        let mut back_after: Vec<(ObjectId, StampNs)> = Vec::new();
         for (det_index, det) in detections.iter().enumerate() {
             let id = match assignment[det_index] {
                 association::Assoc::Match(id) => {
+                    let o = &self.objects[id.index()];
+                    if o.is_reportable() && o.state.is_present() {
+                        back_after.push((id, o.last_seen_ns));
+                    }
                     self.observe(id, det, stamp, robot_place);
                     id
                 }
@@ -1019,6 +1025,9 @@ impl Memory {
         self.mark_distinct(&touched);
         for id in &touched {
             self.maybe_confirm(*id, stamp);
+        }
+        for (id, previous) in back_after {
+            self.rival_seen_again(id, previous, stamp);
         }
         if evidence_of_absence {
             self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
