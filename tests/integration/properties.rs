@@ -564,101 +564,92 @@ fn a_lone_sighting_without_a_twin_is_the_objects_own() {
     assert_eq!(reportable_with(&m, "lamp").len(), 2);
 }
 
-/// Two look-alike bottles (appearance cosine 0.9, close enough for either to be the other)
-/// both leave: one is carried to a new spot, the other thrown away. Both spots are then found
-/// empty in the same keyframes. The bottle at the new spot is the one it looks like, whichever
-/// of the two is examined first (A is: it is older): that one moved, the other went missing.
+/// Appearances of the look-alike bottles A and B below (cosine 0.9: close enough for either
+/// to be the other). A's first component is sqrt(0.19).
+const E_A: [f32; 4] = [0.435_889_9, 0.9, 0.0, 0.0];
+const E_B: [f32; 4] = [0.0, 1.0, 0.0, 0.0];
+/// Where a newcomer bottle turns up (seen from the origin looking along +y).
+const NEW_BOTTLE: [f64; 3] = [0.3, 3.0, 0.8];
+
+/// A bottle detection at `p` with appearance `e`.
+fn bottle(p: [f64; 3], e: &[f32; 4]) -> mnemo::core::Detection {
+    let mut d = crate::common::det("bottle", p);
+    d.embedding = Some(e.to_vec());
+    d
+}
+
+/// Keyframes a second apart from the origin, one per `(yaw, detections)`: `before`; an hour
+/// later three views of a newcomer bottle at [`NEW_BOTTLE`] that looks like `e_new`; then
+/// `after`. The memory and its changes over all time as `(kind, from, to)`, sorted by kind.
+#[allow(clippy::type_complexity)]
+fn bottles_then_a_newcomer(
+    before: Vec<(f64, Vec<mnemo::core::Detection>)>,
+    e_new: &[f32; 4],
+    after: Vec<(f64, Vec<mnemo::core::Detection>)>,
+) -> (
+    mnemo::core::Memory,
+    Vec<(&'static str, [f64; 3], Option<[f64; 3]>)>,
+) {
+    use crate::common::{keyframe, T0};
+    let mut m = memory();
+    let mut t = T0;
+    let yaw_y = std::f64::consts::FRAC_PI_2;
+    let newcomer = vec![(yaw_y, vec![bottle(NEW_BOTTLE, e_new)]); 3];
+    for (pause_ns, views) in [(0, before), (HOUR, newcomer), (0, after)] {
+        t += pause_ns;
+        for (yaw, dets) in views {
+            m.ingest(&keyframe(t, 0.0, 0.0, yaw, dets)).unwrap();
+            t += S;
+        }
+    }
+    let mut changes: Vec<_> = changes_of(&m, TimeWindow::all(), None)
+        .iter()
+        .map(|c| (c.kind.as_str(), c.from_world, c.to_world))
+        .collect();
+    changes.sort_by(|x, y| x.0.cmp(y.0));
+    (m, changes)
+}
+
+/// Whether `a` is within 5 cm of `b` in the plane.
+fn near_xy(a: [f64; 3], b: [f64; 3]) -> bool {
+    (a[0] - b[0]).hypot(a[1] - b[1]) < 0.05
+}
+
+/// Both look-alike bottles leave: one is carried to a new spot, the other thrown away. Both
+/// spots, side by side, are then found empty in the same keyframes. The bottle at the new spot
+/// is the one it looks like, whichever of the two is examined first (A is: it is older): that
+/// one moved, the other went missing.
 #[test]
 fn a_look_alike_gone_at_the_same_time_keeps_its_own_move() {
-    use crate::common::{det, keyframe, T0};
-    let with = |p: [f64; 3], e: &[f32]| {
-        let mut d = det("bottle", p);
-        d.embedding = Some(e.to_vec());
-        d
-    };
-    let (a, b, new) = ([2.0, 0.4, 0.8], [2.0, -0.4, 0.8], [0.3, 3.0, 0.8]);
-    let e_b = [0.0f32, 1.0, 0.0, 0.0];
-    let e_a = [0.19_f32.sqrt(), 0.9, 0.0, 0.0];
-    for (carried, thrown, e_new) in [(b, a, e_b), (a, b, e_a)] {
-        let mut m = memory();
-        let mut t = T0;
-        for _ in 0..5 {
-            let both = vec![with(a, &e_a), with(b, &e_b)];
-            m.ingest(&keyframe(t, 0.0, 0.0, 0.0, both)).unwrap();
-            t += S;
-        }
-        t += HOUR;
-        for _ in 0..3 {
-            let yaw_y = std::f64::consts::FRAC_PI_2;
-            m.ingest(&keyframe(t, 0.0, 0.0, yaw_y, vec![with(new, &e_new)]))
-                .unwrap();
-            t += S;
-        }
-        for _ in 0..6 {
-            m.ingest(&keyframe(t, 0.0, 0.0, 0.0, vec![])).unwrap();
-            t += S;
-        }
-        let mut changes: Vec<(&str, f64, Option<f64>)> = changes_of(&m, TimeWindow::all(), None)
-            .iter()
-            .map(|c| (c.kind.as_str(), c.from_world[1], c.to_world.map(|p| p[1])))
-            .collect();
-        changes.sort_by(|x, y| x.0.cmp(y.0));
-        let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+    let (a, b) = ([2.0, 0.4, 0.8], [2.0, -0.4, 0.8]);
+    for (carried, thrown, e_new) in [(b, a, E_B), (a, b, E_A)] {
+        let both = vec![(0.0, vec![bottle(a, &E_A), bottle(b, &E_B)]); 5];
+        let (_, changes) = bottles_then_a_newcomer(both, &e_new, vec![(0.0, vec![]); 6]);
         assert!(
             matches!(changes[..], [("missing", gone, _), ("moved", from, Some(to))]
-                if near(gone, thrown[1]) && near(from, carried[1]) && near(to, new[1])),
+                if near_xy(gone, thrown) && near_xy(from, carried) && near_xy(to, NEW_BOTTLE)),
             "carried {carried:?}: {changes:?}"
         );
     }
 }
 
-/// Look-alike bottles in opposite directions from the robot: A ahead, B behind (cosine 0.9).
-/// One is carried to a new spot, the other thrown away. A's spot is checked first, while B's
-/// has not been looked at since the newcomer turned up; B's is checked after. The bottle at
-/// the new spot is the one it looks like: that one moved, the other went missing.
+/// The look-alike bottles in opposite directions: A ahead, B behind. One is carried to a new
+/// spot, the other thrown away. A's spot is checked first, while B's has not been looked at
+/// since the newcomer turned up; B's is checked after. The bottle at the new spot is the one
+/// it looks like: that one moved, the other went missing.
 #[test]
 fn a_look_alike_not_checked_yet_keeps_its_own_move() {
-    use crate::common::{det, keyframe, T0};
-    use std::f64::consts::{FRAC_PI_2, PI};
-    let with = |p: [f64; 3], e: &[f32]| {
-        let mut d = det("bottle", p);
-        d.embedding = Some(e.to_vec());
-        d
-    };
-    let (a, b, new) = ([2.0, 0.4, 0.8], [-2.0, 0.4, 0.8], [0.3, 3.0, 0.8]);
-    let e_b = [0.0f32, 1.0, 0.0, 0.0];
-    let e_a = [0.19_f32.sqrt(), 0.9, 0.0, 0.0];
-    for (carried, thrown, e_new) in [(b, a, e_b), (a, b, e_a)] {
-        let mut m = memory();
-        let mut t = T0;
-        // Keyframes a second apart; `pause_ns` more before this one.
-        let mut kf = |m: &mut mnemo::core::Memory, pause_ns: i64, yaw: f64, dets: Vec<_>| {
-            t += pause_ns;
-            m.ingest(&keyframe(t, 0.0, 0.0, yaw, dets)).unwrap();
-            t += S;
-        };
-        for _ in 0..5 {
-            kf(&mut m, 0, 0.0, vec![with(a, &e_a)]);
-            kf(&mut m, 0, PI, vec![with(b, &e_b)]);
-        }
-        kf(&mut m, HOUR, FRAC_PI_2, vec![with(new, &e_new)]);
-        for _ in 0..2 {
-            kf(&mut m, 0, FRAC_PI_2, vec![with(new, &e_new)]);
-        }
-        for yaw in [0.0, PI] {
-            for _ in 0..5 {
-                kf(&mut m, 0, yaw, vec![]);
-            }
-        }
-        let mut changes: Vec<(&str, f64, Option<f64>)> = changes_of(&m, TimeWindow::all(), None)
-            .iter()
-            .map(|c| (c.kind.as_str(), c.from_world[0], c.to_world.map(|p| p[1])))
-            .collect();
-        changes.sort_by(|x, y| x.0.cmp(y.0));
-        let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+    use std::f64::consts::PI;
+    let (a, b) = ([2.0, 0.4, 0.8], [-2.0, 0.4, 0.8]);
+    for (carried, thrown, e_new) in [(b, a, E_B), (a, b, E_A)] {
+        let seen = [(0.0, vec![bottle(a, &E_A)]), (PI, vec![bottle(b, &E_B)])];
+        let before = seen.iter().cycle().take(10).cloned().collect();
+        let mut after = vec![(0.0, vec![]); 5];
+        after.extend(vec![(PI, vec![]); 5]);
+        let (_, changes) = bottles_then_a_newcomer(before, &e_new, after);
         assert!(
             matches!(changes[..], [("missing", gone, _), ("moved", from, Some(to))]
-                if near(gone, thrown[0]) && near(from, carried[0]) && near(to, new[1])),
+                if near_xy(gone, thrown) && near_xy(from, carried) && near_xy(to, NEW_BOTTLE)),
             "carried {carried:?}: {changes:?}"
         );
     }
@@ -670,45 +661,16 @@ fn a_look_alike_not_checked_yet_keeps_its_own_move() {
 /// after all, and the newcomer is A's.
 #[test]
 fn a_look_alike_seen_in_place_hands_the_newcomer_back() {
-    use crate::common::{det, keyframe, T0};
-    use std::f64::consts::{FRAC_PI_2, PI};
-    let with = |p: [f64; 3], e: &[f32]| {
-        let mut d = det("bottle", p);
-        d.embedding = Some(e.to_vec());
-        d
-    };
-    let (a, b, new) = ([2.0, 0.4, 0.8], [-2.0, 0.4, 0.8], [0.3, 3.0, 0.8]);
-    let e_b = [0.0f32, 1.0, 0.0, 0.0];
-    let e_a = [0.19_f32.sqrt(), 0.9, 0.0, 0.0];
-    let mut m = memory();
-    let mut t = T0;
-    // Keyframes a second apart; `pause_ns` more before this one.
-    let mut kf = |m: &mut mnemo::core::Memory, pause_ns: i64, yaw: f64, dets: Vec<_>| {
-        t += pause_ns;
-        m.ingest(&keyframe(t, 0.0, 0.0, yaw, dets)).unwrap();
-        t += S;
-    };
-    for _ in 0..5 {
-        kf(&mut m, 0, 0.0, vec![with(a, &e_a)]);
-        kf(&mut m, 0, PI, vec![with(b, &e_b)]);
-    }
-    kf(&mut m, HOUR, FRAC_PI_2, vec![with(new, &e_b)]);
-    for _ in 0..2 {
-        kf(&mut m, 0, FRAC_PI_2, vec![with(new, &e_b)]);
-    }
-    for _ in 0..5 {
-        kf(&mut m, 0, 0.0, vec![]);
-    }
-    for _ in 0..3 {
-        kf(&mut m, 0, PI, vec![with(b, &e_b)]);
-    }
-    let changes: Vec<(&str, f64, Option<f64>)> = changes_of(&m, TimeWindow::all(), None)
-        .iter()
-        .map(|c| (c.kind.as_str(), c.from_world[0], c.to_world.map(|p| p[1])))
-        .collect();
-    let near = |x: f64, y: f64| (x - y).abs() < 0.05;
+    use std::f64::consts::PI;
+    let (a, b) = ([2.0, 0.4, 0.8], [-2.0, 0.4, 0.8]);
+    let seen = [(0.0, vec![bottle(a, &E_A)]), (PI, vec![bottle(b, &E_B)])];
+    let before = seen.iter().cycle().take(10).cloned().collect();
+    let mut after = vec![(0.0, vec![]); 5];
+    after.extend(vec![(PI, vec![bottle(b, &E_B)]); 3]);
+    let (m, changes) = bottles_then_a_newcomer(before, &E_B, after);
     assert!(
-        matches!(changes[..], [("moved", from, Some(to))] if near(from, a[0]) && near(to, new[1])),
+        matches!(changes[..], [("moved", from, Some(to))]
+            if near_xy(from, a) && near_xy(to, NEW_BOTTLE)),
         "{changes:?}"
     );
     assert_eq!(reportable_with(&m, "bottle").len(), 2);
