@@ -245,9 +245,9 @@ impl Memory {
     /// missing on its own evidence when its spot is checked, and `old` goes missing.
     pub(super) fn better_rival(&self, old: ObjectId, new: ObjectId) -> bool {
         let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
-        let Some(own) = appearance(o, n) else {
+        if appearance(o, n).is_none() {
             return false;
-        };
+        }
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
         // Reportable objects of the group: the label index holds them by label.
@@ -265,7 +265,7 @@ impl Memory {
                     && rival.last_seen_ns >= min_last_seen
                     && !n.distinct_from.contains(&r)
                     && !rival.distinct_from.contains(&new)
-                    && appearance(rival, n).is_some_and(|c| c > own + RIVAL_MARGIN)
+                    && looks_more_like(n, rival, o)
             })
     }
 
@@ -280,10 +280,16 @@ impl Memory {
         stamp: StampNs,
     ) {
         let group = self.objects[rival.index()].group;
-        let Some(set) = self.missing_by_group.get(&group) else {
+        let Some(set) = self.missing_by_group.get(&group).filter(|s| !s.is_empty()) else {
             return;
         };
-        if set.is_empty() {
+        // Cheap exit for an object seen keyframe after keyframe: no newcomer since.
+        let newcomer_since = self.recent_by_group.get(&group).is_some_and(|r| {
+            r.range((previous_ns.saturating_add(1), ObjectId(0))..)
+                .next()
+                .is_some()
+        });
+        if !newcomer_since {
             return;
         }
         let missing: Vec<ObjectId> = set.iter().copied().filter(|x| *x != rival).collect();
@@ -294,9 +300,7 @@ impl Memory {
                     &m.objects[n.index()],
                     &m.objects[rival.index()],
                 );
-                n.first_seen_ns > previous_ns
-                    && matches!((appearance(o, n), appearance(r, n)),
-                        (Some(own), Some(theirs)) if theirs > own + RIVAL_MARGIN)
+                n.first_seen_ns > previous_ns && looks_more_like(n, r, o)
             };
             if let Some(new) = self
                 .find_new_match(old)
@@ -730,4 +734,11 @@ impl Memory {
         self.refresh_relations(drop);
         self.refresh_relations(keep);
     }
+}
+
+/// Whether `new` looks more like `rival` than like `old`: appearance cosine higher by more than
+/// [`RIVAL_MARGIN`] (false when either lacks an embedding).
+fn looks_more_like(new: &MemoryObject, rival: &MemoryObject, old: &MemoryObject) -> bool {
+    matches!((appearance(old, new), appearance(rival, new)),
+        (Some(own), Some(theirs)) if theirs > own + RIVAL_MARGIN)
 }
