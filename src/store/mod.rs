@@ -702,10 +702,12 @@ impl Store {
         };
         let from = evicted_before_ns.unwrap_or(StampNs::MIN);
         let events_from = (hot == HotEvents::AsSaved).then_some(from);
-        let (object_rows, hot, placed) = std::thread::scope(|scope| {
+        let (object_rows, indexes, hot, placed) = std::thread::scope(|scope| {
             // The hot events and the placements (with the places) decode on other cores, each
             // on its own connection, when it sees this transaction's snapshot (otherwise they
-            // are read below); the objects are read here meanwhile.
+            // are read below); the objects are read here meanwhile, and their indexes (k-d
+            // tree, labels, relations) are built while the events are still coming in (on a
+            // cold cache reading them waits on the disk most).
             let path = &self.path;
             let raw = state_raw.as_deref();
             let hot = events_from.map(|from| {
@@ -713,10 +715,18 @@ impl Store {
             });
             let placed = scope
                 .spawn(move || read_beside(path, raw, |c| read_placements_and_places(c, path)));
-            let here = read_objects(&tx, &self.path);
+            let here = read_objects(&tx, &self.path).map(|rows| {
+                let indexes = Memory::index_objects(
+                    &config,
+                    &rows.objects,
+                    &rows.anchors,
+                    st.max_extent_seen_m,
+                );
+                (rows, indexes)
+            });
             let hot = hot.map(joined);
             let placed = joined(placed);
-            here.map(|rows| (rows, hot, placed))
+            here.map(|(rows, indexes)| (rows, indexes, hot, placed))
         })?;
         let (events, captions) = match (events_from, hot) {
             (None, _) => (Vec::new(), BTreeMap::new()),
@@ -749,7 +759,7 @@ impl Store {
             recent_keyframes: st.recent_keyframes.clone(),
             missed_since: object_rows.missed_since,
         };
-        Memory::from_parts(config, embedder, parts).map_err(|e| match e {
+        Memory::from_parts_indexed(config, embedder, parts, indexes).map_err(|e| match e {
             CoreError::InvalidConfig { .. } => StoreError::Core {
                 path: self.path.clone(),
                 source: e,

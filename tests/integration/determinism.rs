@@ -150,6 +150,51 @@ fn restoring_random_streams_at_random_points_changes_nothing() {
     }
 }
 
+/// The store's path: indexes built ahead from the objects (while the log still loads) give the
+/// memory `from_parts` gives; indexes built from other objects are noticed and rebuilt.
+#[test]
+fn indexes_built_ahead_restore_the_same_memory_and_others_are_not_trusted() {
+    let cfg = SimConfig {
+        days: 2,
+        seed: 8,
+        ..SimConfig::default()
+    };
+    let mut stream = Vec::new();
+    mnemo::sim::simulate(&cfg, |o| stream.push(o.clone())).unwrap();
+    let fresh = || Box::new(mnemo::core::LexicalEmbedder::default());
+    let upto = |n: usize| {
+        let mut m = mnemo::core::Memory::new(memory_config(), fresh()).unwrap();
+        for o in &stream[..n] {
+            m.ingest(o).unwrap();
+        }
+        m
+    };
+    let a = upto(stream.len() / 2);
+    let early = upto(stream.len() / 8);
+    let index = |m: &mnemo::core::Memory| {
+        let p = m.to_parts();
+        mnemo::core::Memory::index_objects(
+            m.config(),
+            &p.objects,
+            &p.relation_anchors,
+            p.max_extent_seen_m,
+        )
+    };
+    assert!(early.objects().len() < a.objects().len());
+    for indexes in [index(&a), index(&early)] {
+        let b = mnemo::core::Memory::from_parts_indexed(
+            a.config().clone(),
+            fresh(),
+            a.to_parts(),
+            indexes,
+        )
+        .unwrap();
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(a.relations(), b.relations());
+        same_answers(&a, &b);
+    }
+}
+
 #[test]
 fn inconsistent_parts_are_refused_with_a_reason() {
     let mut a = memory();

@@ -220,155 +220,6 @@ impl Memory {
         }
     }
 
-    /// Every relation (equal to [`Memory::relations_from_scratch`]), split over the available
-    /// cores: the fast path when a memory is rebuilt from its parts. The anchors are binned
-    /// into a grid of cells at least the relation reach wide and sorted by cell; every pair of
-    /// anchors in the same or neighbouring cells is examined once, in one sequential sweep
-    /// (each cell meets its own pairs, the next cell up and the three cells of the next
-    /// column), so no pair within reach is missed and no k-d tree search is needed.
-    /// Unsorted.
-    pub(super) fn relations_in_bulk(&self) -> Vec<Relation> {
-        let shapes: Vec<Option<BoxShape>> = self
-            .objects
-            .iter()
-            .map(|o| {
-                self.in_relations(o.id).then(|| BoxShape {
-                    center: self.relation_anchor[o.id.index()],
-                    extent: o.extent_m,
-                })
-            })
-            .collect();
-        // (A millimetre more covers rounding.)
-        let reach = self.relation_reach() + 1e-3;
-        let reach2 = reach * reach;
-        let cell = reach.max(0.5);
-        let mut order: Vec<(i64, i64, ObjectId)> = shapes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                s.as_ref().map(|s| {
-                    (
-                        (s.center.x / cell).floor() as i64,
-                        (s.center.y / cell).floor() as i64,
-                        ObjectId(i as u32),
-                    )
-                })
-            })
-            .collect();
-        order.sort_unstable();
-        // Occupied cells in order: (cell x, cell y, first, end) into `order`.
-        let cells: Vec<(i64, i64, usize, usize)> = {
-            let mut cells = Vec::new();
-            let mut start = 0;
-            for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-                cells.push((run[0].0, run[0].1, start, start + run.len()));
-                start += run.len();
-            }
-            cells
-        };
-        let (near_m, tol) = (self.config.near_relation_m, self.config.on_tolerance_m);
-        // Both directions of one pair of objects.
-        let pair = |a: ObjectId, b: ObjectId, out: &mut Vec<Relation>| {
-            if a == b {
-                return;
-            }
-            let (Some(sa), Some(sb)) = (&shapes[a.index()], &shapes[b.index()]) else {
-                return;
-            };
-            if (sa.center - sb.center).norm_squared() > reach2 {
-                return;
-            }
-            if let Some(kind) = relation_between(sa, sb, near_m, tol) {
-                out.push(Relation {
-                    subject: a,
-                    kind,
-                    object: b,
-                });
-            }
-            if let Some(kind) = relation_between(sb, sa, near_m, tol) {
-                out.push(Relation {
-                    subject: b,
-                    kind,
-                    object: a,
-                });
-            }
-        };
-        let between = |c: &(i64, i64, usize, usize),
-                       d: &(i64, i64, usize, usize),
-                       out: &mut Vec<Relation>| {
-            for a in &order[c.2..c.3] {
-                for b in &order[d.2..d.3] {
-                    pair(a.2, b.2, out);
-                }
-            }
-        };
-        // Cells `range` of `cells`, each with its forward neighbours.
-        let of_cells = |range: std::ops::Range<usize>| {
-            let mut out = Vec::new();
-            // First cell of the next column at or above `y - 1`: only moves forward.
-            let mut cursor = cells.partition_point(|c| {
-                cells
-                    .get(range.start)
-                    .is_some_and(|s| (c.0, c.1) < (s.0.saturating_add(1), s.1.saturating_sub(1)))
-            });
-            for ci in range {
-                let c = &cells[ci];
-                let members = &order[c.2..c.3];
-                for (i, a) in members.iter().enumerate() {
-                    for b in &members[i + 1..] {
-                        pair(a.2, b.2, &mut out);
-                    }
-                }
-                let (right, below, above) = (
-                    c.0.saturating_add(1),
-                    c.1.saturating_sub(1),
-                    c.1.saturating_add(1),
-                );
-                if let Some(up) = cells.get(ci + 1).filter(|u| u.0 == c.0 && u.1 == above) {
-                    between(c, up, &mut out);
-                }
-                while cells
-                    .get(cursor)
-                    .is_some_and(|d| (d.0, d.1) < (right, below))
-                {
-                    cursor += 1;
-                }
-                let mut k = cursor;
-                while let Some(d) = cells.get(k).filter(|d| d.0 == right && d.1 <= above) {
-                    between(c, d, &mut out);
-                    k += 1;
-                }
-            }
-            out
-        };
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 8);
-        if threads == 1 || order.len() < 4096 {
-            return of_cells(0..cells.len());
-        }
-        let n_cells = cells.len();
-        let chunk = n_cells.div_ceil(threads);
-        std::thread::scope(|scope| {
-            let of_cells = &of_cells;
-            let handles: Vec<_> = (0..n_cells)
-                .step_by(chunk)
-                .map(|s| scope.spawn(move || of_cells(s..(s + chunk).min(n_cells))))
-                .collect();
-            let mut all = Vec::new();
-            for h in handles {
-                match h.join() {
-                    Ok(part) => all.extend(part),
-                    // Only a bug in the relation code panics; surface it as single-threaded
-                    // code would.
-                    Err(p) => std::panic::resume_unwind(p),
-                }
-            }
-            all
-        })
-    }
-
     pub(super) fn relation_of(
         &self,
         subject: ObjectId,
@@ -415,4 +266,159 @@ impl Memory {
         }
         out
     }
+}
+
+/// Every relation (equal to [`Memory::relations_from_scratch`]), split over the available
+/// cores: the fast path when a memory is rebuilt from its parts. The anchors are binned
+/// into a grid of cells at least the relation reach wide and sorted by cell; every pair of
+/// anchors in the same or neighbouring cells is examined once, in one sequential sweep
+/// (each cell meets its own pairs, the next cell up and the three cells of the next
+/// column), so no pair within reach is missed and no k-d tree search is needed.
+/// Unsorted.
+pub(super) fn relations_in_bulk(
+    objects: &[MemoryObject],
+    anchors: &[Point3<f64>],
+    config: &MemoryConfig,
+    reach_m: f64,
+) -> Vec<Relation> {
+    // (An object without an anchor has no relations: the parts are rejected anyway.)
+    let shapes: Vec<Option<BoxShape>> = objects
+        .iter()
+        .zip(anchors.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(o, anchor)| {
+            let anchor = anchor.filter(|_| o.is_reportable() && o.state.is_present())?;
+            Some(BoxShape {
+                center: *anchor,
+                extent: o.extent_m,
+            })
+        })
+        .collect();
+    // (A millimetre more covers rounding.)
+    let reach = reach_m + 1e-3;
+    let reach2 = reach * reach;
+    let cell = reach.max(0.5);
+    let mut order: Vec<(i64, i64, ObjectId)> = shapes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.as_ref().map(|s| {
+                (
+                    (s.center.x / cell).floor() as i64,
+                    (s.center.y / cell).floor() as i64,
+                    ObjectId(i as u32),
+                )
+            })
+        })
+        .collect();
+    order.sort_unstable();
+    // Occupied cells in order: (cell x, cell y, first, end) into `order`.
+    let cells: Vec<(i64, i64, usize, usize)> = {
+        let mut cells = Vec::new();
+        let mut start = 0;
+        for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            cells.push((run[0].0, run[0].1, start, start + run.len()));
+            start += run.len();
+        }
+        cells
+    };
+    let (near_m, tol) = (config.near_relation_m, config.on_tolerance_m);
+    // Both directions of one pair of objects.
+    let pair = |a: ObjectId, b: ObjectId, out: &mut Vec<Relation>| {
+        if a == b {
+            return;
+        }
+        let (Some(sa), Some(sb)) = (&shapes[a.index()], &shapes[b.index()]) else {
+            return;
+        };
+        if (sa.center - sb.center).norm_squared() > reach2 {
+            return;
+        }
+        if let Some(kind) = relation_between(sa, sb, near_m, tol) {
+            out.push(Relation {
+                subject: a,
+                kind,
+                object: b,
+            });
+        }
+        if let Some(kind) = relation_between(sb, sa, near_m, tol) {
+            out.push(Relation {
+                subject: b,
+                kind,
+                object: a,
+            });
+        }
+    };
+    let between =
+        |c: &(i64, i64, usize, usize), d: &(i64, i64, usize, usize), out: &mut Vec<Relation>| {
+            for a in &order[c.2..c.3] {
+                for b in &order[d.2..d.3] {
+                    pair(a.2, b.2, out);
+                }
+            }
+        };
+    // Cells `range` of `cells`, each with its forward neighbours.
+    let of_cells = |range: std::ops::Range<usize>| {
+        let mut out = Vec::new();
+        // First cell of the next column at or above `y - 1`: only moves forward.
+        let mut cursor = cells.partition_point(|c| {
+            cells
+                .get(range.start)
+                .is_some_and(|s| (c.0, c.1) < (s.0.saturating_add(1), s.1.saturating_sub(1)))
+        });
+        for ci in range {
+            let c = &cells[ci];
+            let members = &order[c.2..c.3];
+            for (i, a) in members.iter().enumerate() {
+                for b in &members[i + 1..] {
+                    pair(a.2, b.2, &mut out);
+                }
+            }
+            let (right, below, above) = (
+                c.0.saturating_add(1),
+                c.1.saturating_sub(1),
+                c.1.saturating_add(1),
+            );
+            if let Some(up) = cells.get(ci + 1).filter(|u| u.0 == c.0 && u.1 == above) {
+                between(c, up, &mut out);
+            }
+            while cells
+                .get(cursor)
+                .is_some_and(|d| (d.0, d.1) < (right, below))
+            {
+                cursor += 1;
+            }
+            let mut k = cursor;
+            while let Some(d) = cells.get(k).filter(|d| d.0 == right && d.1 <= above) {
+                between(c, d, &mut out);
+                k += 1;
+            }
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    if threads == 1 || order.len() < 4096 {
+        return of_cells(0..cells.len());
+    }
+    let n_cells = cells.len();
+    let chunk = n_cells.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let of_cells = &of_cells;
+        let handles: Vec<_> = (0..n_cells)
+            .step_by(chunk)
+            .map(|s| scope.spawn(move || of_cells(s..(s + chunk).min(n_cells))))
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            match h.join() {
+                Ok(part) => all.extend(part),
+                // Only a bug in the relation code panics; surface it as single-threaded
+                // code would.
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        all
+    })
 }

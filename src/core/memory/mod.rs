@@ -113,18 +113,63 @@ struct WorldDetection {
     embedding: Option<Vec<f32>>,
 }
 
-/// Indexes and caches [`Memory::from_parts`] derives beside the relations.
-struct Derived {
-    place_index: PointIndex,
-    closed_index: PointIndex,
-    /// Labels first voted for by saved objects, with their group.
-    groups: FastMap<Label, u32>,
+/// The groups [`Memory::index_objects`] derives from the objects' label votes.
+struct GroupsBulk {
+    /// Every label an object voted for, with the group of the first object voting for it.
+    first_group: FastMap<Label, u32>,
+    /// One past the largest group of an object.
     next_group: u32,
-    object_events: Vec<Vec<EventId>>,
+}
+
+/// Caches of missing and recent objects per group, derived beside the label index.
+struct ByGroupBulk {
     /// (group, object) of every missing object.
     missing: Vec<(u32, ObjectId)>,
     /// Re-identification candidates per group (see `Memory::recent_by_group`).
     recent_by_group: Vec<(u32, BTreeSet<(StampNs, ObjectId)>)>,
+}
+
+/// Groups: the group of the first object voting for each label (one hash lookup per vote).
+fn groups_in_bulk(objects: &[MemoryObject]) -> GroupsBulk {
+    let mut first_group: FastMap<&str, u32> = FastMap::default();
+    let mut next_group = 0;
+    for o in objects {
+        for label in o.label_votes.keys() {
+            first_group.entry(label).or_insert(o.group);
+        }
+        next_group = next_group.max(o.group.saturating_add(1));
+    }
+    GroupsBulk {
+        first_group: first_group
+            .into_iter()
+            .map(|(label, group)| (Label::new(label), group))
+            .collect(),
+        next_group,
+    }
+}
+
+/// The missing objects and the re-identification candidates of each group.
+fn by_group_in_bulk(objects: &[MemoryObject]) -> ByGroupBulk {
+    let missing = objects
+        .iter()
+        .filter(|o| !o.retired && o.state == ObjectState::Missing)
+        .map(|o| (o.group, o.id))
+        .collect();
+    // Sorted once, then each group's set is bulk-built (a million one-by-one inserts into
+    // a few B-trees cost a third of a second).
+    let mut keys: Vec<(u32, StampNs, ObjectId)> = objects
+        .iter()
+        .filter_map(|o| o.reid_key.map(|(g, t)| (g, t, o.id)))
+        .collect();
+    keys.sort_unstable();
+    let recent_by_group = keys
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|run| (run[0].0, run.iter().map(|k| (k.1, k.2)).collect()))
+        .collect();
+    ByGroupBulk {
+        missing,
+        recent_by_group,
+    }
 }
 
 /// The label index [`Memory::from_parts`] derives on a thread of its own.
@@ -132,6 +177,56 @@ struct LabelBulk {
     index: LabelIndex,
     /// Reportable objects with a text (their embeddings are computed afterwards).
     with_text: Vec<ObjectId>,
+}
+
+/// The label index of saved objects, built in one pass.
+fn label_index_in_bulk(objects: &[MemoryObject]) -> LabelBulk {
+    let index =
+        LabelIndex::from_members(objects.iter().filter_map(|o| Some((o.id, membership(o)?))));
+    let with_text = objects
+        .iter()
+        .filter(|o| o.is_reportable() && o.text.is_some())
+        .map(|o| o.id)
+        .collect();
+    LabelBulk { index, with_text }
+}
+
+/// What [`Memory::index_objects`] builds from the objects alone, for
+/// [`Memory::from_parts_indexed`]: the object k-d tree, the label index and the relations both
+/// ways. Opaque; it records what it was built from (counts and relation reach) so that
+/// indexes of other objects are noticed.
+pub struct ObjectIndexes {
+    n_obj: usize,
+    anchors: usize,
+    reach_m: f64,
+    object_index: PointIndex,
+    groups: GroupsBulk,
+    labels: LabelBulk,
+    by_group: ByGroupBulk,
+    relations: BTreeSet<Relation>,
+    rev: BTreeSet<ReverseRelation>,
+}
+
+impl std::fmt::Debug for ObjectIndexes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectIndexes")
+            .field("objects", &self.n_obj)
+            .field("relations", &self.relations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scoped thread's result (its panic, if any, goes on in the caller: only a bug panics).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(r) => r,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// Search radius that finds every possible relation partner, m.
+fn relation_reach_m(config: &MemoryConfig, max_extent_seen_m: f64) -> f64 {
+    config.near_relation_m.max(max_extent_seen_m) + config.on_tolerance_m
 }
 
 /// Everything a memory is, as plain data: what only its history determines. Every index and
@@ -486,6 +581,79 @@ impl Memory {
         embedder: Box<dyn Embedder>,
         parts: MemoryParts,
     ) -> Result<Self, CoreError> {
+        let indexes = Self::index_objects(
+            &config,
+            &parts.objects,
+            &parts.relation_anchors,
+            parts.max_extent_seen_m,
+        );
+        Self::from_parts_indexed(config, embedder, parts, indexes)
+    }
+
+    /// What [`Memory::from_parts`] derives from the objects alone (the object k-d tree, the
+    /// label index and the relations, the bulk of its work), built ahead: a store builds them
+    /// while it still reads the event log, then passes them to [`Memory::from_parts_indexed`]
+    /// with the same objects, relation anchors and `max_extent_seen_m` (indexes of other
+    /// objects with the same count are not detected: the caller keeps them together). Runs
+    /// on several threads (the relation sweep on every core).
+    pub fn index_objects(
+        config: &MemoryConfig,
+        objects: &[MemoryObject],
+        relation_anchors: &[Point3<f64>],
+        max_extent_seen_m: f64,
+    ) -> ObjectIndexes {
+        let n_obj = objects.len();
+        let reach = relation_reach_m(config, max_extent_seen_m);
+        std::thread::scope(|scope| {
+            let tree = scope.spawn(move || {
+                let mut index = PointIndex::new(INDEX_SLACK_M);
+                index.bulk_load(
+                    objects
+                        .iter()
+                        .filter(|o| !o.retired)
+                        .map(|o| (o.id.0, to_f32(&o.position_world))),
+                );
+                (index, groups_in_bulk(objects))
+            });
+            let labels =
+                scope.spawn(move || (label_index_in_bulk(objects), by_group_in_bulk(objects)));
+            let relations = graph::relations_in_bulk(objects, relation_anchors, config, reach);
+            let (relations, rev) = sorted_both_ways(relations, n_obj);
+            // Both come sorted: the sets are bulk-built (the sort inside `collect` only checks).
+            let (relations, rev) = std::thread::scope(|inner| {
+                let rev = inner.spawn(|| rev.into_iter().collect::<BTreeSet<_>>());
+                let set = relations.iter().copied().collect::<BTreeSet<_>>();
+                (set, joined(rev))
+            });
+            let (object_index, groups) = joined(tree);
+            let (labels, by_group) = joined(labels);
+            ObjectIndexes {
+                n_obj,
+                anchors: relation_anchors.len(),
+                reach_m: reach,
+                object_index,
+                groups,
+                labels,
+                by_group,
+                relations,
+                rev,
+            }
+        })
+    }
+
+    /// [`Memory::from_parts`] with the indexes [`Memory::index_objects`] built from
+    /// `parts.objects`, `parts.relation_anchors` and `parts.max_extent_seen_m` under `config`.
+    /// Indexes that visibly belong to other objects (another count or relation reach) are
+    /// built again rather than trusted.
+    ///
+    /// # Errors
+    /// As [`Memory::from_parts`].
+    pub fn from_parts_indexed(
+        config: MemoryConfig,
+        embedder: Box<dyn Embedder>,
+        parts: MemoryParts,
+        indexes: ObjectIndexes,
+    ) -> Result<Self, CoreError> {
         let mut m = Self::new(config, embedder)?;
         let bad = |reason: String| Err(CoreError::InvalidParts { reason });
         let (n_obj, n_pl, n_places) = (
@@ -542,6 +710,19 @@ impl Memory {
         {
             return bad("a reference past the objects or places".to_string());
         }
+        let indexes = if indexes.n_obj == n_obj
+            && indexes.anchors == parts.relation_anchors.len()
+            && indexes.reach_m == relation_reach_m(&m.config, parts.max_extent_seen_m)
+        {
+            indexes
+        } else {
+            Self::index_objects(
+                &m.config,
+                &parts.objects,
+                &parts.relation_anchors,
+                parts.max_extent_seen_m,
+            )
+        };
         m.log = EventLog::from_parts(parts.log)?;
         m.objects = parts.objects;
         m.placements = parts.placements;
@@ -554,22 +735,14 @@ impl Memory {
         m.recent_keyframes = parts.recent_keyframes;
         m.missed_since = parts.missed_since.into_iter().collect();
         m.pending_reid = parts.pending_reid.into_iter().collect();
-        // Derived state, rebuilt in bulk (one sorted build per structure instead of one insert
-        // per item) and on three threads: the relations here (a sweep over the anchors, which
-        // needs no k-d tree), the label index on one thread and the k-d trees and everything
-        // else on another.
-        let mut object_index = std::mem::replace(&mut m.object_index, PointIndex::new(0.0));
+        // The rest of the derived state, in bulk (one sorted build per structure instead of
+        // one insert per item): the place and closed-placement k-d trees beside the per-object
+        // event lists.
         let mut place_index = std::mem::replace(&mut m.place_index, PointIndex::new(0.0));
         let mut closed_index = std::mem::replace(&mut m.closed_index, PointIndex::new(0.0));
-        let (relations, rev, labels, (object_index, derived)) = std::thread::scope(|scope| {
+        let (place_index, closed_index, object_events) = std::thread::scope(|scope| {
             let m = &m;
-            let beside = scope.spawn(move || {
-                object_index.bulk_load(
-                    m.objects
-                        .iter()
-                        .filter(|o| !o.retired)
-                        .map(|o| (o.id.0, to_f32(&o.position_world))),
-                );
+            let trees = scope.spawn(move || {
                 place_index.bulk_load(m.places.iter().map(|p| (p.id.0, to_f32(&p.center_world))));
                 closed_index.bulk_load(
                     m.placements
@@ -577,43 +750,41 @@ impl Memory {
                         .filter(|p| p.closed_at_ns.is_some())
                         .map(|p| (p.id.0, to_f32(&p.position_world))),
                 );
-                (object_index, m.derive_in_bulk(place_index, closed_index))
+                (place_index, closed_index)
             });
-            let labels = scope.spawn(move || m.label_index_in_bulk());
-            let relations = m.relations_in_bulk();
-            let (relations, rev) = sorted_both_ways(relations, n_obj);
-            // Both come sorted: the sets are bulk-built (the sort inside `collect` only checks).
-            let (relations, rev) = std::thread::scope(|inner| {
-                let rev = inner.spawn(|| rev.into_iter().collect::<BTreeSet<_>>());
-                let set = relations.iter().copied().collect::<BTreeSet<_>>();
-                match rev.join() {
-                    Ok(rev) => (set, rev),
-                    Err(p) => std::panic::resume_unwind(p),
-                }
-            });
-            match (labels.join(), beside.join()) {
-                (Ok(labels), Ok(derived)) => (relations, rev, labels, derived),
-                (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
-            }
+            let object_events = m.object_events_in_bulk();
+            let (place_index, closed_index) = joined(trees);
+            (place_index, closed_index, object_events)
         });
-        let Derived {
-            place_index,
-            closed_index,
-            groups,
-            next_group,
-            object_events,
-            missing,
-            recent_by_group,
-        } = derived;
-        let LabelBulk {
-            index: label_index,
-            with_text,
-        } = labels;
+        let ObjectIndexes {
+            object_index,
+            groups:
+                GroupsBulk {
+                    first_group,
+                    next_group,
+                },
+            labels:
+                LabelBulk {
+                    index: label_index,
+                    with_text,
+                },
+            by_group:
+                ByGroupBulk {
+                    missing,
+                    recent_by_group,
+                },
+            relations,
+            rev,
+            ..
+        } = indexes;
         m.object_index = object_index;
         m.recent_by_group.extend(recent_by_group);
         m.place_index = place_index;
         m.closed_index = closed_index;
-        m.groups.extend(groups);
+        // Configured groups come first.
+        for (label, group) in first_group {
+            m.groups.entry(label).or_insert(group);
+        }
         m.next_group = m.next_group.max(next_group);
         m.object_events = object_events;
         m.nb_mark = vec![0; n_obj];
@@ -635,75 +806,15 @@ impl Memory {
         Ok(m)
     }
 
-    /// Everything [`Memory::from_parts`] derives from the objects and the log other than the
-    /// object k-d tree and the relations (see [`Derived`]).
-    fn derive_in_bulk(&self, place_index: PointIndex, closed_index: PointIndex) -> Derived {
-        let n_obj = self.objects.len();
-        // Groups: configured ones first, then every label an object ever voted for.
-        // (One hash lookup per vote: the first object voting for a label gives its group.)
-        let mut first_group: FastMap<&str, u32> = FastMap::default();
-        let mut next_group = 0;
-        for o in &self.objects {
-            for label in o.label_votes.keys() {
-                first_group.entry(label).or_insert(o.group);
-            }
-            next_group = next_group.max(o.group.saturating_add(1));
-        }
-        let groups = first_group
-            .into_iter()
-            .filter(|(label, _)| !self.groups.contains_key(*label))
-            .map(|(label, group)| (Label::new(label), group))
-            .collect();
-        // Per-object event lists (events of merged duplicates belong to the survivor).
-        let mut object_events = vec![Vec::new(); n_obj];
+    /// Per-object event lists (events of merged duplicates belong to the survivor).
+    fn object_events_in_bulk(&self) -> Vec<Vec<EventId>> {
+        let mut object_events = vec![Vec::new(); self.objects.len()];
         for e in self.log.events() {
             if let Some(o) = e.object {
                 object_events[self.resolve(o).index()].push(e.id);
             }
         }
-        let missing = self
-            .objects
-            .iter()
-            .filter(|o| !o.retired && o.state == ObjectState::Missing)
-            .map(|o| (o.group, o.id))
-            .collect();
-        // Sorted once, then each group's set is bulk-built (a million one-by-one inserts into
-        // a few B-trees cost a third of a second).
-        let mut keys: Vec<(u32, StampNs, ObjectId)> = self
-            .objects
-            .iter()
-            .filter_map(|o| o.reid_key.map(|(g, t)| (g, t, o.id)))
-            .collect();
-        keys.sort_unstable();
-        let recent_by_group = keys
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|run| (run[0].0, run.iter().map(|k| (k.1, k.2)).collect()))
-            .collect();
-        Derived {
-            place_index,
-            closed_index,
-            groups,
-            next_group,
-            object_events,
-            missing,
-            recent_by_group,
-        }
-    }
-
-    /// The label index of the saved objects, built in one pass.
-    fn label_index_in_bulk(&self) -> LabelBulk {
-        let index = LabelIndex::from_members(
-            self.objects
-                .iter()
-                .filter_map(|o| Some((o.id, membership(o)?))),
-        );
-        let with_text = self
-            .objects
-            .iter()
-            .filter(|o| o.is_reportable() && o.text.is_some())
-            .map(|o| o.id)
-            .collect();
-        LabelBulk { index, with_text }
+        object_events
     }
 
     /// The configuration in force.
