@@ -98,8 +98,8 @@ fn same_answers(a: &mnemo::core::Memory, b: &mnemo::core::Memory) {
     }
 }
 
-#[test]
-fn a_restored_memory_continues_exactly_where_it_left_off() {
+/// The keyframes of a two-day simulated world (seed 8).
+fn two_days_of_seed_8() -> Vec<mnemo::core::Observation> {
     let cfg = SimConfig {
         days: 2,
         seed: 8,
@@ -107,6 +107,12 @@ fn a_restored_memory_continues_exactly_where_it_left_off() {
     };
     let mut stream = Vec::new();
     mnemo::sim::simulate(&cfg, |o| stream.push(o.clone())).unwrap();
+    stream
+}
+
+#[test]
+fn a_restored_memory_continues_exactly_where_it_left_off() {
+    let stream = two_days_of_seed_8();
     // Cut mid-patrol and between patrols.
     for cut in [stream.len() / 3, stream.len() / 2 + 7] {
         let mut a = mnemo::core::Memory::new(
@@ -154,13 +160,7 @@ fn restoring_random_streams_at_random_points_changes_nothing() {
 /// memory `from_parts` gives; indexes built from other objects are noticed and rebuilt.
 #[test]
 fn indexes_built_ahead_restore_the_same_memory_and_others_are_not_trusted() {
-    let cfg = SimConfig {
-        days: 2,
-        seed: 8,
-        ..SimConfig::default()
-    };
-    let mut stream = Vec::new();
-    mnemo::sim::simulate(&cfg, |o| stream.push(o.clone())).unwrap();
+    let stream = two_days_of_seed_8();
     let fresh = || Box::new(mnemo::core::LexicalEmbedder::default());
     let upto = |n: usize| {
         let mut m = mnemo::core::Memory::new(memory_config(), fresh()).unwrap();
