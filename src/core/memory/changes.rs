@@ -73,8 +73,9 @@ impl Memory {
         }
         self.touch(id);
         self.objects[id.index()].confirmed = true;
-        // A new object of a label whose instance went missing recently is that instance, moved.
-        if let Some(old) = self.find_missing_match(id, true) {
+        // A new object of a label whose instance went missing recently is that instance, moved
+        // (unless another instance, not checked since, looks more like it).
+        if let Some(old) = self.unrivalled_missing_match(id, true) {
             self.merge_moved(old, id, stamp);
             return;
         }
@@ -103,7 +104,7 @@ impl Memory {
         if self.objects[id.index()].embedding.is_none() {
             return;
         }
-        if let Some(old) = self.find_missing_match(id, true) {
+        if let Some(old) = self.unrivalled_missing_match(id, true) {
             if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some() {
                 self.merge_moved(old, id, stamp);
             }
@@ -124,10 +125,22 @@ impl Memory {
             if !o.is_reportable() || !o.state.is_present() || o.placements.len() != 1 {
                 continue;
             }
-            if let Some(old) = self.find_missing_match(id, false) {
+            if let Some(old) = self.unrivalled_missing_match(id, false) {
                 self.merge_moved(old, id, stamp);
             }
         }
+    }
+
+    /// [`Memory::find_missing_match`], unless a present object of the group that may have been
+    /// carried there just as well looks more like `new_id` ([`Memory::better_rival`]): the
+    /// newcomer is then left for that object's own absence to claim.
+    fn unrivalled_missing_match(
+        &mut self,
+        new_id: ObjectId,
+        recent_only: bool,
+    ) -> Option<ObjectId> {
+        self.find_missing_match(new_id, recent_only)
+            .filter(|old| !self.better_rival(*old, new_id))
     }
 
     /// The missing object of the same group nearest to `new_id`: missing for at most
