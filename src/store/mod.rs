@@ -29,7 +29,9 @@ use crate::core::embed::Embedder;
 use crate::core::episodic::{CaptionRecord, Event, EventKind, EventLogParts};
 use crate::core::error::CoreError;
 use crate::core::ids::{EventId, ObjectId, PlaceId, PlacementId};
-use crate::core::memory::{ColdEvents, Forget, ForgetReport, IngestStats, Memory, MemoryParts};
+use crate::core::memory::{
+    joined, ColdEvents, Forget, ForgetReport, IngestStats, Memory, MemoryParts,
+};
 use crate::core::scene_graph::{MemoryObject, Place, Placement};
 use crate::core::time::{StampNs, TimeWindow};
 
@@ -1521,14 +1523,6 @@ fn read_beside<T>(
         return Ok(None);
     }
     read(&tx).map(Some)
-}
-
-/// A reader thread's result (its panic, if any, goes on in the caller).
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    match handle.join() {
-        Ok(r) => r,
-        Err(p) => std::panic::resume_unwind(p),
-    }
 }
 
 /// Writes the state blob inside a transaction.

@@ -412,12 +412,7 @@ pub(super) fn relations_in_bulk(
             .collect();
         let mut all = Vec::new();
         for h in handles {
-            match h.join() {
-                Ok(part) => all.extend(part),
-                // Only a bug in the relation code panics; surface it as single-threaded
-                // code would.
-                Err(p) => std::panic::resume_unwind(p),
-            }
+            all.extend(super::joined(h));
         }
         all
     })

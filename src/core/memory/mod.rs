@@ -217,7 +217,7 @@ impl std::fmt::Debug for ObjectIndexes {
 }
 
 /// A scoped thread's result (its panic, if any, goes on in the caller: only a bug panics).
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     match handle.join() {
         Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
