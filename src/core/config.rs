@@ -60,6 +60,12 @@ pub struct MemoryConfig {
     /// top: the object counts as in view when at least half of the depth pixels there are not in
     /// front of it (robust to depth edges and coarse depth images).
     pub occlusion_window_px: f64,
+    /// Standard deviation of one detection's position, m. The occlusion test looks this much
+    /// divided by the square root of the object's sightings above its estimated top: an
+    /// estimate that came out low from a few sightings would otherwise put the test window on
+    /// the surface in front of a flat object seen at a grazing angle, which lies closer than the
+    /// object and hides an empty spot. Zero tests the estimated top itself.
+    pub detection_noise_m: f64,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -105,6 +111,7 @@ impl Default for MemoryConfig {
             occlusion_margin_m: 0.05,
             occlusion_depth_fraction: 0.01,
             occlusion_window_px: 8.0,
+            detection_noise_m: 0.03,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
             visit_gap_s: 300.0,
@@ -176,6 +183,7 @@ impl MemoryConfig {
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;
         nonneg("occlusion_depth_fraction", self.occlusion_depth_fraction)?;
         nonneg("occlusion_window_px", self.occlusion_window_px)?;
+        nonneg("detection_noise_m", self.detection_noise_m)?;
         ratio("max_position_weight", self.max_position_weight)?;
         nonneg("merge_distance_m", self.merge_distance_m)?;
         pos("visit_gap_s", self.visit_gap_s)?;
