@@ -29,7 +29,8 @@ pub struct MemoryConfig {
     /// A detection matched to one object is *shared* when a confirmed, present object of the
     /// same kind that got no detection in this keyframe fits within this factor of the match's
     /// gate-normalised cost: one of the two was seen, which one is unclear, so neither is
-    /// updated nor charged a miss (identical objects side by side). 1 turns this off.
+    /// updated and only the one it fits better is spared a miss (identical objects side by
+    /// side). 1 turns this off.
     pub ambiguity_ratio: f64,
     /// Groups of labels the detector confuses (e.g. `[cup, mug]`): members may associate.
     pub compatible_labels: Vec<Vec<String>>,

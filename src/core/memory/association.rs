@@ -11,7 +11,9 @@ pub(super) enum Assoc {
     Match(ObjectId),
     /// It fits the first object, but nearly as well a second one of the same kind that got no
     /// detection in this keyframe: one of the two was seen, which one is unclear. Neither is
-    /// updated nor charged a miss.
+    /// updated; the first, which it fits better, is not charged a miss, the second is (when one
+    /// of two twins is taken away, the sightings of the one left fit that one better, so the
+    /// gone one's misses still count).
     Shared(ObjectId, ObjectId),
     /// Nothing known fits: a new object.
     New,

@@ -1119,9 +1119,9 @@ impl Memory {
                     self.observe(id, det, stamp, robot_place);
                     id
                 }
-                association::Assoc::Shared(a, b) => {
+                association::Assoc::Shared(a, _) => {
+                    // Neither is updated; only the one it fits better is spared a miss.
                     seen_now.insert(a);
-                    seen_now.insert(b);
                     continue;
                 }
                 association::Assoc::New => {
