@@ -32,6 +32,14 @@ pub struct MemoryConfig {
     /// updated and only the one it fits better is spared a miss (identical objects side by
     /// side). 1 turns this off.
     pub ambiguity_ratio: f64,
+    /// A match is also shared when that second object is no more than this plus
+    /// `ambiguity_margin_per_depth` x detection depth farther from the detection than the first,
+    /// m: within one sighting's noise the two are not told apart, even when the ratio of their
+    /// distances is large (a detection a few centimetres from one twin and a few more from the
+    /// other). Zero (both) turns this off.
+    pub ambiguity_margin_m: f64,
+    /// Depth-proportional part of that margin (noise grows with range).
+    pub ambiguity_margin_per_depth: f64,
     /// Groups of labels the detector confuses (e.g. `[cup, mug]`): members may associate.
     pub compatible_labels: Vec<Vec<String>>,
     /// Sightings before an object is confirmed (and reported); fewer is tentative.
@@ -102,6 +110,8 @@ impl Default for MemoryConfig {
             max_extent_ratio: 4.0,
             missing_match_penalty: 0.5,
             ambiguity_ratio: 1.3,
+            ambiguity_margin_m: 0.05,
+            ambiguity_margin_per_depth: 0.01,
             compatible_labels: Vec::new(),
             min_sightings_to_confirm: 2,
             missing_after_views: 3,
@@ -179,6 +189,11 @@ impl MemoryConfig {
         nonneg("missing_min_absence_s", self.missing_min_absence_s)?;
         nonneg("missing_match_penalty", self.missing_match_penalty)?;
         ratio("ambiguity_ratio", self.ambiguity_ratio)?;
+        nonneg("ambiguity_margin_m", self.ambiguity_margin_m)?;
+        nonneg(
+            "ambiguity_margin_per_depth",
+            self.ambiguity_margin_per_depth,
+        )?;
         at_least_one("tentative_max_misses", self.tentative_max_misses)?;
         nonneg("frustum_margin_px", self.frustum_margin_px)?;
         nonneg("occlusion_margin_m", self.occlusion_margin_m)?;

@@ -49,7 +49,14 @@ fn twin_mugs(m: &mut Memory) -> (ObjectId, ObjectId, StampNs) {
 #[test]
 fn a_sighting_between_identical_twins_updates_neither() {
     for ratio in [MemoryConfig::default().ambiguity_ratio, 1.0] {
-        let mut m = memory_with(|c| c.ambiguity_ratio = ratio);
+        let mut m = memory_with(|c| {
+            c.ambiguity_ratio = ratio;
+            if ratio == 1.0 {
+                // Shared sightings off altogether.
+                c.ambiguity_margin_m = 0.0;
+                c.ambiguity_margin_per_depth = 0.0;
+            }
+        });
         let (left, right, t) = twin_mugs(&mut m);
         let before: Vec<_> = [left, right]
             .iter()
@@ -81,6 +88,23 @@ fn a_sighting_between_identical_twins_updates_neither() {
 }
 
 #[test]
+fn a_sighting_within_one_noise_of_both_twins_is_shared_whatever_the_ratio() {
+    // 5 cm from the left mug, 10 cm from the right one: twice as far, beyond the ratio, but
+    // within the margin (5 cm + 1 cm per metre of depth) one sighting cannot tell them apart.
+    for margin_m in [MemoryConfig::default().ambiguity_margin_m, 0.0] {
+        let mut m = memory_with(|c| {
+            c.ambiguity_margin_m = margin_m;
+            c.ambiguity_margin_per_depth = 0.0;
+        });
+        let (left, _, t) = twin_mugs(&mut m);
+        let seen_before = m.object(left).unwrap().times_seen;
+        ingest(&mut m, t, vec![det("mug", [2.0, 0.05, 0.8])]);
+        let updated = m.object(left).unwrap().times_seen > seen_before;
+        assert_eq!(updated, margin_m == 0.0, "margin {margin_m}");
+    }
+}
+
+#[test]
 fn a_twin_taken_away_is_missed_though_the_sightings_of_the_other_are_shared() {
     let mut m = memory_with(|_| {});
     let (left, right, mut t) = twin_mugs(&mut m);
@@ -103,6 +127,8 @@ fn a_missing_twin_does_not_come_back_for_its_look_alikes_sighting() {
         let mut m = memory_with(|c| {
             c.missing_match_penalty = penalty;
             c.ambiguity_ratio = 1.0;
+            c.ambiguity_margin_m = 0.0;
+            c.ambiguity_margin_per_depth = 0.0;
         });
         let (left, right, mut t) = twin_mugs(&mut m);
         // An hour later only the right mug is there: the left one goes missing.

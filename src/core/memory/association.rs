@@ -95,12 +95,13 @@ impl Memory {
     /// size-compatible, inside the gate and, when both carry an appearance embedding, similar
     /// enough (`min_appearance_cosine`). A match is [`Assoc::Shared`] when a confirmed, present
     /// object that got no detection fits within `ambiguity_ratio` of the match's normalised
-    /// distance (penalty left out: a sighting right at a missing object's spot is its own).
+    /// distance (penalty left out: a sighting right at a missing object's spot is its own), or
+    /// lies no more than `ambiguity_margin_m` + `ambiguity_margin_per_depth` x depth farther.
     pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Assoc> {
-        // (cost with penalty, detection, object, gate-normalised distance)
-        let mut pairs: Vec<(f64, usize, ObjectId, f64)> = Vec::new();
-        // Unpenalised cost of each gated pair with a confirmed, present object.
-        let mut rivals: Vec<(usize, ObjectId, f64)> = Vec::new();
+        // (cost with penalty, detection, object, gate-normalised distance, distance in m)
+        let mut pairs: Vec<(f64, usize, ObjectId, f64, f64)> = Vec::new();
+        // Unpenalised cost and distance of each gated pair with a confirmed, present object.
+        let mut rivals: Vec<(usize, ObjectId, f64, f64)> = Vec::new();
         for (i, det) in detections.iter().enumerate() {
             let search = self.config.gate_base_m
                 + self.config.gate_per_depth * det.depth_m
@@ -128,24 +129,24 @@ impl Memory {
                 let gate = self.gate_m(det, obj);
                 if d <= gate {
                     if obj.is_reportable() && obj.state != ObjectState::Missing {
-                        rivals.push((i, obj.id, d / gate));
+                        rivals.push((i, obj.id, d / gate, d));
                     }
                     let penalty = if obj.state == ObjectState::Missing {
                         self.config.missing_match_penalty
                     } else {
                         0.0
                     };
-                    pairs.push((d / gate + penalty, i, obj.id, d / gate));
+                    pairs.push((d / gate + penalty, i, obj.id, d / gate, d));
                 }
             });
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        // Per detection: the object assigned and its cost.
-        let mut assignment: Vec<Option<(ObjectId, f64)>> = vec![None; detections.len()];
+        // Per detection: the object assigned, its cost and its distance.
+        let mut assignment: Vec<Option<(ObjectId, f64, f64)>> = vec![None; detections.len()];
         let mut used: BTreeSet<ObjectId> = BTreeSet::new();
-        for (_, i, id, c) in pairs {
+        for (_, i, id, c, d) in pairs {
             if assignment[i].is_none() && !used.contains(&id) {
-                assignment[i] = Some((id, c));
+                assignment[i] = Some((id, c, d));
                 used.insert(id);
             }
         }
@@ -155,15 +156,21 @@ impl Memory {
             .enumerate()
             .map(|(i, a)| match a {
                 None => Assoc::New,
-                Some((id, cost)) => {
+                Some((id, cost, dist)) => {
+                    // Farther by no more than one sighting's noise tells them apart.
+                    let margin = self.config.ambiguity_margin_m
+                        + self.config.ambiguity_margin_per_depth * detections[i].depth_m;
                     let rival = rivals
                         .iter()
-                        .filter(|(j, b, c)| {
-                            *j == i && b != id && !used.contains(b) && *c <= cost * ratio
+                        .filter(|(j, b, c, d)| {
+                            *j == i
+                                && b != id
+                                && !used.contains(b)
+                                && (*c <= cost * ratio || *d - dist <= margin)
                         })
                         .min_by(|x, y| x.2.total_cmp(&y.2).then(x.1.cmp(&y.1)));
                     match rival {
-                        Some((_, b, _)) => Assoc::Shared(*id, *b),
+                        Some((_, b, _, _)) => Assoc::Shared(*id, *b),
                         None => Assoc::Match(*id),
                     }
                 }
