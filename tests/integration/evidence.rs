@@ -6,7 +6,7 @@
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
-use mnemo::core::{Memory, ObjectId, ObjectState, StampNs};
+use mnemo::core::{Detection, Memory, ObjectId, ObjectState, StampNs};
 
 use crate::common::{det, keyframe, T0};
 
@@ -308,18 +308,22 @@ fn depth_view(table_top_z: f64, screen_m: Option<f64>) -> mnemo::core::DepthImag
     mnemo::sim::scenario::render_depth(&camera, &world_from_camera, &boxes, 64, 48)
 }
 
-/// A book on a table, its centre estimated 3 cm below the table top (position noise), then an
-/// hour later the spot is empty in views whose depth shows the bare table (`screen`: or a
-/// screen in front of everything). Returns the book's state afterwards.
-fn book_on_table_after_empty_views(screen_m: Option<f64>) -> ObjectState {
-    let mut m = memory_with(|_| {});
+/// `sightings` sightings of `seen` (a detection on the table), then an hour later four views
+/// of the spot empty, whose depth shows the bare table (`screen_m`: or a screen in front of
+/// everything). Returns the object's state afterwards.
+fn state_after_empty_table_views(
+    mut m: Memory,
+    seen: Detection,
+    sightings: usize,
+    screen_m: Option<f64>,
+) -> ObjectState {
     let mut t = T0;
-    for _ in 0..4 {
-        ingest(&mut m, t, vec![det("book", [2.0, 0.0, 0.72])]);
+    for _ in 0..sightings {
+        ingest(&mut m, t, vec![seen.clone()]);
         t += S;
     }
-    let book = m.objects()[0].id;
-    assert!(m.object(book).unwrap().is_reportable());
+    let id = m.objects()[0].id;
+    assert!(m.object(id).unwrap().is_reportable());
     t += HOUR;
     for _ in 0..4 {
         let mut kf = keyframe(t, 0.0, 0.0, 0.0, vec![]);
@@ -327,7 +331,14 @@ fn book_on_table_after_empty_views(screen_m: Option<f64>) -> ObjectState {
         m.ingest(&kf).unwrap();
         t += S;
     }
-    m.object(book).unwrap().state
+    m.object(id).unwrap().state
+}
+
+/// A book on a table, its centre estimated 3 cm below the table top (position noise), then an
+/// hour later the spot is empty ([`state_after_empty_table_views`]).
+fn book_on_table_after_empty_views(screen_m: Option<f64>) -> ObjectState {
+    let book = det("book", [2.0, 0.0, 0.72]);
+    state_after_empty_table_views(memory_with(|_| {}), book, 4, screen_m)
 }
 
 #[test]
@@ -340,24 +351,10 @@ fn an_empty_spot_on_a_table_counts_although_the_estimate_sits_a_little_low() {
 /// low (position noise), then an hour later four views of the bare table. Returns its state
 /// afterwards.
 fn flat_phone_after_empty_views(detection_noise_m: f64) -> ObjectState {
-    let mut m = memory_with(|c| c.detection_noise_m = detection_noise_m);
-    let mut t = T0;
-    for _ in 0..2 {
-        let mut phone = det("phone", [2.2, 0.0, 0.71]);
-        phone.extent_m = nalgebra::Vector3::new(0.07, 0.15, 0.01);
-        ingest(&mut m, t, vec![phone]);
-        t += S;
-    }
-    let phone = m.objects()[0].id;
-    assert!(m.object(phone).unwrap().is_reportable());
-    t += HOUR;
-    for _ in 0..4 {
-        let mut kf = keyframe(t, 0.0, 0.0, 0.0, vec![]);
-        kf.depth = Some(depth_view(0.75, None));
-        m.ingest(&kf).unwrap();
-        t += S;
-    }
-    m.object(phone).unwrap().state
+    let mut phone = det("phone", [2.2, 0.0, 0.71]);
+    phone.extent_m = nalgebra::Vector3::new(0.07, 0.15, 0.01);
+    let m = memory_with(|c| c.detection_noise_m = detection_noise_m);
+    state_after_empty_table_views(m, phone, 2, None)
 }
 
 #[test]
