@@ -157,7 +157,7 @@ impl Memory {
             .map(|(i, a)| match a {
                 None => Assoc::New,
                 Some((id, cost, dist)) => {
-                    // Farther by no more than one sighting's noise tells them apart.
+                    // A rival farther by no more than one sighting's noise is not told apart.
                     let margin = self.config.ambiguity_margin_m
                         + self.config.ambiguity_margin_per_depth * detections[i].depth_m;
                     let rival = rivals
