@@ -79,6 +79,11 @@ pub struct MemoryConfig {
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
     pub merge_distance_m: f64,
+    /// Two compatible objects never seen together are also merged when closer than this
+    /// fraction of the smallest dimension of either extent: two solid objects cannot stand
+    /// closer than that, and for large ones (a sofa, a table) `merge_distance_m` is far below
+    /// their position noise. In [0, 1]; zero leaves only `merge_distance_m`.
+    pub merge_extent_fraction: f64,
     /// Sightings further apart in time than this start a new visit interval, s.
     pub visit_gap_s: f64,
     /// A missing object re-identified elsewhere within this age becomes `moved`, s.
@@ -125,6 +130,7 @@ impl Default for MemoryConfig {
             detection_noise_m: 0.03,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
+            merge_extent_fraction: 0.5,
             visit_gap_s: 300.0,
             reid_max_age_s: 7.0 * 86_400.0,
             reid_window_s: 3600.0,
@@ -202,6 +208,13 @@ impl MemoryConfig {
         nonneg("detection_noise_m", self.detection_noise_m)?;
         ratio("max_position_weight", self.max_position_weight)?;
         nonneg("merge_distance_m", self.merge_distance_m)?;
+        if !(0.0..=1.0).contains(&self.merge_extent_fraction) {
+            return Err(CoreError::InvalidConfig {
+                name: "merge_extent_fraction",
+                value: self.merge_extent_fraction.to_string(),
+                reason: "must be in [0, 1]",
+            });
+        }
         pos("visit_gap_s", self.visit_gap_s)?;
         nonneg("reid_max_age_s", self.reid_max_age_s)?;
         nonneg("reid_window_s", self.reid_window_s)?;
@@ -301,6 +314,20 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "missing_min_absence_s",
+            ),
+            (
+                MemoryConfig {
+                    merge_extent_fraction: 1.5,
+                    ..MemoryConfig::default()
+                },
+                "merge_extent_fraction",
+            ),
+            (
+                MemoryConfig {
+                    merge_extent_fraction: f64::NAN,
+                    ..MemoryConfig::default()
+                },
+                "merge_extent_fraction",
             ),
         ];
         for (cfg, field) in bad {

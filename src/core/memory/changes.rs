@@ -624,8 +624,18 @@ impl Memory {
         self.refresh_relations(id);
     }
 
-    /// Merges `id` with a compatible object closer than `merge_distance_m` that was never seen
-    /// together with it (a duplicate created by noise). The older object survives.
+    /// How close two tracks of compatible objects must be to be taken for one object, m:
+    /// `merge_distance_m`, or `merge_extent_fraction` of the smallest dimension of either
+    /// extent when that is larger (two solid objects cannot stand closer than that).
+    pub(super) fn merge_limit_m(&self, a: &MemoryObject, b: &MemoryObject) -> f64 {
+        let smallest = min_extent(&a.extent_m).min(min_extent(&b.extent_m));
+        self.config
+            .merge_distance_m
+            .max(self.config.merge_extent_fraction * smallest)
+    }
+
+    /// Merges `id` with a compatible object within [`Memory::merge_limit_m`] that was never
+    /// seen together with it (a duplicate created by noise). The older object survives.
     pub(super) fn merge_duplicates(
         &mut self,
         id: ObjectId,
@@ -638,22 +648,21 @@ impl Memory {
         let pos = self.objects[id.index()].position_world;
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
+        // No limit with another object exceeds the one with itself.
+        let reach = self.merge_limit_m(&self.objects[id.index()], &self.objects[id.index()]);
         let mut candidates: Vec<(f32, u32)> = Vec::new();
-        self.objects_within(
-            to_f32(&pos),
-            self.config.merge_distance_m as f32,
-            |raw, d2| {
-                candidates.push((d2, raw));
-            },
-        );
+        self.objects_within(to_f32(&pos), reach as f32, |raw, d2| {
+            candidates.push((d2, raw));
+        });
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (_, raw) in candidates {
+        for (d2, raw) in candidates {
             let other = ObjectId(raw);
             if other == id {
                 continue;
             }
             let (a, b) = (&self.objects[id.index()], &self.objects[other.index()]);
-            if b.retired
+            if f64::from(d2).sqrt() > self.merge_limit_m(a, b)
+                || b.retired
                 || b.state == ObjectState::Missing
                 || a.state == ObjectState::Missing
                 || b.group != group
@@ -680,6 +689,7 @@ impl Memory {
 
     pub(super) fn absorb_duplicate(&mut self, keep: ObjectId, drop: ObjectId, stamp: StampNs) {
         let d = self.objects[drop.index()].clone();
+        let limit = self.merge_limit_m(&self.objects[keep.index()], &d);
         self.reid_withdraw(drop);
         self.missed_since.remove(&keep);
         {
@@ -687,7 +697,7 @@ impl Memory {
             let k = &mut self.objects[keep.index()];
             let total = k.position_weight + d.position_weight;
             let apart = (d.position_world - k.position_world).norm();
-            if apart > self.config.merge_distance_m {
+            if apart > limit {
                 // Two tracks of one object some way apart: the one seen last is where it is.
                 if d.last_seen_ns > k.last_seen_ns {
                     k.position_world = d.position_world;
@@ -759,4 +769,9 @@ impl Memory {
 fn looks_more_like(new: &MemoryObject, rival: &MemoryObject, old: &MemoryObject) -> bool {
     matches!((appearance(old, new), appearance(rival, new)),
         (Some(own), Some(theirs)) if theirs > own + RIVAL_MARGIN)
+}
+
+/// Smallest dimension of an extent, m.
+fn min_extent(e: &Vector3<f64>) -> f64 {
+    e.x.min(e.y).min(e.z).max(0.0)
 }
