@@ -447,3 +447,31 @@ fn a_stray_track_inside_a_large_object_is_merged_not_left_to_go_missing() {
     // sightings (the first appearance) never match: it goes missing though nothing moved.
     assert_eq!(sofa_with_a_stray_track(0.0), (2, true));
 }
+
+#[test]
+fn a_tentative_track_that_fits_a_sighting_better_does_not_charge_the_confirmed_object() {
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    for _ in 0..5 {
+        ingest(&mut m, t, vec![det("mug", [2.0, 0.0, 0.8])]);
+        t += S;
+    }
+    let mug = m.objects()[0].id;
+    // A stray detection 45 cm to the side (beyond the gate) starts a tentative track.
+    t += HOUR;
+    ingest(
+        &mut m,
+        t,
+        vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.45, 0.8])],
+    );
+    t += S;
+    let stray = m.objects().last().unwrap().id;
+    assert!(!m.object(stray).unwrap().confirmed);
+    // Sightings a little nearer the stray track than the mug: which one was seen is unclear.
+    for _ in 0..3 {
+        ingest(&mut m, t, vec![det("mug", [2.0, 0.24, 0.8])]);
+        t += S;
+    }
+    assert_eq!(m.object(mug).unwrap().missed_views, 0);
+    assert_eq!(m.object(stray).unwrap().times_seen, 1);
+}

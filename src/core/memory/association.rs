@@ -13,7 +13,8 @@ pub(super) enum Assoc {
     /// detection in this keyframe: one of the two was seen, which one is unclear. Neither is
     /// updated; the first, which it fits better, is not charged a miss, the second is (when one
     /// of two twins is taken away, the sightings of the one left fit that one better, so the
-    /// gone one's misses still count).
+    /// gone one's misses still count) unless the first is a tentative track (the second, which
+    /// is always confirmed, is not charged for a hypothesis that may be its own duplicate).
     Shared(ObjectId, ObjectId),
     /// Nothing known fits: a new object.
     New,

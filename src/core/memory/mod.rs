@@ -1119,9 +1119,14 @@ impl Memory {
                     self.observe(id, det, stamp, robot_place);
                     id
                 }
-                association::Assoc::Shared(a, _) => {
-                    // Neither is updated; only the one it fits better is spared a miss.
+                association::Assoc::Shared(a, b) => {
+                    // Neither is updated; only the one it fits better is spared a miss, unless
+                    // that one is a tentative track: it may be a duplicate of the confirmed
+                    // one, and a hypothesis must not charge an established object a miss.
                     seen_now.insert(a);
+                    if !self.objects[a.index()].confirmed {
+                        seen_now.insert(b);
+                    }
                     continue;
                 }
                 association::Assoc::New => {
