@@ -3,7 +3,8 @@
 //! Questions only ask what the robot could have known: an object counts as observed at a
 //! placement once it was visible in [`OBSERVED_VIEWS`] keyframes there; a change counts as
 //! observable when the old spot was in view in [`CHANGE_VIEWS`] keyframes of the next patrol (and,
-//! for a move, the new spot was observed).
+//! for a move, the new spot was observed). Of two identical twins that both moved in one gap,
+//! which went where is unobservable: either pairing of their origins and destinations counts.
 
 use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,10 @@ pub enum Question {
         observable: Vec<TrueChange>,
         /// Changes too poorly observed to ask about (answers matching them are not counted).
         unobservable: Vec<TrueChange>,
+        /// Pairs of indices into `observable`: moves of identical twins (same class, same
+        /// appearance) in this window. Which of the two went where cannot be observed, so an
+        /// answer that pairs both origins with the other's destination counts as right too.
+        twin_moves: Vec<(usize, usize)>,
     },
     /// What stood within `radius_m` of `point` during `window`?
     Near {
@@ -174,6 +179,7 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
             continue;
         };
         let mut observable = Vec::new();
+        let mut observable_objects = Vec::new();
         let mut unobservable = Vec::new();
         for c in truth
             .changes
@@ -195,14 +201,32 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
             let entry = (moved, o.label.to_string(), from, c.to);
             if known_before && new_seen && c.old_spot_views >= CHANGE_VIEWS {
                 observable.push(entry);
+                observable_objects.push(c.object);
             } else {
                 unobservable.push(entry);
+            }
+        }
+        let mut twin_moves = Vec::new();
+        for i in 0..observable.len() {
+            for j in i + 1..observable.len() {
+                let (a, b) = (
+                    &truth.objects[observable_objects[i]],
+                    &truth.objects[observable_objects[j]],
+                );
+                if observable[i].0
+                    && observable[j].0
+                    && a.label == b.label
+                    && a.appearance == b.appearance
+                {
+                    twin_moves.push((i, j));
+                }
             }
         }
         out.push(Question::Changes {
             window,
             observable,
             unobservable,
+            twin_moves,
         });
     }
     // Near each furniture top, during each patrol.
@@ -233,6 +257,40 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
         }
     }
     out
+}
+
+/// One-to-one matching of answered changes to true ones (greedy by cost; `matches` gives the
+/// cost of a pair that matches). For each pair of twin moves, the destinations are swapped when
+/// that matches more answers: which of two identical objects went where cannot be observed.
+/// Returns `(answer, truth)` index pairs.
+fn match_changes<P>(
+    preds: &[P],
+    observable: &[TrueChange],
+    twin_moves: &[(usize, usize)],
+    matches: impl Fn(&P, &TrueChange) -> Option<f64>,
+) -> Vec<(usize, usize)> {
+    let match_all = |truth: &[TrueChange]| {
+        let mut costs = Vec::new();
+        for (i, p) in preds.iter().enumerate() {
+            for (j, t) in truth.iter().enumerate() {
+                if let Some(c) = matches(p, t) {
+                    costs.push((c, i, j));
+                }
+            }
+        }
+        greedy_match(costs)
+    };
+    let mut truth = observable.to_vec();
+    let mut matched = match_all(&truth);
+    for &(a, b) in twin_moves {
+        let mut swapped = truth.clone();
+        (swapped[a].3, swapped[b].3) = (truth[b].3, truth[a].3);
+        let m = match_all(&swapped);
+        if m.len() > matched.len() {
+            (truth, matched) = (swapped, m);
+        }
+    }
+    matched
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -354,6 +412,7 @@ pub fn evaluate(
                 window,
                 observable,
                 unobservable,
+                twin_moves,
             } => {
                 let Ok(Answer::Changes(hits)) = memory.query_with(
                     &Query::Changes {
@@ -382,15 +441,8 @@ pub fn evaluate(
                     };
                     (d_from <= FOUND_RADIUS_M && d_to <= FOUND_RADIUS_M).then_some(d_from + d_to)
                 };
-                let mut costs = Vec::new();
-                for (i, p) in preds.iter().enumerate() {
-                    for (j, t) in observable.iter().enumerate() {
-                        if let Some(c) = matches_truth(p, t) {
-                            costs.push((c, i, j));
-                        }
-                    }
-                }
-                let matched = greedy_match(costs);
+                let matched =
+                    match_changes(&preds, observable, twin_moves, |p, t| matches_truth(p, t));
                 let matched_preds: std::collections::BTreeSet<usize> =
                     matched.iter().map(|m| m.0).collect();
                 // Unmatched predictions that describe an unobservable real change are not counted.
@@ -484,6 +536,7 @@ pub fn explain_changes(
             window,
             observable,
             unobservable,
+            ..
         } = q
         else {
             continue;
@@ -547,6 +600,27 @@ mod tests {
     fn greedy_matching_is_one_to_one() {
         let m = greedy_match(vec![(0.1, 0, 0), (0.2, 1, 0), (0.3, 1, 1), (0.05, 0, 1)]);
         assert_eq!(m, vec![(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn identical_twins_moved_crosswise_count_only_as_a_whole_swap() {
+        let p = |x: f64| Point3::new(x, 0.0, 0.0);
+        let mv = |from: f64, to: f64| (true, "glass".to_string(), p(from), Some(p(to)));
+        let same = |a: &TrueChange, b: &TrueChange| {
+            ((a.2 - b.2).norm() <= FOUND_RADIUS_M
+                && (a.3.unwrap() - b.3.unwrap()).norm() <= FOUND_RADIUS_M)
+                .then_some(0.0)
+        };
+        let truth = vec![mv(0.0, 10.0), mv(2.0, 20.0)];
+        let crosswise = vec![mv(0.0, 20.0), mv(2.0, 10.0)];
+        // Twins: the crosswise answer is as right as the straight one.
+        assert_eq!(match_changes(&crosswise, &truth, &[(0, 1)], same).len(), 2);
+        assert_eq!(match_changes(&truth, &truth, &[(0, 1)], same).len(), 2);
+        // Not twins: crosswise is wrong twice.
+        assert_eq!(match_changes(&crosswise, &truth, &[], same).len(), 0);
+        // Both sent to one destination: only one of them can be right, swapped or not.
+        let both_to_10 = vec![mv(0.0, 10.0), mv(2.0, 10.0)];
+        assert_eq!(match_changes(&both_to_10, &truth, &[(0, 1)], same).len(), 1);
     }
 
     #[test]
