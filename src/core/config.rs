@@ -49,7 +49,9 @@ pub struct MemoryConfig {
     pub missing_after_views: u32,
     /// The same, when a look-alike that could be this object (a re-identification candidate)
     /// turned up elsewhere since it was last seen: that makes a move likelier than a miss, so
-    /// fewer views suffice. At most `missing_after_views`.
+    /// fewer views suffice, unless another object of its kind, not checked since the
+    /// look-alike turned up, could just as well be the one that moved. At most
+    /// `missing_after_views`.
     pub missing_after_views_with_candidate: u32,
     /// An object seen less than this long ago is not declared missing on missed views alone: a
     /// detector's misses a second apart are not independent evidence (a re-identification

@@ -282,6 +282,38 @@ impl Memory {
             })
     }
 
+    /// Whether another present object of the group, not seen since before `new` was first
+    /// seen (its spot not checked since, so it may as well be the one carried there), seen
+    /// within `reid_max_age_s`, looks about as much like `new` as `old` does (appearance
+    /// cosine lower by no more than [`RIVAL_MARGIN`]; any such object when appearance is
+    /// unknown): then `new` is no evidence that `old` in particular is gone, and `old` needs
+    /// its full `missing_after_views`.
+    pub(super) fn rival_as_likely(&self, old: ObjectId, new: ObjectId) -> bool {
+        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        let own = appearance(o, n);
+        self.groups
+            .iter()
+            .filter(|(_, g)| **g == o.group)
+            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
+            .any(|r| {
+                let rival = &self.objects[r.index()];
+                r != old
+                    && r != new
+                    && rival.is_reportable()
+                    && rival.state.is_present()
+                    && rival.last_seen_ns < n.first_seen_ns
+                    && rival.last_seen_ns >= min_last_seen
+                    && !n.distinct_from.contains(&r)
+                    && !rival.distinct_from.contains(&new)
+                    && match (own, appearance(rival, n)) {
+                        (Some(own), Some(theirs)) => theirs >= own - RIVAL_MARGIN,
+                        _ => true,
+                    }
+            })
+    }
+
     /// `rival` was seen again, its previous sighting at `previous_ns`: a missing object of its
     /// group whose re-identification newcomer was first seen after that and looks more like
     /// the rival may have left the newcomer to it ([`Memory::better_rival`]); the rival is
@@ -553,7 +585,9 @@ impl Memory {
                     stamp.saturating_sub(obj.last_seen_ns) >= self.config.missing_min_absence_ns();
                 if (absent_long_enough && obj.missed_views >= self.config.missing_after_views)
                     || (obj.missed_views >= self.config.missing_after_views_with_candidate
-                        && self.find_new_match(id).is_some())
+                        && self
+                            .find_new_match(id)
+                            .is_some_and(|n| !self.rival_as_likely(id, n)))
                 {
                     self.declare_missing(id, stamp);
                 }
