@@ -188,23 +188,12 @@ fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
     let cfg = MemoryConfig::default();
     assert!(cfg.missing_after_views_with_candidate < cfg.missing_after_views);
     for fewer in [true, false] {
-        let mut m = memory_with(|c| {
+        let m = memory_with(|c| {
             if !fewer {
                 c.missing_after_views_with_candidate = c.missing_after_views;
             }
         });
-        let mut t = T0;
-        for _ in 0..5 {
-            ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
-            t += S;
-        }
-        let keys = m.objects()[0].id;
-        // An hour later the keys' old spot is in view twice, and keys lie 1.1 m to the right.
-        t += HOUR;
-        for _ in 0..2 {
-            ingest(&mut m, t, vec![det("keys", [2.0, -0.6, 0.8])]);
-            t += S;
-        }
+        let (m, keys) = keys_missed_twice_beside_a_newcomer(m, false);
         let state = m.object(keys).unwrap().state;
         if fewer {
             assert_eq!(state, ObjectState::Moved, "{:#?}", m.objects());
@@ -218,9 +207,8 @@ fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
 
 /// Keys seen at (2, 0.5) and, when `rival`, a second set behind the robot at (-2, 0.5); an hour
 /// later the first spot is in view twice without its keys (a detector's misses: nothing says
-/// they left) while keys turn up 1.1 m to the right. Returns the first keys' state.
-fn keys_missed_twice_beside_a_newcomer(rival: bool) -> ObjectState {
-    let mut m = memory_with(|_| {});
+/// they left) while keys turn up 1.1 m to the right. Returns the memory and the first keys.
+fn keys_missed_twice_beside_a_newcomer(mut m: Memory, rival: bool) -> (Memory, ObjectId) {
     let mut t = T0;
     for _ in 0..5 {
         ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
@@ -242,22 +230,20 @@ fn keys_missed_twice_beside_a_newcomer(rival: bool) -> ObjectState {
         ingest(&mut m, t, vec![det("keys", [2.0, -0.6, 0.8])]);
         t += S;
     }
-    m.object(keys).unwrap().state
+    (m, keys)
 }
 
 #[test]
 fn a_newcomer_that_another_unchecked_look_alike_may_be_does_not_shorten_the_wait() {
+    let state = |rival| {
+        let (m, keys) = keys_missed_twice_beside_a_newcomer(memory_with(|_| {}), rival);
+        m.object(keys).unwrap().state
+    };
     // Alone of their kind: the newcomer is probably them, two missed views make the move.
-    assert_eq!(
-        keys_missed_twice_beside_a_newcomer(false),
-        ObjectState::Moved
-    );
+    assert_eq!(state(false), ObjectState::Moved);
     // The keys behind the robot, not checked since, may be the ones that moved just as well:
     // two missed views are not enough.
-    assert_eq!(
-        keys_missed_twice_beside_a_newcomer(true),
-        ObjectState::Present
-    );
+    assert_eq!(state(true), ObjectState::Present);
 }
 
 /// A keys detection with an appearance embedding.

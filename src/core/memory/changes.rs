@@ -261,6 +261,19 @@ impl Memory {
         if appearance(o, n).is_none() {
             return false;
         }
+        self.any_unchecked_rival(old, new, |rival| looks_more_like(n, rival, o))
+    }
+
+    /// Whether some reportable, present object of `old`'s group other than `old` and `new`,
+    /// seen within `reid_max_age_s` but not since `new` was first seen, and never seen together
+    /// with `new`, satisfies `pred`.
+    fn any_unchecked_rival(
+        &self,
+        old: ObjectId,
+        new: ObjectId,
+        pred: impl Fn(&MemoryObject) -> bool,
+    ) -> bool {
+        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
         // Reportable objects of the group: the label index holds them by label.
@@ -278,7 +291,7 @@ impl Memory {
                     && rival.last_seen_ns >= min_last_seen
                     && !n.distinct_from.contains(&r)
                     && !rival.distinct_from.contains(&new)
-                    && looks_more_like(n, rival, o)
+                    && pred(rival)
             })
     }
 
@@ -290,28 +303,11 @@ impl Memory {
     /// its full `missing_after_views`.
     pub(super) fn rival_as_likely(&self, old: ObjectId, new: ObjectId) -> bool {
         let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
-        let now = self.latest_stamp_ns.unwrap_or(0);
-        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
         let own = appearance(o, n);
-        self.groups
-            .iter()
-            .filter(|(_, g)| **g == o.group)
-            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
-            .any(|r| {
-                let rival = &self.objects[r.index()];
-                r != old
-                    && r != new
-                    && rival.is_reportable()
-                    && rival.state.is_present()
-                    && rival.last_seen_ns < n.first_seen_ns
-                    && rival.last_seen_ns >= min_last_seen
-                    && !n.distinct_from.contains(&r)
-                    && !rival.distinct_from.contains(&new)
-                    && match (own, appearance(rival, n)) {
-                        (Some(own), Some(theirs)) => theirs >= own - RIVAL_MARGIN,
-                        _ => true,
-                    }
-            })
+        self.any_unchecked_rival(old, new, |rival| match (own, appearance(rival, n)) {
+            (Some(own), Some(theirs)) => theirs >= own - RIVAL_MARGIN,
+            _ => true,
+        })
     }
 
     /// `rival` was seen again, its previous sighting at `previous_ns`: a missing object of its
