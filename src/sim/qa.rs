@@ -603,7 +603,7 @@ mod tests {
     }
 
     #[test]
-    fn identical_twins_moved_crosswise_count_only_as_a_whole_swap() {
+    fn identical_twins_moved_crosswise_count_as_either_pairing() {
         let p = |x: f64| Point3::new(x, 0.0, 0.0);
         let mv = |from: f64, to: f64| (true, "glass".to_string(), p(from), Some(p(to)));
         let same = |a: &TrueChange, b: &TrueChange| {
