@@ -212,11 +212,6 @@ enum Command {
         /// ppocr_rec.onnx, e.g. models/): text landmarks.
         #[arg(long, value_name = "DIR")]
         ocr: Option<PathBuf>,
-        /// Describe each detection's colours in the keyframe's image, so that look-alike
-        /// instances (a red and a white mug) are told apart (`vision_msgs` detections carry no
-        /// appearance).
-        #[arg(long)]
-        appearance: bool,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -543,7 +538,6 @@ fn run(cli: Cli) -> Result<()> {
             detector,
             detector_labels,
             ocr,
-            appearance,
             json,
         } => replay_cmd(
             &bag,
@@ -561,7 +555,6 @@ fn run(cli: Cli) -> Result<()> {
                     detector,
                     detector_labels,
                     ocr,
-                    appearance,
                 },
             },
             || embedder_of(&embedder),
@@ -1309,8 +1302,6 @@ struct ReplayModels {
     detector: Option<PathBuf>,
     detector_labels: Option<PathBuf>,
     ocr: Option<PathBuf>,
-    /// Colour descriptors for keyframe and detector detections (`--appearance`).
-    appearance: bool,
 }
 
 impl ReplayModels {
@@ -1331,10 +1322,7 @@ impl ReplayModels {
                 model,
                 self.detector_labels.as_deref(),
                 &rt,
-                detector::DetectorConfig {
-                    appearance: self.appearance,
-                    ..detector::DetectorConfig::default()
-                },
+                detector::DetectorConfig::default(),
             )?));
         } else if self.detector_labels.is_some() {
             anyhow::bail!("--detector-labels needs --detector");
@@ -1409,7 +1397,6 @@ fn replay_cmd(
         pipeline: PipelineConfig {
             map_frame: frames.map,
             base_frame: frames.base,
-            appearance: perception.appearance,
             ..PipelineConfig::default()
         },
         ..ReplayConfig::default()
