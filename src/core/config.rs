@@ -124,7 +124,7 @@ impl Default for MemoryConfig {
             missing_after_views: 3,
             missing_after_views_with_candidate: 2,
             missing_min_absence_s: 30.0,
-            tentative_max_misses: 2,
+            tentative_max_misses: 3,
             frustum_margin_px: 16.0,
             occlusion_margin_m: 0.05,
             occlusion_depth_fraction: 0.01,

@@ -506,3 +506,31 @@ fn a_tentative_track_that_fits_a_sighting_better_does_not_charge_the_confirmed_o
     assert_eq!(m.object(mug).unwrap().missed_views, 0);
     assert_eq!(m.object(stray).unwrap().times_seen, 1);
 }
+
+/// An object of a cluttered shelf, seen in the first and last of four views of one pass
+/// (the detector missing it in between): with `tentative_max_misses` 3 the two sightings make
+/// one confirmed object; with 2 the first track is dropped as a false positive after the two
+/// misses and the second sighting starts a new tentative one, so the object is never known
+/// (and its later move never reported).
+#[test]
+fn a_new_object_missed_twice_between_two_sightings_is_still_confirmed() {
+    assert_eq!(MemoryConfig::default().tentative_max_misses, 3);
+    for max_misses in [3, 2] {
+        let mut m = memory_with(|c| c.tentative_max_misses = max_misses);
+        let mut t = T0;
+        let apple = || vec![det("apple", [2.0, 0.0, 0.8])];
+        for dets in [apple(), vec![], vec![], apple()] {
+            ingest(&mut m, t, dets);
+            t += S;
+        }
+        let known: Vec<_> = m.objects().iter().filter(|o| o.is_reportable()).collect();
+        if max_misses == 3 {
+            assert_eq!(known.len(), 1, "{known:?}");
+            assert_eq!(known[0].times_seen, 2);
+            assert_eq!(m.stats().false_positives_dropped, 0);
+        } else {
+            assert!(known.is_empty(), "{known:?}");
+            assert_eq!(m.stats().false_positives_dropped, 1);
+        }
+    }
+}
