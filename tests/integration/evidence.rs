@@ -5,7 +5,8 @@
 //! outcomes differ. Then the depth check of a miss: an empty spot on a table counts, a spot
 //! hidden behind something nearer does not; and a spot in a far corner of the view counts.
 //! Last, stray tracks: one inside a large object is merged into it, and a tentative one never
-//! charges the confirmed object beside it a miss.
+//! charges the confirmed object beside it a miss; and a new object missed twice between two
+//! sightings is kept until the second confirms it.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
