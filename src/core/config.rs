@@ -94,6 +94,11 @@ pub struct MemoryConfig {
     /// to be one object that moved; a new object that only matches objects missing for longer
     /// waits this long (for a better match from the same sweep) before it is re-identified, s.
     pub reid_window_s: f64,
+    /// A look-alike first seen less than this long after an object's last sighting is not
+    /// where that object went: a detector's misses and a second object of the kind are far
+    /// likelier than someone carrying it off within minutes (a robot's pass sees one spot and
+    /// then the other a minute later), s. Zero: any look-alike seen after the last sighting.
+    pub min_move_gap_s: f64,
     /// With appearance embeddings on both sides, the smallest cosine similarity at which a
     /// detection may match an object, or two objects may be one (re-identification,
     /// duplicates), in [-1, 1].
@@ -136,6 +141,7 @@ impl Default for MemoryConfig {
             visit_gap_s: 300.0,
             reid_max_age_s: 7.0 * 86_400.0,
             reid_window_s: 3600.0,
+            min_move_gap_s: 300.0,
             min_appearance_cosine: 0.85,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
@@ -220,6 +226,7 @@ impl MemoryConfig {
         pos("visit_gap_s", self.visit_gap_s)?;
         nonneg("reid_max_age_s", self.reid_max_age_s)?;
         nonneg("reid_window_s", self.reid_window_s)?;
+        nonneg("min_move_gap_s", self.min_move_gap_s)?;
         pos("place_radius_m", self.place_radius_m)?;
         pos("near_relation_m", self.near_relation_m)?;
         nonneg("on_tolerance_m", self.on_tolerance_m)?;
@@ -262,6 +269,11 @@ impl MemoryConfig {
     /// `reid_window_s` in nanoseconds.
     pub fn reid_window_ns(&self) -> StampNs {
         secs_to_ns(self.reid_window_s)
+    }
+
+    /// `min_move_gap_s` in nanoseconds.
+    pub fn min_move_gap_ns(&self) -> StampNs {
+        secs_to_ns(self.min_move_gap_s)
     }
 
     /// `reid_max_age_s` in nanoseconds.

@@ -6,7 +6,9 @@
 //! hidden behind something nearer does not; and a spot in a far corner of the view counts.
 //! Last, stray tracks: one inside a large object is merged into it, and a tentative one never
 //! charges the confirmed object beside it a miss; and a new object missed twice between two
-//! sightings is kept until the second confirms it.
+//! sightings is kept until the second confirms it. Then the timing of moves: a look-alike seen
+//! a minute after an object's last sighting is not where it went, and a newcomer's first
+//! sighting taken for a missing object does not count as that object's last sighting.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -534,4 +536,139 @@ fn a_new_object_missed_twice_between_two_sightings_is_still_confirmed() {
             assert_eq!(m.stats().false_positives_dropped, 1);
         }
     }
+}
+
+/// Keys seen at (2, 0.5) and, a minute later in the same pass, a second set behind the robot at
+/// (-2, 0.5). `check_first` = true: half an hour later the first spot is empty for three
+/// views.
+/// `check_first` = false: the first spot is found empty 40 s after the sighting (before the
+/// second set is seen). Returns the memory and the first keys.
+fn keys_and_a_look_alike_a_minute_later(mut m: Memory, check_first: bool) -> (Memory, ObjectId) {
+    let mut t = T0;
+    for _ in 0..3 {
+        ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
+        t += S;
+    }
+    let keys = m.objects()[0].id;
+    if !check_first {
+        t += 40 * S;
+        for _ in 0..3 {
+            ingest(&mut m, t, vec![]);
+            t += S;
+        }
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+    }
+    let last_seen = m.object(keys).unwrap().last_seen_ns;
+    t = t.max(last_seen + 60 * S);
+    for _ in 0..3 {
+        let behind = keyframe(
+            t,
+            0.0,
+            0.0,
+            std::f64::consts::PI,
+            vec![det("keys", [-2.0, 0.5, 0.8])],
+        );
+        m.ingest(&behind).unwrap();
+        t += S;
+    }
+    if check_first {
+        t += HOUR / 2;
+        for _ in 0..3 {
+            ingest(&mut m, t, vec![]);
+            t += S;
+        }
+    }
+    (m, keys)
+}
+
+#[test]
+fn a_look_alike_seen_a_minute_after_the_last_sighting_is_not_where_the_object_went() {
+    let gap = MemoryConfig::default().min_move_gap_s;
+    assert!(gap > 60.0, "{gap}");
+    for check_first in [true, false] {
+        for gap in [gap, 0.0] {
+            let m = memory_with(|c| c.min_move_gap_s = gap);
+            let (m, keys) = keys_and_a_look_alike_a_minute_later(m, check_first);
+            let first = m.object(keys).unwrap();
+            let reportable = m.objects().iter().filter(|o| o.is_reportable()).count();
+            if gap > 0.0 {
+                // Two sets of keys: the first one missing, the second present where it was seen.
+                assert_eq!(first.state, ObjectState::Missing, "{first:?}");
+                assert!((first.position_world.x - 2.0).abs() < 0.05, "{first:?}");
+                assert_eq!(reportable, 2, "{:#?}", m.objects());
+            } else {
+                // Without the gap the second sighting is taken for the first keys, carried off.
+                assert_eq!(first.state, ObjectState::Moved, "{first:?}");
+                assert!((first.position_world.x + 2.0).abs() < 0.05, "{first:?}");
+                assert_eq!(reportable, 1, "{:#?}", m.objects());
+            }
+        }
+    }
+}
+
+/// A notebook detection at `p` with appearance `e`.
+fn notebook(p: [f64; 3], e: [f32; 4]) -> Detection {
+    let mut d = det("notebook", p);
+    d.embedding = Some(e.to_vec());
+    d
+}
+
+/// A notebook is seen at A, and an hour later A is empty: it is missing. A notebook's first
+/// sighting at C looks like it (cosine 0.9) and is taken for it, moved; but the next two
+/// sightings at C (12 cm off) look different (cosine 0.5) and start a track of their own, the newcomer's,
+/// and the notebook misses them. Twenty seconds later a notebook that looks just like the first
+/// turns up at D. Half an hour later C is in view again: the newcomer's track is seen, the
+/// notebook is missed a third time and goes missing from C. The lone sighting at C was the
+/// newcomer's (a second track right there keeps being seen), so the notebook was last seen at
+/// A: D, first seen twenty seconds after that sighting but hours after A, is where it went.
+#[test]
+fn a_newcomers_first_sighting_taken_for_a_missing_object_does_not_hide_where_it_went() {
+    const E_N: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const E_1: [f32; 4] = [0.9, 0.435_889_9, 0.0, 0.0];
+    const E_2: [f32; 4] = [0.5, 0.866_025_4, 0.0, 0.0];
+    const A: [f64; 3] = [2.0, 0.5, 0.8];
+    const C: [f64; 3] = [0.3, 3.0, 0.8];
+    // The newcomer's own sightings, 12 cm from the first one (beyond the merge distance).
+    const C2: [f64; 3] = [0.3, 3.12, 0.8];
+    const D: [f64; 3] = [-2.0, 0.5, 0.8];
+    let (yaw_c, yaw_d) = (std::f64::consts::FRAC_PI_2, std::f64::consts::PI);
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    let view = |m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>| {
+        m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
+        *t += S;
+    };
+    for _ in 0..3 {
+        view(&mut m, &mut t, 0.0, vec![notebook(A, E_N)]);
+    }
+    let first = m.objects()[0].id;
+    t += HOUR;
+    for _ in 0..3 {
+        view(&mut m, &mut t, 0.0, vec![]);
+    }
+    assert_eq!(m.object(first).unwrap().state, ObjectState::Missing);
+    t += 10 * S;
+    view(&mut m, &mut t, yaw_c, vec![notebook(C, E_1)]);
+    let o = m.object(first).unwrap();
+    assert_eq!(o.state, ObjectState::Moved, "taken for the newcomer: {o:?}");
+    for _ in 0..2 {
+        view(&mut m, &mut t, yaw_c, vec![notebook(C2, E_2)]);
+    }
+    assert_eq!(
+        m.object(first).unwrap().missed_views,
+        2,
+        "{:#?}",
+        m.objects()
+    );
+    t += 20 * S;
+    for _ in 0..3 {
+        view(&mut m, &mut t, yaw_d, vec![notebook(D, E_N)]);
+    }
+    t += HOUR / 2;
+    view(&mut m, &mut t, yaw_c, vec![notebook(C2, E_2)]);
+    let o = m.object(first).unwrap();
+    assert_eq!(o.state, ObjectState::Moved, "{:#?}", m.objects());
+    assert!((o.position_world.x - D[0]).abs() < 0.05, "{o:?}");
+    let notebooks = m.objects().iter().filter(|o| o.is_reportable()).count();
+    assert_eq!(notebooks, 2, "the newcomer at C and the first one, at D");
 }

@@ -671,10 +671,11 @@ fn a_look_alike_missing_before_the_newcomer_keeps_its_own_move() {
         let seen = [(0.0, vec![bottle(a, &E_A)]), (PI, vec![bottle(b, &E_B)])];
         let mut before: Vec<_> = seen.iter().cycle().take(10).cloned().collect();
         // Keyframes are a second apart: absent for more than `missing_min_absence_s`, then
-        // the newcomer within the re-identification window.
+        // the newcomer within the re-identification window (and later than
+        // `min_move_gap_s` after the last sighting).
         before.extend(vec![(yaw_thrown, vec![]); 40]);
         let after = vec![(yaw_carried, vec![]); 40];
-        let (_, changes) = bottles_then_a_newcomer(before, 60 * S, &e_new, after);
+        let (_, changes) = bottles_then_a_newcomer(before, 10 * 60 * S, &e_new, after);
         assert!(
             matches!(changes[..], [("missing", gone, _), ("moved", from, Some(to))]
                 if near_xy(gone, thrown) && near_xy(from, carried) && near_xy(to, NEW_BOTTLE)),

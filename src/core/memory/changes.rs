@@ -155,6 +155,7 @@ impl Memory {
         let new_obj = &self.objects[new_id.index()];
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        let min_gap = self.config.min_move_gap_ns();
         let min_missing_since = if recent_only {
             now.saturating_sub(self.config.reid_window_ns())
         } else {
@@ -169,6 +170,7 @@ impl Memory {
                     && o.last_seen_ns >= min_last_seen
                     && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
                     && o.last_seen_ns < new_obj.first_seen_ns
+                    && o.last_seen_ns.saturating_add(min_gap) <= new_obj.first_seen_ns
                     && !new_obj.distinct_from.contains(id)
                     && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
@@ -192,7 +194,7 @@ impl Memory {
             .unwrap_or(self.latest_stamp_ns.unwrap_or(0));
         let earliest = first_missed
             .saturating_sub(self.config.reid_window_ns())
-            .max(last_seen.saturating_add(1));
+            .max(last_seen.saturating_add(self.config.min_move_gap_ns().max(1)));
         set.range((earliest, ObjectId(0))..)
             .map(|(_, id)| *id)
             .filter(|id| {
@@ -211,11 +213,13 @@ impl Memory {
 
     /// When `id` was last seen, as far as re-identification is concerned. A lone sighting that
     /// opened the current visit and was followed by `missing_after_views` misses in view, while
-    /// a look-alike right next to it (within twice the base gate, seen together with it before:
-    /// a twin) was seen after it, was probably the twin's, mis-associated (twins side by side,
-    /// one of them carried away): the end of the object's previous visit counts then, so a new
-    /// object first seen before that sighting can still be where it went. Otherwise (and when
-    /// the log no longer holds the previous visit) its last sighting.
+    /// a look-alike right next to it (within twice the base gate: a twin seen together with it,
+    /// or a second track of the object that sighting belonged to) was seen after it, was
+    /// probably that look-alike's, mis-associated (twins side by side, one of them carried
+    /// away; a newcomer's first sighting taken for a missing object): the end of the object's
+    /// previous visit counts then, so a new object first seen before, or right after, that
+    /// sighting can still be where it went. Otherwise (and when the log no longer holds the
+    /// previous visit) its last sighting.
     pub(super) fn reid_last_seen(&mut self, id: ObjectId) -> StampNs {
         let o = &self.objects[id.index()];
         let last = o.last_seen_ns;
@@ -229,18 +233,16 @@ impl Memory {
         self.objects_within(pos, 2.0 * self.config.gate_base_m as f32, |raw, _| {
             near.push(raw);
         });
-        let o = &self.objects[id.index()];
-        let twin_seen_since = near.iter().any(|&raw| {
+        let look_alike_seen_since = near.iter().any(|&raw| {
             self.objects.get(raw as usize).is_some_and(|t| {
                 t.id != id
                     && t.is_reportable()
                     && t.state.is_present()
                     && t.group == group
                     && t.last_seen_ns > last
-                    && (o.distinct_from.contains(&t.id) || t.distinct_from.contains(&id))
             })
         });
-        if !twin_seen_since {
+        if !look_alike_seen_since {
             return last;
         }
         self.object_events[id.index()]
