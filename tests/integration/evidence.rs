@@ -208,6 +208,18 @@ fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
     }
 }
 
+/// A keyframe looking behind the robot (along -x) that sees keys at (-2, 0.5).
+fn keys_behind(m: &mut Memory, t: StampNs) {
+    let behind = keyframe(
+        t,
+        0.0,
+        0.0,
+        std::f64::consts::PI,
+        vec![det("keys", [-2.0, 0.5, 0.8])],
+    );
+    m.ingest(&behind).unwrap();
+}
+
 /// Keys seen at (2, 0.5) and, when `rival`, a second set behind the robot at (-2, 0.5); an hour
 /// later the first spot is in view twice without its keys (a detector's misses: nothing says
 /// they left) while keys turn up 1.1 m to the right. Returns the memory and the first keys.
@@ -216,14 +228,7 @@ fn keys_missed_twice_beside_a_newcomer(mut m: Memory, rival: bool) -> (Memory, O
     for _ in 0..5 {
         ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
         if rival {
-            let behind = keyframe(
-                t,
-                0.0,
-                0.0,
-                std::f64::consts::PI,
-                vec![det("keys", [-2.0, 0.5, 0.8])],
-            );
-            m.ingest(&behind).unwrap();
+            keys_behind(&mut m, t);
         }
         t += S;
     }
@@ -249,11 +254,15 @@ fn a_newcomer_that_another_unchecked_look_alike_may_be_does_not_shorten_the_wait
     assert_eq!(state(true), ObjectState::Present);
 }
 
-/// A keys detection with an appearance embedding.
-fn keys_at(y: f64, embedding: [f32; 4]) -> mnemo::core::Detection {
-    let mut d = det("keys", [2.0, y, 0.8]);
+/// `d` with an appearance embedding.
+fn looking(mut d: Detection, embedding: [f32; 4]) -> Detection {
     d.embedding = Some(embedding.to_vec());
     d
+}
+
+/// A keys detection at (2, `y`) with an appearance embedding.
+fn keys_at(y: f64, embedding: [f32; 4]) -> Detection {
+    looking(det("keys", [2.0, y, 0.8]), embedding)
 }
 
 #[test]
@@ -561,14 +570,7 @@ fn keys_and_a_look_alike_a_minute_later(mut m: Memory, check_first: bool) -> (Me
     let last_seen = m.object(keys).unwrap().last_seen_ns;
     t = t.max(last_seen + 60 * S);
     for _ in 0..3 {
-        let behind = keyframe(
-            t,
-            0.0,
-            0.0,
-            std::f64::consts::PI,
-            vec![det("keys", [-2.0, 0.5, 0.8])],
-        );
-        m.ingest(&behind).unwrap();
+        keys_behind(&mut m, t);
         t += S;
     }
     if check_first {
@@ -608,15 +610,13 @@ fn a_look_alike_seen_a_minute_after_the_last_sighting_is_not_where_the_object_we
 
 /// A notebook detection at `p` with appearance `e`.
 fn notebook(p: [f64; 3], e: [f32; 4]) -> Detection {
-    let mut d = det("notebook", p);
-    d.embedding = Some(e.to_vec());
-    d
+    looking(det("notebook", p), e)
 }
 
 /// A notebook is seen at A, and an hour later A is empty: it is missing. A notebook's first
 /// sighting at C looks like it (cosine 0.9) and is taken for it, moved; but the next two
-/// sightings at C (12 cm off) look different (cosine 0.5) and start a track of their own, the newcomer's,
-/// and the notebook misses them. Twenty seconds later a notebook that looks just like the first
+/// sightings at C (12 cm off) look different (cosine 0.5) and start a track of their own, the
+/// newcomer's, and the notebook misses them. Twenty seconds later a notebook that looks just like the first
 /// turns up at D. Half an hour later C is in view again: the newcomer's track is seen, the
 /// notebook is missed a third time and goes missing from C. The lone sighting at C was the
 /// newcomer's (a second track right there keeps being seen), so the notebook was last seen at
