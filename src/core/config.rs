@@ -103,6 +103,10 @@ pub struct MemoryConfig {
     /// detection may match an object, or two objects may be one (re-identification,
     /// duplicates), in [-1, 1].
     pub min_appearance_cosine: f32,
+    /// The same for a detection and a track seen only once, in [-1, 1], at most
+    /// `min_appearance_cosine`: that track's embedding is one sighting's, as noisy as the
+    /// detection's, so two views of one object agree less than a view and an average of many.
+    pub min_appearance_cosine_single: f32,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,
     /// Two objects closer than this (centre to centre) are `near`, m.
@@ -143,6 +147,7 @@ impl Default for MemoryConfig {
             reid_window_s: 3600.0,
             min_move_gap_s: 300.0,
             min_appearance_cosine: 0.85,
+            min_appearance_cosine_single: 0.80,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,
@@ -235,6 +240,13 @@ impl MemoryConfig {
                 name: "min_appearance_cosine",
                 value: self.min_appearance_cosine.to_string(),
                 reason: "must be in [-1, 1]",
+            });
+        }
+        if !(-1.0..=self.min_appearance_cosine).contains(&self.min_appearance_cosine_single) {
+            return Err(CoreError::InvalidConfig {
+                name: "min_appearance_cosine_single",
+                value: self.min_appearance_cosine_single.to_string(),
+                reason: "must be in [-1, min_appearance_cosine]",
             });
         }
         if !(0.0..=1.0).contains(&self.min_text_score) {
@@ -342,6 +354,27 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "merge_extent_fraction",
+            ),
+            (
+                MemoryConfig {
+                    min_appearance_cosine_single: 0.9,
+                    ..MemoryConfig::default()
+                },
+                "min_appearance_cosine_single",
+            ),
+            (
+                MemoryConfig {
+                    min_appearance_cosine_single: f32::NAN,
+                    ..MemoryConfig::default()
+                },
+                "min_appearance_cosine_single",
+            ),
+            (
+                MemoryConfig {
+                    min_move_gap_s: -1.0,
+                    ..MemoryConfig::default()
+                },
+                "min_move_gap_s",
             ),
         ];
         for (cfg, field) in bad {

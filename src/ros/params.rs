@@ -782,6 +782,15 @@ impl NodeConfig {
                 -1.0,
                 1.0,
             )? as f32,
+            min_appearance_cosine_single: r.f64(
+                "association.min_appearance_cosine_single",
+                m.min_appearance_cosine_single
+                    .to_string()
+                    .parse()
+                    .unwrap_or(f64::from(m.min_appearance_cosine_single)),
+                -1.0,
+                1.0,
+            )? as f32,
             min_sightings_to_confirm: r.usize(
                 "association.min_sightings_to_confirm",
                 m.min_sightings_to_confirm as usize,

@@ -672,3 +672,38 @@ fn a_newcomers_first_sighting_taken_for_a_missing_object_does_not_hide_where_it_
     let notebooks = m.objects().iter().filter(|o| o.is_reportable()).count();
     assert_eq!(notebooks, 2, "the newcomer at C and the first one, at D");
 }
+
+/// One mug seen at one spot, its second sighting 10 cm off with an appearance at cosine 0.82
+/// from the first (two noisy views of one object): with `min_appearance_cosine_single` below that, the two
+/// make one confirmed mug; at `min_appearance_cosine` (0.85) for every track, the second starts
+/// a track of its own. A track seen three times compares its average with the stricter bound.
+#[test]
+fn a_second_sighting_is_matched_to_a_track_seen_once_with_the_looser_appearance_bound() {
+    const FIRST: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const SECOND: [f32; 4] = [0.82, 0.572_363_5, 0.0, 0.0];
+    let cfg = MemoryConfig::default();
+    assert!(cfg.min_appearance_cosine_single < 0.82 && cfg.min_appearance_cosine > 0.82);
+    for single in [cfg.min_appearance_cosine_single, cfg.min_appearance_cosine] {
+        let mut m = memory_with(|c| c.min_appearance_cosine_single = single);
+        let mug = |y, e| looking(det("mug", [2.0, y, 0.8]), e);
+        ingest(&mut m, T0, vec![mug(0.0, FIRST)]);
+        // 10 cm off (position noise): inside the gate, beyond the merge distance.
+        ingest(&mut m, T0 + S, vec![mug(0.1, SECOND)]);
+        let tracks: Vec<_> = m.objects().iter().filter(|o| !o.retired).collect();
+        if single < 0.82 {
+            assert_eq!(tracks.len(), 1, "{tracks:#?}");
+            assert!(tracks[0].confirmed && tracks[0].times_seen == 2);
+        } else {
+            assert_eq!(tracks.len(), 2, "{tracks:#?}");
+        }
+    }
+    // Seen three times with FIRST: a sighting at cosine 0.82 is another object.
+    let mut m = memory_with(|_| {});
+    let mug = |y, e| looking(det("mug", [2.0, y, 0.8]), e);
+    for i in 0..3 {
+        ingest(&mut m, T0 + i * S, vec![mug(0.0, FIRST)]);
+    }
+    ingest(&mut m, T0 + 3 * S, vec![mug(0.1, SECOND)]);
+    let tracks = m.objects().iter().filter(|o| !o.retired).count();
+    assert_eq!(tracks, 2);
+}

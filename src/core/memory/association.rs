@@ -94,7 +94,8 @@ impl Memory {
     /// One-to-one assignment of detections to objects, greedy by normalised distance (distance
     /// / gate, plus `missing_match_penalty` for a missing object). Candidates are label- and
     /// size-compatible, inside the gate and, when both carry an appearance embedding, similar
-    /// enough (`min_appearance_cosine`). A match is [`Assoc::Shared`] when a confirmed, present
+    /// enough (`min_appearance_cosine`; `min_appearance_cosine_single` for a track seen once,
+    /// whose embedding is one sighting's rather than an average). A match is [`Assoc::Shared`] when a confirmed, present
     /// object that got no detection fits within `ambiguity_ratio` of the match's normalised
     /// distance (penalty left out: a sighting right at a missing object's spot is its own), or
     /// lies no more than `ambiguity_margin_m` + `ambiguity_margin_per_depth` x depth farther.
@@ -120,9 +121,13 @@ impl Memory {
                 }
                 // With appearance on both sides, a different-looking instance is not a match.
                 if let (Some(a), Some(b)) = (&det.embedding, &obj.embedding) {
-                    if a.len() == b.len()
-                        && crate::core::embed::cosine(a, b) < self.config.min_appearance_cosine
-                    {
+                    // A track seen once carries one sighting's embedding, noisy like this one.
+                    let min_cos = if obj.times_seen <= 1 {
+                        self.config.min_appearance_cosine_single
+                    } else {
+                        self.config.min_appearance_cosine
+                    };
+                    if a.len() == b.len() && crate::core::embed::cosine(a, b) < min_cos {
                         return;
                     }
                 }
