@@ -97,7 +97,9 @@ pub struct MemoryConfig {
     /// A look-alike first seen less than this long after an object's last sighting is not
     /// where that object went: a detector's misses and a second object of the kind are far
     /// likelier than someone carrying it off within minutes (a robot's pass sees one spot and
-    /// then the other a minute later), s. Zero: any look-alike seen after the last sighting.
+    /// then the other a minute later), s. A move watched as it happens within this time is
+    /// reported as `missing` plus a new object: lower it for a robot that watches people work.
+    /// Zero: any look-alike seen after the last sighting.
     pub min_move_gap_s: f64,
     /// With appearance embeddings on both sides, the smallest cosine similarity at which a
     /// detection may match an object, or two objects may be one (re-identification,

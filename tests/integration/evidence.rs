@@ -616,11 +616,12 @@ fn notebook(p: [f64; 3], e: [f32; 4]) -> Detection {
 /// A notebook is seen at A, and an hour later A is empty: it is missing. A notebook's first
 /// sighting at C looks like it (cosine 0.9) and is taken for it, moved; but the next two
 /// sightings at C (12 cm off) look different (cosine 0.5) and start a track of their own, the
-/// newcomer's, and the notebook misses them. Twenty seconds later a notebook that looks just like the first
-/// turns up at D. Half an hour later C is in view again: the newcomer's track is seen, the
-/// notebook is missed a third time and goes missing from C. The lone sighting at C was the
-/// newcomer's (a second track right there keeps being seen), so the notebook was last seen at
-/// A: D, first seen twenty seconds after that sighting but hours after A, is where it went.
+/// newcomer's, and the notebook misses them. Twenty seconds later a notebook that looks just
+/// like the first turns up at D. Half an hour later C is in view again: the newcomer's track is
+/// seen, the notebook is missed a third time and goes missing from C. The lone sighting at C
+/// was the newcomer's (a second track right there keeps being seen), so the notebook was last
+/// seen at A: D, first seen twenty seconds after that sighting but hours after A, is where it
+/// went.
 #[test]
 fn a_newcomers_first_sighting_taken_for_a_missing_object_does_not_hide_where_it_went() {
     const E_N: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
@@ -674,9 +675,10 @@ fn a_newcomers_first_sighting_taken_for_a_missing_object_does_not_hide_where_it_
 }
 
 /// One mug seen at one spot, its second sighting 10 cm off with an appearance at cosine 0.82
-/// from the first (two noisy views of one object): with `min_appearance_cosine_single` below that, the two
-/// make one confirmed mug; at `min_appearance_cosine` (0.85) for every track, the second starts
-/// a track of its own. A track seen three times compares its average with the stricter bound.
+/// from the first (two noisy views of one object): with `min_appearance_cosine_single` below
+/// that, the two make one confirmed mug; at `min_appearance_cosine` (0.85) for every track, the
+/// second starts a track of its own. A track seen three times compares its average with the
+/// stricter bound.
 #[test]
 fn a_second_sighting_is_matched_to_a_track_seen_once_with_the_looser_appearance_bound() {
     const FIRST: [f32; 4] = [1.0, 0.0, 0.0, 0.0];

@@ -95,10 +95,11 @@ impl Memory {
     /// / gate, plus `missing_match_penalty` for a missing object). Candidates are label- and
     /// size-compatible, inside the gate and, when both carry an appearance embedding, similar
     /// enough (`min_appearance_cosine`; `min_appearance_cosine_single` for a track seen once,
-    /// whose embedding is one sighting's rather than an average). A match is [`Assoc::Shared`] when a confirmed, present
-    /// object that got no detection fits within `ambiguity_ratio` of the match's normalised
-    /// distance (penalty left out: a sighting right at a missing object's spot is its own), or
-    /// lies no more than `ambiguity_margin_m` + `ambiguity_margin_per_depth` x depth farther.
+    /// whose embedding is one sighting's rather than an average). A match is
+    /// [`Assoc::Shared`] when a confirmed, present object that got no detection fits within
+    /// `ambiguity_ratio` of the match's normalised distance (penalty left out: a sighting right
+    /// at a missing object's spot is its own), or lies no more than `ambiguity_margin_m` +
+    /// `ambiguity_margin_per_depth` x depth farther.
     pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Assoc> {
         // (cost with penalty, detection, object, gate-normalised distance, distance in m)
         let mut pairs: Vec<(f64, usize, ObjectId, f64, f64)> = Vec::new();
