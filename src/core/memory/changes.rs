@@ -155,7 +155,8 @@ impl Memory {
         let new_obj = &self.objects[new_id.index()];
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
-        let min_gap = self.config.min_move_gap_ns();
+        // First seen after the last sighting, and not within `min_move_gap_s` of it.
+        let min_gap = self.config.min_move_gap_ns().max(1);
         let min_missing_since = if recent_only {
             now.saturating_sub(self.config.reid_window_ns())
         } else {
@@ -169,7 +170,6 @@ impl Memory {
                 !o.retired
                     && o.last_seen_ns >= min_last_seen
                     && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
-                    && o.last_seen_ns < new_obj.first_seen_ns
                     && o.last_seen_ns.saturating_add(min_gap) <= new_obj.first_seen_ns
                     && !new_obj.distinct_from.contains(id)
                     && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
