@@ -99,7 +99,9 @@ pub struct MemoryConfig {
     /// likelier than someone carrying it off within minutes (a robot's pass sees one spot and
     /// then the other a minute later), s. A move watched as it happens within this time is
     /// reported as `missing` plus a new object: lower it for a robot that watches people work.
-    /// Zero: any look-alike seen after the last sighting.
+    /// By the same token, a look-alike confirmed where an object was, less than this long after
+    /// that object was taken for a newcomer elsewhere, retracts the link: the object never
+    /// left. Zero: any look-alike seen after the last sighting, and no retraction.
     pub min_move_gap_s: f64,
     /// With appearance embeddings on both sides, the smallest cosine similarity at which a
     /// detection may match an object, or two objects may be one (re-identification,

@@ -709,3 +709,72 @@ fn a_second_sighting_is_matched_to_a_track_seen_once_with_the_looser_appearance_
     let tracks = m.objects().iter().filter(|o| !o.retired).count();
     assert_eq!(tracks, 2);
 }
+
+/// Keys seen at (2, 0.5); an hour later that spot is in view twice without them (detector
+/// misses) while keys turn up at (2, -0.6): the keys are taken for those, moved. The next two
+/// views see keys at (2, 0.5) again, beside the keys at (2, -0.6). Moves take longer than
+/// `min_move_gap_s`, so the link is retracted: the keys never left (no change over the hour,
+/// a restored memory agrees), and the keys at (2, -0.6) are an object of their own. Without
+/// the gap the link stands and the keys at (2, 0.5) are a new object.
+#[test]
+fn keys_seen_where_they_were_moments_after_being_taken_for_a_newcomer_never_left() {
+    use mnemo::core::query::{Answer, Query};
+    use mnemo::core::TimeWindow;
+    for gap in [MemoryConfig::default().min_move_gap_s, 0.0] {
+        let m = memory_with(|c| c.min_move_gap_s = gap);
+        let (mut m, keys) = keys_missed_twice_beside_a_newcomer(m, false);
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Moved);
+        let mut t = m.latest_stamp_ns().unwrap() + S;
+        for _ in 0..2 {
+            let both = vec![det("keys", [2.0, 0.5, 0.8]), det("keys", [2.0, -0.6, 0.8])];
+            ingest(&mut m, t, both);
+            t += S;
+        }
+        let o = m.object(keys).unwrap();
+        let others: Vec<_> = m
+            .objects()
+            .iter()
+            .filter(|o| o.is_reportable() && o.id != keys)
+            .collect();
+        assert_eq!(others.len(), 1, "{:#?}", m.objects());
+        let changes = m
+            .query(&Query::Changes {
+                window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
+                label: None,
+            })
+            .unwrap();
+        let Answer::Changes(changes) = changes else {
+            panic!("{changes:?}")
+        };
+        if gap > 0.0 {
+            assert_eq!(o.state, ObjectState::Present, "{o:?}");
+            assert!((o.position_world.y - 0.5).abs() < 0.05, "{o:?}");
+            assert!(
+                (others[0].position_world.y + 0.6).abs() < 0.05,
+                "{others:?}"
+            );
+            assert!(others[0].state.is_present(), "{others:?}");
+            assert!(changes.is_empty(), "{changes:?}");
+            assert_eq!(m.stats().links_retracted, 1);
+            let restored = Memory::from_parts(
+                m.config().clone(),
+                Box::new(LexicalEmbedder::default()),
+                m.to_parts(),
+            )
+            .unwrap();
+            assert_eq!(restored.digest(), m.digest());
+            for id in [keys, others[0].id] {
+                assert_eq!(restored.object_events(id), m.object_events(id), "{id:?}");
+            }
+        } else {
+            assert_eq!(o.state, ObjectState::Moved, "{o:?}");
+            assert!((o.position_world.y + 0.6).abs() < 0.05, "{o:?}");
+            assert!(
+                (others[0].position_world.y - 0.5).abs() < 0.05,
+                "{others:?}"
+            );
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(m.stats().links_retracted, 0);
+        }
+    }
+}

@@ -73,6 +73,10 @@ impl Memory {
         }
         self.touch(id);
         self.objects[id.index()].confirmed = true;
+        // Where an object was taken away moments ago: it never left.
+        if self.retract_move_link(id, stamp) {
+            return;
+        }
         // A new object of a label whose instance went missing recently is that instance, moved
         // (unless another instance, not checked since, looks more like it).
         if let Some(old) = self.unrivalled_missing_match(id, true) {
@@ -487,6 +491,216 @@ impl Memory {
         self.refresh_relations(old);
     }
 
+    /// A look-alike confirmed where an object was, less than `min_move_gap_s` after that object
+    /// was taken for a newcomer seen elsewhere (declared missing after a few missed detections
+    /// and linked to it): the object never left, the detector missed it. The link is retracted
+    /// ([`Memory::undo_move_link`]) and the new track folded into the object. Returns whether
+    /// it was.
+    pub(super) fn retract_move_link(&mut self, t: ObjectId, stamp: StampNs) -> bool {
+        let gap = self.config.min_move_gap_ns();
+        let obj = &self.objects[t.index()];
+        if gap <= 0 || obj.retired || obj.placements.len() != 1 {
+            return false;
+        }
+        let mut closed: Vec<(f32, u32)> = Vec::new();
+        self.closed_index.for_each_within(
+            to_f32(&obj.position_world),
+            self.config.gate_base_m as f32,
+            |raw, d2| closed.push((d2, raw)),
+        );
+        closed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, raw) in closed {
+            if let Some(link) = self.retractable_link(t, PlacementId(raw), stamp, gap) {
+                self.undo_move_link(link, t, stamp);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The move link that closed placement `pid`, if `t` (a new track beside it, seen within
+    /// `gap_ns` of the closing) shows it wrong: the placement's object was re-identified as a
+    /// newcomer elsewhere at that moment ([`Memory::merge_moved`]), has not changed since, is
+    /// compatible with `t` (group, appearance), and the newcomer is known.
+    fn retractable_link(
+        &self,
+        t: ObjectId,
+        pid: PlacementId,
+        stamp: StampNs,
+        gap_ns: StampNs,
+    ) -> Option<MoveLink> {
+        let p = self.placements.get(pid.index())?;
+        let closed_at = p.closed_at_ns?;
+        if stamp.saturating_sub(closed_at) >= gap_ns {
+            return None;
+        }
+        let x = p.object;
+        let (xo, to) = (self.objects.get(x.index())?, &self.objects[t.index()]);
+        // (Sightings together with the object's record say nothing: since the link it stands
+        // for the newcomer.)
+        if x == t
+            || !xo.is_reportable()
+            || xo.state != ObjectState::Moved
+            || xo.group != to.group
+            || appearance(xo, to).is_some_and(|c| c < self.config.min_appearance_cosine)
+        {
+            return None;
+        }
+        // The newcomer's placements follow the one the link closed.
+        let at = xo.placements.iter().position(|q| *q == pid)?;
+        let taken = &xo.placements[at + 1..];
+        if taken.is_empty() {
+            return None;
+        }
+        // The link is the object's last change: a move recorded when the placement closed.
+        let events = &self.object_events[x.index()];
+        let last_change = events.iter().rev().find_map(|e| {
+            let e = self.log.get(*e)?;
+            matches!(
+                e.kind,
+                EventKind::Moved | EventKind::Missing | EventKind::Reappeared
+            )
+            .then_some(e)
+        })?;
+        if last_change.kind != EventKind::Moved || last_change.stamp_ns != closed_at {
+            return None;
+        }
+        // The newcomer: retired into the object, with exactly those placements (it was
+        // confirmed before the link, so the log holds its first sighting).
+        let newcomer = events.iter().find_map(|e| {
+            let n = self.log.get(*e)?.object?;
+            let no = self.objects.get(n.index())?;
+            (n != x && no.retired && no.merged_into == Some(x) && no.placements == taken)
+                .then_some(n)
+        })?;
+        Some(MoveLink {
+            object: x,
+            newcomer,
+            closed: pid,
+        })
+    }
+
+    /// Retracts a move link ([`Memory::retractable_link`]): the newcomer becomes an object of
+    /// its own again, where the object had been taken to (with what was seen there since);
+    /// the object is back at its closed placement, with `t`, seen there now, folded into it.
+    /// The log is append-only: a move back is recorded, so a window's changes net out.
+    fn undo_move_link(&mut self, link: MoveLink, t: ObjectId, stamp: StampNs) {
+        let MoveLink {
+            object: x,
+            newcomer: n,
+            closed,
+        } = link;
+        let there = self.objects[x.index()].clone();
+        let at = there
+            .placements
+            .iter()
+            .position(|q| *q == closed)
+            .unwrap_or(there.placements.len());
+        // The newcomer, as it has been seen since it was taken for the object.
+        for pid in &there.placements[at + 1..] {
+            self.touch_placement(*pid);
+            self.placements[pid.index()].object = n;
+        }
+        let newcomer_seen = self.objects[n.index()].times_seen;
+        {
+            self.touch(n);
+            let o = &mut self.objects[n.index()];
+            o.retired = false;
+            o.merged_into = None;
+            o.position_world = there.position_world;
+            o.extent_m = there.extent_m;
+            o.last_seen_ns = there.last_seen_ns;
+            o.state = ObjectState::Present;
+            o.missing_since_ns = None;
+            o.place = there.place;
+            o.missed_views = 0;
+            o.position_weight = there.position_weight;
+            o.open_visit = there.open_visit;
+            o.open_since_ns = there.open_since_ns;
+            o.seen_from.clone_from(&there.seen_from);
+        }
+        let (mine, theirs): (Vec<EventId>, Vec<EventId>) =
+            std::mem::take(&mut self.object_events[x.index()])
+                .into_iter()
+                .partition(|e| {
+                    self.log
+                        .get(*e)
+                        .and_then(|e| e.object)
+                        .is_none_or(|o| self.resolve(o) != n)
+                });
+        self.object_events[x.index()] = mine;
+        self.object_events[n.index()].extend(theirs);
+        self.object_events[n.index()].sort_unstable();
+        let pos_n = self.objects[n.index()].position_world;
+        self.index_object(n, &pos_n);
+        let (group, since) = {
+            let o = &self.objects[n.index()];
+            (o.group, o.first_seen_ns)
+        };
+        self.reid_enroll(n, group, since);
+        // The object, back where it was.
+        let state_before = self.state_before_last_move(x);
+        let (back, last_there) = {
+            let p = &self.placements[closed.index()];
+            (p.position_world, p.last_seen_ns)
+        };
+        let seen = self.objects[t.index()].clone();
+        {
+            self.touch(x);
+            let o = &mut self.objects[x.index()];
+            o.position_world = back;
+            o.extent_m = seen.extent_m;
+            o.last_seen_ns = last_there;
+            o.times_seen = o.times_seen.saturating_sub(newcomer_seen).max(1);
+            o.state = state_before;
+            o.missing_since_ns = None;
+            o.place = seen.place;
+            o.missed_views = 0;
+            o.position_weight = seen.position_weight;
+            o.open_visit = None;
+            o.placements.truncate(at + 1);
+            o.seen_from.clone_from(&seen.seen_from);
+        }
+        let placement = self.open_placement(x, seen.first_seen_ns);
+        {
+            let o = &mut self.objects[x.index()];
+            o.placements.push(placement);
+            o.open_since_ns = Some(seen.first_seen_ns);
+        }
+        self.index_object(x, &back);
+        let mut ev = self.object_event(EventKind::Moved, &self.objects[x.index()], stamp);
+        ev.from_world = Some(to_f32(&there.position_world));
+        ev.start_ns = there.last_seen_ns;
+        ev.end_ns = seen.first_seen_ns;
+        self.push_event(ev);
+        self.stats.links_retracted += 1;
+        self.absorb_duplicate(x, t, stamp);
+        self.refresh_text_embedding(n);
+        self.refresh_label_index(n);
+        self.refresh_relations(n);
+        self.refresh_text_embedding(x);
+        self.refresh_label_index(x);
+        self.refresh_relations(x);
+    }
+
+    /// The state an object had before its last move: moved, if it had moved before (its
+    /// previous change was a move), else present.
+    fn state_before_last_move(&self, x: ObjectId) -> ObjectState {
+        let mut changes = self.object_events[x.index()].iter().rev().filter_map(|e| {
+            let e = self.log.get(*e)?;
+            matches!(
+                e.kind,
+                EventKind::Moved | EventKind::Missing | EventKind::Reappeared
+            )
+            .then_some(e.kind)
+        });
+        let _last_move = changes.next();
+        match changes.next() {
+            Some(EventKind::Moved) => ObjectState::Moved,
+            _ => ObjectState::Present,
+        }
+    }
+
     /// Counts expected-but-unseen objects in this keyframe; declares missing or drops false
     /// positives.
     pub(super) fn detect_changes(
@@ -794,6 +1008,15 @@ impl Memory {
         self.refresh_relations(drop);
         self.refresh_relations(keep);
     }
+}
+
+/// A move link: `object`'s placement `closed` was closed when `newcomer` was taken for it,
+/// seen elsewhere, and folded into it.
+#[derive(Debug, Clone, Copy)]
+struct MoveLink {
+    object: ObjectId,
+    newcomer: ObjectId,
+    closed: PlacementId,
 }
 
 /// Whether `new` looks more like `rival` than like `old`: appearance cosine higher by more than

@@ -99,6 +99,10 @@ pub struct IngestStats {
     pub duplicates_merged: u64,
     /// Missing objects re-identified elsewhere.
     pub reidentified: u64,
+    /// Re-identifications retracted: the object was seen again where it had been, moments
+    /// after it was taken for a newcomer elsewhere.
+    #[serde(default)]
+    pub links_retracted: u64,
 }
 
 /// A detection after validation, in the map frame.
