@@ -7,8 +7,9 @@
 //! Last, stray tracks: one inside a large object is merged into it, and a tentative one never
 //! charges the confirmed object beside it a miss; and a new object missed twice between two
 //! sightings is kept until the second confirms it. Then the timing of moves: a look-alike seen
-//! a minute after an object's last sighting is not where it went, and a newcomer's first
-//! sighting taken for a missing object does not count as that object's last sighting.
+//! a minute after an object's last sighting is not where it went, a newcomer's first
+//! sighting taken for a missing object does not count as that object's last sighting, and an
+//! object seen where it was moments after it was taken for a newcomer never left.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
