@@ -908,3 +908,43 @@ fn relation_rows_follow_a_move() {
     );
     assert_eq!(rows(&path), vec![]);
 }
+
+/// A move link retracted (keys seen where they were a second after being taken for a newcomer
+/// elsewhere: the newcomer's retired object comes back as an object of its own) reaches the
+/// disk: a restart cut before, between or after the steps continues to the memory kept in RAM.
+#[test]
+fn a_retracted_move_link_survives_restarts() {
+    use common::{det, keyframe, HOUR, S, T0};
+    let view = |t, ys: &[f64]| {
+        let dets = ys.iter().map(|y| det("keys", [2.0, *y, 0.8])).collect();
+        keyframe(t, 0.0, 0.0, 0.0, dets)
+    };
+    let mut stream = Vec::new();
+    let mut t = T0;
+    for _ in 0..5 {
+        stream.push(view(t, &[0.5]));
+        t += S;
+    }
+    t += HOUR;
+    // The spot in view without its keys twice (the link), then keys at both spots twice.
+    for ys in [&[-0.6][..], &[-0.6], &[0.5, -0.6], &[0.5, -0.6]] {
+        stream.push(view(t, ys));
+        t += S;
+    }
+    let reference = in_ram(&stream);
+    assert_eq!(reference.stats().links_retracted, 1);
+    for cut in [6, 7, 8] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        {
+            let mut pm = open(&path, RetentionConfig::keep_everything());
+            ingest_all(&mut pm, &stream[..cut]);
+        }
+        {
+            let mut pm = open(&path, RetentionConfig::keep_everything());
+            ingest_all(&mut pm, &stream[cut..]);
+            assert_eq!(pm.memory().digest(), reference.digest(), "cut at {cut}");
+        }
+        assert_eq!(load(&path).to_parts(), reference.to_parts(), "cut at {cut}");
+    }
+}
