@@ -577,6 +577,7 @@ impl Memory {
             object: x,
             newcomer,
             closed: pid,
+            at,
         })
     }
 
@@ -589,13 +590,9 @@ impl Memory {
             object: x,
             newcomer: n,
             closed,
+            at,
         } = link;
         let there = self.objects[x.index()].clone();
-        let at = there
-            .placements
-            .iter()
-            .position(|q| *q == closed)
-            .unwrap_or(there.placements.len());
         // The newcomer, as it has been seen since it was taken for the object.
         for pid in &there.placements[at + 1..] {
             self.touch_placement(*pid);
@@ -1010,13 +1007,14 @@ impl Memory {
     }
 }
 
-/// A move link: `object`'s placement `closed` was closed when `newcomer` was taken for it,
-/// seen elsewhere, and folded into it.
+/// A move link: `object`'s placement `closed` (its `at`-th) was closed when `newcomer` was
+/// taken for it, seen elsewhere, and folded into it (the newcomer's placements follow).
 #[derive(Debug, Clone, Copy)]
 struct MoveLink {
     object: ObjectId,
     newcomer: ObjectId,
     closed: PlacementId,
+    at: usize,
 }
 
 /// Whether `new` looks more like `rival` than like `old`: appearance cosine higher by more than
