@@ -1,0 +1,335 @@
+//! `cargo bench --bench near_floor`: how fast could a `near` query be, right after an SQLite
+//! R*Tree query has been through the caches, on this machine? `mnemo bench` reads its near
+//! targets (20x SQLite, 1000x a linear scan) on such interleaved runs; this bench asks whether
+//! any index layout could meet them here, not only the core's.
+//!
+//! It builds the `mnemo bench` memory (1M objects, 2M events by default; `NEAR_FLOOR_OBJECTS`,
+//! `NEAR_FLOOR_EVENTS`, `NEAR_FLOOR_QUERIES` override) and the same SQLite baseline, then
+//! answers the same r = 1 m, one-patrol-window queries, each right after SQLite's, three ways:
+//! - the core (`Memory::query`, its k-d trees, full answers);
+//! - a flat grid: every placement as a 32-byte entry (x, y, z, object, start, end) in 2 m
+//!   cells stored contiguously, row by row (a query reads two cell offsets per row and one run
+//!   of entries), built once and never updated — a layout no dynamic index beats on memory
+//!   traffic, and one that cannot follow a changing memory; answers as full as the core's
+//!   (each hit's object record read for its label, extent, state and times);
+//! - the same grid returning object ids only (no object record read): the floor of any index.
+//!
+//! Each prints its p50 and SQLite's p50 over the same loop, with the ratio. All three answers
+//! are checked against the core's on every query.
+
+use std::time::Instant;
+
+use mnemo::bench::{build_memory, BenchConfig};
+use mnemo::core::memory::Memory;
+use mnemo::core::query::{Answer, ObjectHit, Query};
+use mnemo::core::time::{StampNs, TimeWindow, NS_PER_S};
+use mnemo::sim::rng::Rng;
+use nalgebra::Point3;
+use rusqlite::{params, Connection};
+
+/// Start of the bench world's time (as `mnemo bench`), ns.
+const T0: StampNs = 1_767_225_600 * NS_PER_S;
+/// Near radius, m.
+const R_M: f64 = 1.0;
+/// Grid cell, m (a 2 m x 2 m query box spans at most two rows of cells).
+const CELL_M: f64 = 2.0;
+
+/// One placement in the grid.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Entry {
+    x: f32,
+    y: f32,
+    z: f32,
+    object: u32,
+    start_ns: StampNs,
+    end_ns: StampNs,
+}
+
+/// Placements bucketed by 2 m cell, cells stored row-major and contiguous.
+struct Grid {
+    cols: usize,
+    rows: usize,
+    /// Start of each cell's entries (one more than cells).
+    offsets: Vec<u32>,
+    entries: Vec<Entry>,
+}
+
+impl Grid {
+    fn cell(&self, x: f64, y: f64) -> (usize, usize) {
+        let c = ((x / CELL_M).floor().max(0.0) as usize).min(self.cols - 1);
+        let r = ((y / CELL_M).floor().max(0.0) as usize).min(self.rows - 1);
+        (c, r)
+    }
+
+    fn build(memory: &Memory, extent_x: f64, extent_y: f64) -> Self {
+        let cols = (extent_x / CELL_M).ceil() as usize + 1;
+        let rows = (extent_y / CELL_M).ceil() as usize + 1;
+        let mut grid = Grid {
+            cols,
+            rows,
+            offsets: vec![0; cols * rows + 1],
+            entries: Vec::new(),
+        };
+        let mut keyed: Vec<(usize, Entry)> = memory
+            .placements()
+            .iter()
+            .filter_map(|p| {
+                let object = memory.object(memory.resolve(p.object))?;
+                if !object.is_reportable() {
+                    return None;
+                }
+                let (c, r) = grid.cell(p.position_world.x, p.position_world.y);
+                let end_ns = match p.closed_at_ns {
+                    Some(_) => p.last_seen_ns,
+                    None => StampNs::MAX,
+                };
+                let e = Entry {
+                    x: p.position_world.x as f32,
+                    y: p.position_world.y as f32,
+                    z: p.position_world.z as f32,
+                    object: object.id.0,
+                    start_ns: p.start_ns,
+                    end_ns,
+                };
+                Some((r * cols + c, e))
+            })
+            .collect();
+        keyed.sort_by_key(|(cell, e)| (*cell, e.object));
+        for (cell, _) in &keyed {
+            grid.offsets[cell + 1] += 1;
+        }
+        for i in 0..cols * rows {
+            grid.offsets[i + 1] += grid.offsets[i];
+        }
+        grid.entries = keyed.into_iter().map(|(_, e)| e).collect();
+        grid
+    }
+
+    /// Placements within `R_M` of `p` whose evidence overlaps `w`: (object, squared distance,
+    /// entry), closest first (one per object).
+    fn near(&self, p: &Point3<f64>, w: &TimeWindow) -> Vec<(u32, f32, Entry)> {
+        let q = [p.x as f32, p.y as f32, p.z as f32];
+        let r2 = (R_M * R_M) as f32;
+        let (c0, r0) = self.cell(p.x - R_M, p.y - R_M);
+        let (c1, r1) = self.cell(p.x + R_M, p.y + R_M);
+        let mut found = Vec::new();
+        for row in r0..=r1 {
+            let from = self.offsets[row * self.cols + c0] as usize;
+            let to = self.offsets[row * self.cols + c1 + 1] as usize;
+            for e in &self.entries[from..to] {
+                let d2 = (e.x - q[0]).powi(2) + (e.y - q[1]).powi(2) + (e.z - q[2]).powi(2);
+                if d2 <= r2 && w.overlaps(e.start_ns, e.end_ns) {
+                    found.push((e.object, d2, *e));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        found.dedup_by_key(|f| f.0);
+        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found
+    }
+
+    /// As the core answers: each hit with its object's label, extent, state and times.
+    fn near_hits(&self, memory: &Memory, p: &Point3<f64>, w: &TimeWindow) -> Vec<ObjectHit> {
+        self.near(p, w)
+            .into_iter()
+            .filter_map(|(id, d2, e)| {
+                let o = memory.objects().get(id as usize)?;
+                Some(ObjectHit {
+                    id: o.id,
+                    label: o.label.clone(),
+                    position_world: [f64::from(e.x), f64::from(e.y), f64::from(e.z)],
+                    extent_m: [o.extent_m.x, o.extent_m.y, o.extent_m.z],
+                    first_seen_ns: o.first_seen_ns,
+                    last_seen_ns: o.last_seen_ns,
+                    state: o.state,
+                    place: o.place,
+                    score: 1.0,
+                    distance_m: Some(f64::from(d2).sqrt()),
+                    text: o.text.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Seconds since `T0` as the R*Tree stores them (open ends far in the future).
+fn rel_s(t: StampNs) -> f64 {
+    if t == StampNs::MAX {
+        1.0e12
+    } else {
+        (t - T0) as f64 / NS_PER_S as f64
+    }
+}
+
+fn sqlite_of(memory: &Memory) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE placements USING rtree(id, min_x, max_x, min_y, max_y, min_z, max_z, min_t, max_t, +object INTEGER, +x REAL, +y REAL, +z REAL);",
+    )?;
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO placements VALUES (?1, ?2, ?2, ?3, ?3, ?4, ?4, ?5, ?6, ?7, ?2, ?3, ?4)",
+        )?;
+        for (i, p) in memory.placements().iter().enumerate() {
+            let id = memory.resolve(p.object);
+            if !memory.object(id).is_some_and(|o| o.is_reportable()) {
+                continue;
+            }
+            let end = match p.closed_at_ns {
+                Some(_) => p.last_seen_ns,
+                None => StampNs::MAX,
+            };
+            insert.execute(params![
+                i as i64,
+                f64::from(p.position_world.x as f32),
+                f64::from(p.position_world.y as f32),
+                f64::from(p.position_world.z as f32),
+                rel_s(p.start_ns),
+                rel_s(end),
+                i64::from(id.0)
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(conn)
+}
+
+fn sqlite_near(conn: &Connection, p: &Point3<f64>, w: &TimeWindow) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT object, x, y, z FROM placements WHERE min_x <= ?2 AND max_x >= ?1 AND min_y <= ?4 AND max_y >= ?3 AND min_z <= ?6 AND max_z >= ?5 AND min_t <= ?8 AND max_t >= ?7",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            p.x - R_M,
+            p.x + R_M,
+            p.y - R_M,
+            p.y + R_M,
+            p.z - R_M,
+            p.z + R_M,
+            rel_s(w.start_ns()),
+            rel_s(w.end_ns())
+        ],
+        |row| row.get::<_, i64>(0),
+    )?;
+    let mut n = 0;
+    for row in rows {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn p50(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("near_floor: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let cfg = BenchConfig {
+        objects: env_or("NEAR_FLOOR_OBJECTS", 1_000_000),
+        events: env_or("NEAR_FLOOR_EVENTS", 2_000_000),
+        queries: env_or("NEAR_FLOOR_QUERIES", 20_000),
+        seed: 1,
+    };
+    let mut rng = Rng::new(cfg.seed);
+    let built = build_memory(&cfg, &mut rng)?;
+    let memory = &built.memory;
+    let conn = sqlite_of(memory)?;
+    let grid = Grid::build(memory, built.extent_x, built.extent_y);
+    let queries: Vec<(Point3<f64>, TimeWindow)> = (0..cfg.queries)
+        .map(|_| {
+            let (s, e) = built.spans[rng.index(built.spans.len())];
+            let p = Point3::new(
+                rng.range(0.0, built.extent_x),
+                rng.range(0.0, built.extent_y),
+                0.05,
+            );
+            (
+                p,
+                TimeWindow::new(s, e).unwrap_or_else(|_| TimeWindow::all()),
+            )
+        })
+        .collect();
+    println!(
+        "near r = {R_M} m over {} objects, {} events; {} queries, each right after SQLite's",
+        cfg.objects,
+        memory.log().len(),
+        cfg.queries
+    );
+    // The grid's answers, checked against the core's first (the same objects).
+    let near = |p: &Point3<f64>, w: &TimeWindow| Query::Near {
+        point_world: *p,
+        radius_m: R_M,
+        window: *w,
+        label: None,
+        k: 1000,
+    };
+    let mut disagree = 0usize;
+    for (p, w) in &queries {
+        let sorted = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v
+        };
+        let core = sorted(match memory.query(&near(p, w))? {
+            Answer::Objects(hits) => hits.iter().map(|h| h.id.0).collect(),
+            _ => Vec::new(),
+        });
+        let full = sorted(
+            grid.near_hits(memory, p, w)
+                .iter()
+                .map(|h| h.id.0)
+                .collect(),
+        );
+        let ids = sorted(grid.near(p, w).iter().map(|f| f.0).collect());
+        if core != full || core != ids {
+            disagree += 1;
+            if disagree <= 3 {
+                eprintln!("{p:?}: core {core:?}, grid {full:?} / {ids:?}");
+            }
+        }
+    }
+    let ways = [
+        "core (k-d trees, full answers)",
+        "flat grid, full answers",
+        "flat grid, ids only",
+    ];
+    for (way, name) in ways.iter().enumerate() {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for (p, w) in &queries {
+            let began = Instant::now();
+            std::hint::black_box(sqlite_near(&conn, p, w)?);
+            theirs.push(began.elapsed().as_secs_f64() * 1e6);
+            let began = Instant::now();
+            match way {
+                0 => drop(std::hint::black_box(memory.query(&near(p, w))?)),
+                1 => drop(std::hint::black_box(grid.near_hits(memory, p, w))),
+                _ => drop(std::hint::black_box(grid.near(p, w))),
+            }
+            ours.push(began.elapsed().as_secs_f64() * 1e6);
+        }
+        let (a, b) = (p50(&mut ours), p50(&mut theirs));
+        println!(
+            "{name:<32} p50 {a:>6.2} us   sqlite p50 {b:>6.2} us   {:>5.1}x",
+            b / a.max(1e-9)
+        );
+    }
+    println!("grid answers that differ from the core's: {disagree}");
+    Ok(())
+}
