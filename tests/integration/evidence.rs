@@ -757,6 +757,28 @@ fn keys_seen_where_they_were_moments_after_being_taken_for_a_newcomer_never_left
             assert!(others[0].state.is_present(), "{others:?}");
             assert!(changes.is_empty(), "{changes:?}");
             assert_eq!(m.stats().links_retracted, 1);
+            // Both objects as the scene graph's invariants want them: each one's placements
+            // its own, in time order, only the last open, at the object; relations as a
+            // recomputation finds them.
+            for id in [keys, others[0].id] {
+                let o = m.object(id).unwrap();
+                let ps: Vec<_> = o
+                    .placements
+                    .iter()
+                    .map(|p| &m.placements()[p.index()])
+                    .collect();
+                assert!(ps.iter().all(|p| m.resolve(p.object) == id), "{ps:?}");
+                assert!(
+                    ps.windows(2).all(|w| w[0].start_ns <= w[1].start_ns),
+                    "{ps:?}"
+                );
+                let (last, earlier) = ps.split_last().unwrap();
+                assert!(earlier.iter().all(|p| p.closed_at_ns.is_some()), "{ps:?}");
+                assert_eq!(last.closed_at_ns, None, "{ps:?}");
+                assert_eq!(o.open_since_ns, Some(last.start_ns));
+                assert!((last.position_world - o.position_world).norm() < 1e-9);
+            }
+            assert_eq!(m.relations(), &m.relations_from_scratch());
             let restored = Memory::from_parts(
                 m.config().clone(),
                 Box::new(LexicalEmbedder::default()),
