@@ -553,21 +553,13 @@ impl Memory {
             return None;
         }
         // The link is the object's last change: a move recorded when the placement closed.
-        let events = &self.object_events[x.index()];
-        let last_change = events.iter().rev().find_map(|e| {
-            let e = self.log.get(*e)?;
-            matches!(
-                e.kind,
-                EventKind::Moved | EventKind::Missing | EventKind::Reappeared
-            )
-            .then_some(e)
-        })?;
+        let last_change = self.changes_newest_first(x).next()?;
         if last_change.kind != EventKind::Moved || last_change.stamp_ns != closed_at {
             return None;
         }
         // The newcomer: retired into the object, with exactly those placements (it was
         // confirmed before the link, so the log holds its first sighting).
-        let newcomer = events.iter().find_map(|e| {
+        let newcomer = self.object_events[x.index()].iter().find_map(|e| {
             let n = self.log.get(*e)?.object?;
             let no = self.objects.get(n.index())?;
             (n != x && no.retired && no.merged_into == Some(x) && no.placements == taken)
@@ -680,19 +672,22 @@ impl Memory {
         self.refresh_relations(x);
     }
 
-    /// The state an object had before its last move: moved, if it had moved before (its
-    /// previous change was a move), else present.
-    fn state_before_last_move(&self, x: ObjectId) -> ObjectState {
-        let mut changes = self.object_events[x.index()].iter().rev().filter_map(|e| {
+    /// An object's change events in RAM (moved, missing, reappeared), newest first.
+    fn changes_newest_first(&self, x: ObjectId) -> impl Iterator<Item = &Event> + '_ {
+        self.object_events[x.index()].iter().rev().filter_map(|e| {
             let e = self.log.get(*e)?;
             matches!(
                 e.kind,
                 EventKind::Moved | EventKind::Missing | EventKind::Reappeared
             )
-            .then_some(e.kind)
-        });
-        let _last_move = changes.next();
-        match changes.next() {
+            .then_some(e)
+        })
+    }
+
+    /// The state an object had before its last move: moved, if it had moved before (its
+    /// previous change was a move), else present.
+    fn state_before_last_move(&self, x: ObjectId) -> ObjectState {
+        match self.changes_newest_first(x).nth(1).map(|e| e.kind) {
             Some(EventKind::Moved) => ObjectState::Moved,
             _ => ObjectState::Present,
         }
