@@ -19,18 +19,15 @@
 
 use std::time::Instant;
 
-use mnemo::bench::{build_memory, BenchConfig};
+use mnemo::bench::{build_memory, flats_of, BenchConfig, Flat, SqliteBaseline, NEAR_RADIUS_M, T0};
 use mnemo::core::memory::Memory;
 use mnemo::core::query::{Answer, ObjectHit, Query};
-use mnemo::core::time::{StampNs, TimeWindow, NS_PER_S};
+use mnemo::core::time::{StampNs, TimeWindow};
 use mnemo::sim::rng::Rng;
 use nalgebra::Point3;
-use rusqlite::{params, Connection};
 
-/// Start of the bench world's time (as `mnemo bench`), ns.
-const T0: StampNs = 1_767_225_600 * NS_PER_S;
-/// Near radius, m.
-const R_M: f64 = 1.0;
+/// Near radius, m (as `mnemo bench`).
+const R_M: f64 = NEAR_RADIUS_M;
 /// Grid cell, m (a 2 m x 2 m query box spans at most two rows of cells).
 const CELL_M: f64 = 2.0;
 
@@ -62,7 +59,7 @@ impl Grid {
         (c, r)
     }
 
-    fn build(memory: &Memory, extent_x: f64, extent_y: f64) -> Self {
+    fn build(flats: &[Flat], extent_x: f64, extent_y: f64) -> Self {
         let cols = (extent_x / CELL_M).ceil() as usize + 1;
         let rows = (extent_y / CELL_M).ceil() as usize + 1;
         let mut grid = Grid {
@@ -71,28 +68,20 @@ impl Grid {
             offsets: vec![0; cols * rows + 1],
             entries: Vec::new(),
         };
-        let mut keyed: Vec<(usize, Entry)> = memory
-            .placements()
+        let mut keyed: Vec<(usize, Entry)> = flats
             .iter()
-            .filter_map(|p| {
-                let object = memory.object(memory.resolve(p.object))?;
-                if !object.is_reportable() {
-                    return None;
-                }
-                let (c, r) = grid.cell(p.position_world.x, p.position_world.y);
-                let end_ns = match p.closed_at_ns {
-                    Some(_) => p.last_seen_ns,
-                    None => StampNs::MAX,
-                };
+            .map(|f| {
+                let [x, y, z] = f.position;
+                let (c, r) = grid.cell(f64::from(x), f64::from(y));
                 let e = Entry {
-                    x: p.position_world.x as f32,
-                    y: p.position_world.y as f32,
-                    z: p.position_world.z as f32,
-                    object: object.id.0,
-                    start_ns: p.start_ns,
-                    end_ns,
+                    x,
+                    y,
+                    z,
+                    object: f.object,
+                    start_ns: f.start_ns,
+                    end_ns: f.end_ns,
                 };
-                Some((r * cols + c, e))
+                (r * cols + c, e)
             })
             .collect();
         keyed.sort_by_key(|(cell, e)| (*cell, e.object));
@@ -154,74 +143,6 @@ impl Grid {
     }
 }
 
-/// Seconds since `T0` as the R*Tree stores them (open ends far in the future).
-fn rel_s(t: StampNs) -> f64 {
-    if t == StampNs::MAX {
-        1.0e12
-    } else {
-        (t - T0) as f64 / NS_PER_S as f64
-    }
-}
-
-fn sqlite_of(memory: &Memory) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_in_memory()?;
-    conn.execute_batch(
-        "CREATE VIRTUAL TABLE placements USING rtree(id, min_x, max_x, min_y, max_y, min_z, max_z, min_t, max_t, +object INTEGER, +x REAL, +y REAL, +z REAL);",
-    )?;
-    let tx = conn.unchecked_transaction()?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO placements VALUES (?1, ?2, ?2, ?3, ?3, ?4, ?4, ?5, ?6, ?7, ?2, ?3, ?4)",
-        )?;
-        for (i, p) in memory.placements().iter().enumerate() {
-            let id = memory.resolve(p.object);
-            if !memory.object(id).is_some_and(|o| o.is_reportable()) {
-                continue;
-            }
-            let end = match p.closed_at_ns {
-                Some(_) => p.last_seen_ns,
-                None => StampNs::MAX,
-            };
-            insert.execute(params![
-                i as i64,
-                f64::from(p.position_world.x as f32),
-                f64::from(p.position_world.y as f32),
-                f64::from(p.position_world.z as f32),
-                rel_s(p.start_ns),
-                rel_s(end),
-                i64::from(id.0)
-            ])?;
-        }
-    }
-    tx.commit()?;
-    Ok(conn)
-}
-
-fn sqlite_near(conn: &Connection, p: &Point3<f64>, w: &TimeWindow) -> rusqlite::Result<usize> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT object, x, y, z FROM placements WHERE min_x <= ?2 AND max_x >= ?1 AND min_y <= ?4 AND max_y >= ?3 AND min_z <= ?6 AND max_z >= ?5 AND min_t <= ?8 AND max_t >= ?7",
-    )?;
-    let rows = stmt.query_map(
-        params![
-            p.x - R_M,
-            p.x + R_M,
-            p.y - R_M,
-            p.y + R_M,
-            p.z - R_M,
-            p.z + R_M,
-            rel_s(w.start_ns()),
-            rel_s(w.end_ns())
-        ],
-        |row| row.get::<_, i64>(0),
-    )?;
-    let mut n = 0;
-    for row in rows {
-        row?;
-        n += 1;
-    }
-    Ok(n)
-}
-
 fn p50(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied().unwrap_or(0.0)
@@ -251,8 +172,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Rng::new(cfg.seed);
     let built = build_memory(&cfg, &mut rng)?;
     let memory = &built.memory;
-    let conn = sqlite_of(memory)?;
-    let grid = Grid::build(memory, built.extent_x, built.extent_y);
+    let flats = flats_of(memory);
+    let sqlite = SqliteBaseline::build(&flats, T0)?;
+    let grid = Grid::build(&flats, built.extent_x, built.extent_y);
     let queries: Vec<(Point3<f64>, TimeWindow)> = (0..cfg.queries)
         .map(|_| {
             let (s, e) = built.spans[rng.index(built.spans.len())];
@@ -314,7 +236,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for (p, w) in &queries {
             let began = Instant::now();
-            std::hint::black_box(sqlite_near(&conn, p, w)?);
+            std::hint::black_box(sqlite.near(p, R_M, w, T0)?);
             theirs.push(began.elapsed().as_secs_f64() * 1e6);
             let began = Instant::now();
             match way {

@@ -35,7 +35,7 @@ const OBJECTS_PER_LABEL: usize = 100;
 /// Keyframe period, ns (20 Hz).
 const KEYFRAME_NS: StampNs = NS_PER_S / 20;
 /// Radius of the `near` queries, m.
-const NEAR_RADIUS_M: f64 = 1.0;
+pub const NEAR_RADIUS_M: f64 = 1.0;
 
 /// Sizes of the benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,15 +289,48 @@ impl World {
 }
 
 /// One placement as the baselines store it.
-struct Flat {
-    object: u32,
-    position: [f32; 3],
-    start_ns: StampNs,
-    end_ns: StampNs,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flat {
+    /// The reportable object it stands for (merged duplicates resolved).
+    pub object: u32,
+    /// Position, map frame, m.
+    pub position: [f32; 3],
+    /// First sighting there, ns.
+    pub start_ns: StampNs,
+    /// Last sighting there once closed, `StampNs::MAX` while open, ns.
+    pub end_ns: StampNs,
+}
+
+/// Every placement of every reportable object (a merged duplicate's placements count for the
+/// survivor), as the core knows them: what the baselines answer from.
+pub fn flats_of(memory: &Memory) -> Vec<Flat> {
+    memory
+        .placements()
+        .iter()
+        .filter(|p| {
+            memory
+                .object(memory.resolve(p.object))
+                .is_some_and(|o| o.is_reportable())
+        })
+        .map(|p| Flat {
+            object: memory.resolve(p.object).0,
+            position: [
+                p.position_world.x as f32,
+                p.position_world.y as f32,
+                p.position_world.z as f32,
+            ],
+            start_ns: p.start_ns,
+            end_ns: if p.closed_at_ns.is_some() {
+                p.last_seen_ns
+            } else {
+                StampNs::MAX
+            },
+        })
+        .collect()
 }
 
 /// Start of the benchmark's time, ns.
-const T0: StampNs = 1_767_225_600 * NS_PER_S;
+pub const T0: StampNs = 1_767_225_600 * NS_PER_S;
 
 /// A memory built by the benchmark's workload, with what the ingest cost.
 pub struct BuiltMemory {
@@ -391,31 +424,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     } = built;
     let t0 = T0;
 
-    // Baseline data: every placement of every reportable object (a merged duplicate's
-    // placements count for the survivor), as the core knows them.
-    let flats: Vec<Flat> = memory
-        .placements()
-        .iter()
-        .filter(|p| {
-            memory
-                .object(memory.resolve(p.object))
-                .is_some_and(|o| o.is_reportable())
-        })
-        .map(|p| Flat {
-            object: memory.resolve(p.object).0,
-            position: [
-                p.position_world.x as f32,
-                p.position_world.y as f32,
-                p.position_world.z as f32,
-            ],
-            start_ns: p.start_ns,
-            end_ns: if p.closed_at_ns.is_some() {
-                p.last_seen_ns
-            } else {
-                StampNs::MAX
-            },
-        })
-        .collect();
+    let flats = flats_of(&memory);
     let sqlite = SqliteBaseline::build(&flats, t0)?;
 
     let baseline_queries = (cfg.queries / 20).max(20).min(cfg.queries);
@@ -649,7 +658,7 @@ fn linear_near(flats: &[Flat], p: &Point3<f64>, r: f64, w: &TimeWindow) -> BTree
 
 /// SQLite R*Tree over placements: x, y, z and time (seconds since `t0`) as indexed dimensions,
 /// the exact position as auxiliary columns.
-struct SqliteBaseline {
+pub struct SqliteBaseline {
     conn: Connection,
 }
 
@@ -665,7 +674,11 @@ fn rel_s(t: StampNs, t0: StampNs) -> f64 {
 }
 
 impl SqliteBaseline {
-    fn build(flats: &[Flat], t0: StampNs) -> Result<Self, rusqlite::Error> {
+    /// An in-memory R*Tree holding `flats`, times as seconds since `t0`.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn build(flats: &[Flat], t0: StampNs) -> Result<Self, rusqlite::Error> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(
             "CREATE VIRTUAL TABLE placements USING rtree(id, min_x, max_x, min_y, max_y, min_z, max_z, min_t, max_t, +object INTEGER, +x REAL, +y REAL, +z REAL);",
@@ -691,7 +704,12 @@ impl SqliteBaseline {
         Ok(Self { conn })
     }
 
-    fn near(
+    /// Objects with a placement within `r` of `p` (exact 3D distance) whose evidence overlaps
+    /// `w`: the R*Tree's box query, then the distance check.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn near(
         &self,
         p: &Point3<f64>,
         r: f64,
