@@ -103,6 +103,15 @@ pub struct MemoryConfig {
     /// that object was taken for a newcomer elsewhere, retracts the link: the object never
     /// left. Zero: any look-alike seen after the last sighting, and no retraction.
     pub min_move_gap_s: f64,
+    /// After `min_move_gap_s` without a sighting (time enough for someone to carry it off), a
+    /// confirmed object's gate loses its size allowance (`gate_extent_fraction`): a sighting
+    /// farther than `gate_base_m` + `gate_per_depth` x depth is a short move (to the next
+    /// shelf), left to a new track and re-identification, not a reason to drag the estimate
+    /// across. An object whose own sightings scatter widely (a large one whose centre wanders
+    /// with the viewpoint) keeps this many times their RMS scatter about its estimate instead,
+    /// when that is larger; never more than the full gate. Zero `min_move_gap_s` keeps the full
+    /// gate.
+    pub move_gate_scatter_factor: f64,
     /// With appearance embeddings on both sides, the smallest cosine similarity at which a
     /// detection may match an object, or two objects may be one (re-identification,
     /// duplicates), in [-1, 1].
@@ -150,6 +159,7 @@ impl Default for MemoryConfig {
             reid_max_age_s: 7.0 * 86_400.0,
             reid_window_s: 3600.0,
             min_move_gap_s: 300.0,
+            move_gate_scatter_factor: 3.0,
             min_appearance_cosine: 0.85,
             min_appearance_cosine_single: 0.80,
             place_radius_m: 2.0,
@@ -236,6 +246,7 @@ impl MemoryConfig {
         nonneg("reid_max_age_s", self.reid_max_age_s)?;
         nonneg("reid_window_s", self.reid_window_s)?;
         nonneg("min_move_gap_s", self.min_move_gap_s)?;
+        nonneg("move_gate_scatter_factor", self.move_gate_scatter_factor)?;
         pos("place_radius_m", self.place_radius_m)?;
         pos("near_relation_m", self.near_relation_m)?;
         nonneg("on_tolerance_m", self.on_tolerance_m)?;
@@ -358,6 +369,13 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "merge_extent_fraction",
+            ),
+            (
+                MemoryConfig {
+                    move_gate_scatter_factor: -1.0,
+                    ..MemoryConfig::default()
+                },
+                "move_gate_scatter_factor",
             ),
             (
                 MemoryConfig {

@@ -791,6 +791,12 @@ impl NodeConfig {
                 -1.0,
                 1.0,
             )? as f32,
+            move_gate_scatter_factor: r.f64(
+                "association.move_gate_scatter_factor",
+                m.move_gate_scatter_factor,
+                0.0,
+                100.0,
+            )?,
             min_sightings_to_confirm: r.usize(
                 "association.min_sightings_to_confirm",
                 m.min_sightings_to_confirm as usize,

@@ -359,10 +359,32 @@ struct ObjectBlobOut<'a> {
 }
 
 /// Object state outside [`MemoryObject`]'s serde form, appended to the blob (postcard reads a
-/// prefix and leaves the rest, so blobs without it still read).
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// prefix and leaves the rest, so blobs without it still read). Fields are only ever added at
+/// the end, and [`ObjectBlobTail::read`] takes a tail cut after any field (one written before
+/// the later fields existed), the rest defaulting.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ObjectBlobTail {
     missed_since_ns: Option<StampNs>,
+    /// `Memory::sighting_scatter_m2` (absent from tails written before it was kept: 0).
+    sighting_scatter_m2: f32,
+}
+
+impl ObjectBlobTail {
+    /// Reads a tail field by field; bytes after the last known field are left alone.
+    fn read(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        let mut tail = Self::default();
+        if bytes.is_empty() {
+            return Ok(tail);
+        }
+        let (missed, rest) = postcard::take_from_bytes::<Option<StampNs>>(bytes)?;
+        tail.missed_since_ns = missed;
+        if rest.is_empty() {
+            return Ok(tail);
+        }
+        let (scatter, _) = postcard::take_from_bytes::<f32>(rest)?;
+        tail.sighting_scatter_m2 = scatter;
+        Ok(tail)
+    }
 }
 
 /// An open memory database.
@@ -760,6 +782,7 @@ impl Store {
             stats: st.stats.clone(),
             recent_keyframes: st.recent_keyframes.clone(),
             missed_since: object_rows.missed_since,
+            sighting_scatter_m2: object_rows.sighting_scatter_m2,
         };
         Memory::from_parts_indexed(config, embedder, parts, indexes).map_err(|e| match e {
             CoreError::InvalidConfig { .. } => StoreError::Core {
@@ -901,6 +924,7 @@ impl Store {
                     anchor: [anchor.x, anchor.y, anchor.z],
                     tail: ObjectBlobTail {
                         missed_since_ns: memory.missed_since(*id),
+                        sighting_scatter_m2: memory.sighting_scatter_m2(*id).unwrap_or(0.0),
                     },
                 })
                 .map_err(|err| StoreError::Sql {
@@ -1353,13 +1377,14 @@ fn with_room_for<T>(rows: i64) -> Vec<T> {
     v
 }
 
-/// Object rows (with their relation anchors), in id order.
-/// Objects read from their rows: the objects and relation anchors in id order, and the
-/// objects in a run of missed views (`MemoryParts::missed_since`).
+/// Objects read from their rows: the objects and relation anchors in id order, the objects in
+/// a run of missed views (`MemoryParts::missed_since`) and each object's sighting scatter
+/// (`MemoryParts::sighting_scatter_m2`).
 struct ObjectRows {
     objects: Vec<MemoryObject>,
     anchors: Vec<Point3<f64>>,
     missed_since: Vec<(ObjectId, StampNs)>,
+    sighting_scatter_m2: Vec<f32>,
 }
 
 fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError> {
@@ -1372,6 +1397,7 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
     let mut objects = with_room_for(rows);
     let mut anchors = with_room_for(rows);
     let mut missed_since = Vec::new();
+    let mut sighting_scatter_m2 = with_room_for(rows);
     let mut stmt = conn
         .prepare("SELECT id, data FROM objects ORDER BY id")
         .map_err(e)?;
@@ -1388,6 +1414,7 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
         if let Some(t) = tail.missed_since_ns {
             missed_since.push((blob.object.id, t));
         }
+        sighting_scatter_m2.push(tail.sighting_scatter_m2);
         objects.push(blob.object);
         anchors.push(Point3::from(blob.anchor));
     }
@@ -1395,6 +1422,7 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
         objects,
         anchors,
         missed_since,
+        sighting_scatter_m2,
     })
 }
 
@@ -1414,11 +1442,7 @@ fn object_blob(
         reason: format!("object {id}: {err}"),
     };
     let (blob, rest) = postcard::take_from_bytes::<ObjectBlob>(data).map_err(corrupt)?;
-    let tail = if rest.is_empty() {
-        ObjectBlobTail::default()
-    } else {
-        postcard::from_bytes::<ObjectBlobTail>(rest).map_err(corrupt)?
-    };
+    let tail = ObjectBlobTail::read(rest).map_err(corrupt)?;
     Ok((blob, tail))
 }
 
@@ -1799,9 +1823,17 @@ mod tests {
             anchor: [1.0, 2.0, 3.0],
             tail: ObjectBlobTail {
                 missed_since_ns: Some(42),
+                sighting_scatter_m2: 0.0025,
             },
         })
         .unwrap();
+        // As written before the scatter was kept: the tail ends after its first field.
+        let mut schema4 = postcard::to_allocvec(&ObjectBlob {
+            object: object.clone(),
+            anchor: [1.0, 2.0, 3.0],
+        })
+        .unwrap();
+        schema4.extend(postcard::to_allocvec(&Some(42i64)).unwrap());
         let old = postcard::to_allocvec(&ObjectBlob {
             object: object.clone(),
             anchor: [1.0, 2.0, 3.0],
@@ -1818,9 +1850,14 @@ mod tests {
         assert_eq!(back.object, object);
         assert_eq!(back.anchor, [1.0, 2.0, 3.0]);
         assert_eq!(tail.missed_since_ns, Some(42));
+        assert_eq!(tail.sighting_scatter_m2, 0.0025);
+        let (back, tail) = read(&schema4).unwrap();
+        assert_eq!(back.object, object);
+        assert_eq!(tail.missed_since_ns, Some(42));
+        assert_eq!(tail.sighting_scatter_m2, 0.0);
         let (back, tail) = read(&old).unwrap();
         assert_eq!(back.object, object);
-        assert_eq!(tail.missed_since_ns, None);
+        assert_eq!(tail, ObjectBlobTail::default());
         // A damaged tail is an error, not a silent default.
         let mut bad = old.clone();
         bad.push(2);

@@ -305,7 +305,7 @@ fn forget_removes_objects_captions_and_their_bytes() {
             0.0,
             0.0,
             vec![
-                common::det("passportx9", [1.0, 2.0, 0.1]),
+                common::det("passportx9", [1.0 + 0.01 * f64::from(i % 2), 2.0, 0.1]),
                 common::det("mug", [3.0, 0.0, 0.2]),
             ],
         );
@@ -318,8 +318,18 @@ fn forget_removes_objects_captions_and_their_bytes() {
     pm.commit().unwrap();
     assert!(file_contains(&path, "zebra7731"));
     assert!(file_contains(&path, "passportx9"));
+    let passport = pm
+        .memory()
+        .objects()
+        .iter()
+        .find(|o| o.label.as_str() == "passportx9")
+        .map(|o| o.id)
+        .unwrap();
+    assert!(pm.memory().sighting_scatter_m(passport).unwrap() > 0.0);
     let report = pm.forget(&Forget::Label("passportx9".into())).unwrap();
-    assert_eq!(report.objects.len(), 1);
+    assert_eq!(report.objects, vec![passport]);
+    // Nothing measured of it is kept, not even how its sightings scattered.
+    assert_eq!(pm.memory().sighting_scatter_m(passport), Some(0.0));
     let window = TimeWindow::new(common::T0, t).unwrap();
     pm.forget(&Forget::Window(
         TimeWindow::new(common::T0 + 1_400_000_000, common::T0 + 1_600_000_000).unwrap(),

@@ -81,6 +81,32 @@ impl Memory {
             + self.config.gate_extent_fraction * size
     }
 
+    /// [`Memory::gate_m`], narrowed for a confirmed object not seen for `min_move_gap_s`
+    /// (someone may have moved it since): the base gate, or `move_gate_scatter_factor` times
+    /// the RMS scatter of its own sightings when that is wider, never wider than the full gate.
+    /// Within that, a sighting is the object where it was; beyond, it may be the object on the
+    /// next shelf, which a new track and re-identification tell.
+    pub(super) fn move_gate_m(
+        &self,
+        det: &WorldDetection,
+        obj: &MemoryObject,
+        stamp: StampNs,
+    ) -> f64 {
+        let gate = self.gate_m(det, obj);
+        let gap = self.config.min_move_gap_ns();
+        if gap <= 0
+            || !obj.confirmed
+            || obj.state == ObjectState::Missing
+            || stamp.saturating_sub(obj.last_seen_ns) < gap
+        {
+            return gate;
+        }
+        let base = self.config.gate_base_m + self.config.gate_per_depth * det.depth_m;
+        let wander =
+            self.config.move_gate_scatter_factor * self.sighting_scatter_m(obj.id).unwrap_or(0.0);
+        base.max(wander).min(gate)
+    }
+
     pub(super) fn extent_compatible(&self, det: &WorldDetection, obj: &MemoryObject) -> bool {
         let a = max_extent(&det.extent_m);
         let b = max_extent(&obj.extent_m);
@@ -100,7 +126,7 @@ impl Memory {
     /// `ambiguity_ratio` of the match's normalised distance (penalty left out: a sighting right
     /// at a missing object's spot is its own), or lies no more than `ambiguity_margin_m` +
     /// `ambiguity_margin_per_depth` x depth farther.
-    pub(super) fn associate(&self, detections: &[WorldDetection]) -> Vec<Assoc> {
+    pub(super) fn associate(&self, detections: &[WorldDetection], stamp: StampNs) -> Vec<Assoc> {
         // (cost with penalty, detection, object, gate-normalised distance, distance in m)
         let mut pairs: Vec<(f64, usize, ObjectId, f64, f64)> = Vec::new();
         // Unpenalised cost and distance of each gated pair with a confirmed, present object.
@@ -133,7 +159,7 @@ impl Memory {
                     }
                 }
                 let d = (obj.position_world - det.position_world).norm();
-                let gate = self.gate_m(det, obj);
+                let gate = self.move_gate_m(det, obj, stamp);
                 if d <= gate {
                     if obj.is_reportable() && obj.state != ObjectState::Missing {
                         rivals.push((i, obj.id, d / gate, d));
@@ -196,6 +222,7 @@ impl Memory {
         let place = self.place_for(&det.position_world).unwrap_or(robot_place);
         let votes = crate::core::scene_graph::LabelVotes::single(&det.label, det.score);
         self.max_extent_seen_m = self.max_extent_seen_m.max(max_extent(&det.extent_m));
+        self.sighting_scatter_m2.push(0.0);
         self.objects.push(MemoryObject {
             id,
             label: det.label.clone(),
@@ -266,6 +293,13 @@ impl Memory {
             let w_new = f64::from(det.score);
             let w_old = obj.position_weight.min(max_weight);
             let alpha = w_new / (w_old + w_new);
+            // The scatter of sightings about the estimate, averaged like the position (the
+            // first one taken whole).
+            let miss2 = (det.position_world - obj.position_world).norm_squared();
+            if let Some(v) = self.sighting_scatter_m2.get_mut(id.index()) {
+                let a = if obj.times_seen <= 1 { 1.0 } else { alpha };
+                *v = (f64::from(*v) + (miss2 - f64::from(*v)) * a) as f32;
+            }
             obj.position_world += (det.position_world - obj.position_world) * alpha;
             obj.extent_m += (det.extent_m - obj.extent_m) * alpha;
             obj.position_weight = (w_old + w_new).min(max_weight);

@@ -376,7 +376,9 @@ impl Memory {
 
     /// A present object of the same group right next to `id` (within twice the base gate),
     /// seen more recently, never seen together with it, with a compatible appearance: `id` is
-    /// its duplicate.
+    /// its duplicate. Not one first seen `min_move_gap_s` or more after `id`'s last sighting
+    /// and beyond the base gate of it: the narrowed gate of [`Memory::move_gate_m`] made that
+    /// track, and it is where `id` may have been moved (re-identification decides).
     pub(super) fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
@@ -390,12 +392,17 @@ impl Memory {
             },
         );
         found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let gap = self.config.min_move_gap_ns();
         found
             .into_iter()
             .map(|(_, raw)| ObjectId(raw))
             .find(|other| {
                 let o = &self.objects[other.index()];
+                let moved_there = gap > 0
+                    && o.first_seen_ns.saturating_sub(me.last_seen_ns) >= gap
+                    && (o.position_world - me.position_world).norm() > self.config.gate_base_m;
                 *other != id
+                    && !moved_there
                     && o.is_reportable()
                     && o.state.is_present()
                     && o.last_seen_ns > me.last_seen_ns
@@ -431,6 +438,9 @@ impl Memory {
         // that kept missing it made a second track); a move is reported only beyond the gate,
         // as a direct match would have absorbed anything closer.
         let in_place = (n.position_world - from).norm() <= self.config.gate_base_m;
+        // Its sightings from now on scatter about the new track's estimate, as the new track's did.
+        let scatter = self.scatter_m2_of(new);
+        self.set_scatter_m2(old, scatter);
         {
             self.touch(old);
             let o = &mut self.objects[old.index()];
@@ -930,20 +940,32 @@ impl Memory {
         let limit = self.merge_limit_m(&self.objects[keep.index()], &d);
         self.reid_withdraw(drop);
         self.missed_since.remove(&keep);
+        let (vk, vd) = (self.scatter_m2_of(keep), self.scatter_m2_of(drop));
         {
             self.touch(keep);
             let k = &mut self.objects[keep.index()];
             let total = k.position_weight + d.position_weight;
             let apart = (d.position_world - k.position_world).norm();
-            if apart > limit {
+            // The sighting scatter goes with the estimate: the survivor's, or both pooled.
+            let scatter = if apart > limit {
                 // Two tracks of one object some way apart: the one seen last is where it is.
                 if d.last_seen_ns > k.last_seen_ns {
                     k.position_world = d.position_world;
                     k.extent_m = d.extent_m;
+                    vd
+                } else {
+                    vk
                 }
             } else if total > 0.0 {
                 k.position_world +=
                     (d.position_world - k.position_world) * (d.position_weight / total);
+                ((f64::from(vk) * k.position_weight + f64::from(vd) * d.position_weight) / total)
+                    as f32
+            } else {
+                vk
+            };
+            if let Some(slot) = self.sighting_scatter_m2.get_mut(keep.index()) {
+                *slot = scatter;
             }
             for (label, votes) in d.label_votes.iter() {
                 k.label_votes.add(label, votes);

@@ -166,6 +166,7 @@ impl Memory {
         }
         self.touch(id);
         self.missed_since.remove(&id);
+        self.set_scatter_m2(id, 0.0);
         {
             let o = &mut self.objects[id.index()];
             o.label = Label::default();

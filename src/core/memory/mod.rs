@@ -266,6 +266,11 @@ pub struct MemoryParts {
     /// Objects in a run of missed views, with the first keyframe of the run, ids increasing.
     #[serde(default)]
     pub missed_since: Vec<(ObjectId, StampNs)>,
+    /// Per object (by index), the running mean of the squared distance between its sightings
+    /// and the estimate each one updated, m² (what [`Memory::sighting_scatter_m`] reports);
+    /// objects past the end of a shorter list (parts from before it existed) have none yet.
+    #[serde(default)]
+    pub sighting_scatter_m2: Vec<f32>,
 }
 
 /// What changed since the last [`Memory::take_changes`]: the rows a store must rewrite. Events
@@ -424,6 +429,8 @@ pub struct Memory {
     /// keyframe: when each was first found gone, which bounds how long before that the new
     /// place of a move may have been seen.
     pub(crate) missed_since: BTreeMap<ObjectId, StampNs>,
+    /// Per object (by index): mean squared distance of its sightings from its estimate, m².
+    sighting_scatter_m2: Vec<f32>,
     current_place: Option<PlaceId>,
     pub(crate) stats: IngestStats,
     /// Rows changed since the last `take_changes`.
@@ -549,6 +556,7 @@ impl Memory {
             latest_stamp_ns: None,
             recent_keyframes: Default::default(),
             missed_since: BTreeMap::new(),
+            sighting_scatter_m2: Vec::new(),
             current_place: None,
             stats: IngestStats::default(),
             dirty: Dirty::default(),
@@ -570,6 +578,7 @@ impl Memory {
             stats: self.stats.clone(),
             recent_keyframes: self.recent_keyframes.clone(),
             missed_since: self.missed_since.iter().map(|(id, t)| (*id, *t)).collect(),
+            sighting_scatter_m2: self.sighting_scatter_m2.clone(),
         }
     }
 
@@ -714,6 +723,14 @@ impl Memory {
         {
             return bad("a reference past the objects or places".to_string());
         }
+        if parts.sighting_scatter_m2.len() > n_obj
+            || parts
+                .sighting_scatter_m2
+                .iter()
+                .any(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            return bad("sighting scatter past the objects, negative or not finite".to_string());
+        }
         let indexes = if indexes.n_obj == n_obj
             && indexes.anchors == parts.relation_anchors.len()
             && indexes.reach_m == relation_reach_m(&m.config, parts.max_extent_seen_m)
@@ -738,6 +755,8 @@ impl Memory {
         m.stats = parts.stats;
         m.recent_keyframes = parts.recent_keyframes;
         m.missed_since = parts.missed_since.into_iter().collect();
+        m.sighting_scatter_m2 = parts.sighting_scatter_m2;
+        m.sighting_scatter_m2.resize(n_obj, 0.0);
         m.pending_reid = parts.pending_reid.into_iter().collect();
         // The rest of the derived state, in bulk (one sorted build per structure instead of
         // one insert per item): the place and closed-placement k-d trees beside the per-object
@@ -884,6 +903,32 @@ impl Memory {
     /// never expected and missed).
     pub fn missed_since(&self, id: ObjectId) -> Option<StampNs> {
         self.missed_since.get(&id).copied()
+    }
+
+    /// RMS distance of an object's sightings from the estimate each one updated (running mean
+    /// with the position's capped weight), m: how far its detections wander when it stays put.
+    /// Zero for an object seen once, and `None` for an unknown id.
+    pub fn sighting_scatter_m(&self, id: ObjectId) -> Option<f64> {
+        self.sighting_scatter_m2
+            .get(id.index())
+            .map(|v| f64::from(*v).sqrt())
+    }
+
+    /// [`Memory::sighting_scatter_m`] squared, exactly as kept (a store saves this).
+    pub fn sighting_scatter_m2(&self, id: ObjectId) -> Option<f32> {
+        self.sighting_scatter_m2.get(id.index()).copied()
+    }
+
+    /// [`Memory::sighting_scatter_m2`], 0 for an unknown id.
+    pub(super) fn scatter_m2_of(&self, id: ObjectId) -> f32 {
+        self.sighting_scatter_m2(id).unwrap_or(0.0)
+    }
+
+    /// Sets an object's sighting scatter (the caller marks the object changed).
+    pub(super) fn set_scatter_m2(&mut self, id: ObjectId, v: f32) {
+        if let Some(slot) = self.sighting_scatter_m2.get_mut(id.index()) {
+            *slot = v;
+        }
     }
 
     /// The newest keyframe stamp and the fingerprints of the keyframes ingested at it.
@@ -1108,7 +1153,7 @@ impl Memory {
         self.stats.detections_rejected += report.rejected.len() as u64;
         report.accepted = detections.len();
 
-        let assignment = self.associate(&detections);
+        let assignment = self.associate(&detections, obs.stamp_ns);
         let mut seen_now: BTreeSet<ObjectId> = BTreeSet::new();
         let mut touched: Vec<ObjectId> = Vec::new();
         // Present objects seen in this keyframe, with their previous last sighting.
