@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::episodic::EventKind;
 use crate::core::memory::{ColdEvents, Memory};
-use crate::core::query::{Answer, Query, Target};
+use std::collections::BTreeSet;
+
+use crate::core::query::{Answer, ChangeHit, Query, Target};
 use crate::core::time::{ns_to_secs, StampNs, TimeWindow};
 
 use super::scenario::{GroundTruth, GtChangeKind, GtObject};
@@ -337,6 +339,76 @@ fn greedy_match(costs: Vec<(f64, usize, usize)>) -> Vec<(usize, usize)> {
     out
 }
 
+/// How the memory's answer to one [`Question::Changes`] scores: what `evaluate` counts and
+/// `explain_changes` shows.
+struct ChangeScore {
+    /// Every change the memory reported in the window (reappearances included).
+    hits: Vec<ChangeHit>,
+    /// Indices into `hits` of the scored answers (moves and missing objects).
+    preds: Vec<usize>,
+    /// `(index into preds, index into observable)` of the right answers.
+    matched: Vec<(usize, usize)>,
+    /// Indices into `preds` of wrong answers that describe an unobservable real change (not
+    /// counted either way).
+    unobservable: BTreeSet<usize>,
+}
+
+/// Asks the memory for the changes in `window` and matches its moves and missing objects to
+/// the true ones; `None` when the query fails.
+fn score_changes(
+    memory: &Memory,
+    cold: Option<&dyn ColdEvents>,
+    groups: &[Vec<String>],
+    window: &TimeWindow,
+    observable: &[TrueChange],
+    unobservable: &[TrueChange],
+    twin_moves: &[(usize, usize)],
+) -> Option<ChangeScore> {
+    let Ok(Answer::Changes(hits)) = memory.query_with(
+        &Query::Changes {
+            window: *window,
+            label: None,
+        },
+        cold,
+    ) else {
+        return None;
+    };
+    let preds: Vec<usize> = (0..hits.len())
+        .filter(|i| matches!(hits[*i].kind, EventKind::Moved | EventKind::Missing))
+        .collect();
+    let matches_truth = |pred: &ChangeHit, t: &TrueChange| -> Option<f64> {
+        let moved = pred.kind == EventKind::Moved;
+        if moved != t.0 || !compatible(&pred.label, &t.1, groups) {
+            return None;
+        }
+        let d_from = (pt(&pred.from_world) - t.2).norm();
+        let d_to = match (pred.to_world, t.3) {
+            (Some(a), Some(b)) => (pt(&a) - b).norm(),
+            _ => 0.0,
+        };
+        (d_from <= FOUND_RADIUS_M && d_to <= FOUND_RADIUS_M).then_some(d_from + d_to)
+    };
+    let matched = match_changes(&preds, observable, twin_moves, |p, t| {
+        matches_truth(&hits[*p], t)
+    });
+    let matched_preds: BTreeSet<usize> = matched.iter().map(|m| m.0).collect();
+    // Unmatched answers that describe an unobservable real change are not counted.
+    let unobservable = (0..preds.len())
+        .filter(|i| {
+            !matched_preds.contains(i)
+                && unobservable
+                    .iter()
+                    .any(|t| matches_truth(&hits[preds[*i]], t).is_some())
+        })
+        .collect();
+    Some(ChangeScore {
+        hits,
+        preds,
+        matched,
+        unobservable,
+    })
+}
+
 /// Asks the memory every question and scores the answers; `cold` serves events the memory
 /// evicted from RAM (a store), if any.
 pub fn evaluate(
@@ -414,48 +486,19 @@ pub fn evaluate(
                 unobservable,
                 twin_moves,
             } => {
-                let Ok(Answer::Changes(hits)) = memory.query_with(
-                    &Query::Changes {
-                        window: *window,
-                        label: None,
-                    },
+                let Some(score) = score_changes(
+                    memory,
                     cold,
+                    &groups,
+                    window,
+                    observable,
+                    unobservable,
+                    twin_moves,
                 ) else {
                     continue;
                 };
-                let preds: Vec<_> = hits
-                    .iter()
-                    .filter(|h| matches!(h.kind, EventKind::Moved | EventKind::Missing))
-                    .collect();
-                let matches_truth = |pred: &crate::core::query::ChangeHit,
-                                     t: &(bool, String, Point3<f64>, Option<Point3<f64>>)|
-                 -> Option<f64> {
-                    let moved = pred.kind == EventKind::Moved;
-                    if moved != t.0 || !compatible(&pred.label, &t.1, &groups) {
-                        return None;
-                    }
-                    let d_from = (pt(&pred.from_world) - t.2).norm();
-                    let d_to = match (pred.to_world, t.3) {
-                        (Some(a), Some(b)) => (pt(&a) - b).norm(),
-                        _ => 0.0,
-                    };
-                    (d_from <= FOUND_RADIUS_M && d_to <= FOUND_RADIUS_M).then_some(d_from + d_to)
-                };
-                let matched =
-                    match_changes(&preds, observable, twin_moves, |p, t| matches_truth(p, t));
-                let matched_preds: std::collections::BTreeSet<usize> =
-                    matched.iter().map(|m| m.0).collect();
-                // Unmatched predictions that describe an unobservable real change are not counted.
-                let ignored = preds
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, p)| {
-                        !matched_preds.contains(i)
-                            && unobservable.iter().any(|t| matches_truth(p, t).is_some())
-                    })
-                    .count();
-                change_tp += matched.len();
-                change_pred += preds.len() - ignored;
+                change_tp += score.matched.len();
+                change_pred += score.preds.len() - score.unobservable.len();
                 change_truth += observable.len();
             }
             Question::Near {
@@ -523,20 +566,24 @@ pub fn evaluate(
     }
 }
 
-/// Lines describing, per patrol gap, the observable true changes and what the memory reported
-/// (for `mnemo eval --explain`).
+/// Lines describing, per patrol gap, the true changes and what the memory reported, each
+/// marked as `evaluate` scored it (for `mnemo eval --explain`): a true change `[found]` or
+/// `[MISSED]`, a reported move or missing object `[right]`, `[WRONG]` or `[unobservable]` (it
+/// describes a real change too poorly observed to ask about, and is not counted), other
+/// reports `[not scored]`; then the window's counts.
 pub fn explain_changes(
     memory: &Memory,
     cold: Option<&dyn ColdEvents>,
     questions: &[Question],
 ) -> Vec<String> {
+    let groups = look_alike_groups();
     let mut out = Vec::new();
     for q in questions {
         let Question::Changes {
             window,
             observable,
             unobservable,
-            ..
+            twin_moves,
         } = q
         else {
             continue;
@@ -546,6 +593,19 @@ pub fn explain_changes(
             window.start_ns(),
             window.end_ns()
         ));
+        let score = score_changes(
+            memory,
+            cold,
+            &groups,
+            window,
+            observable,
+            unobservable,
+            twin_moves,
+        );
+        let found: BTreeSet<usize> = score
+            .iter()
+            .flat_map(|s| s.matched.iter().map(|m| m.1))
+            .collect();
         let show = |t: &TrueChange| {
             let to =
                 t.3.map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p.x, p.y, p.z))
@@ -559,35 +619,56 @@ pub fn explain_changes(
                 t.2.z
             )
         };
-        for t in observable {
-            out.push(format!("  truth       {}", show(t)));
+        for (j, t) in observable.iter().enumerate() {
+            let mark = if found.contains(&j) {
+                "found"
+            } else {
+                "MISSED"
+            };
+            out.push(format!("  truth       {} [{mark}]", show(t)));
         }
         for t in unobservable {
             out.push(format!("  unobserved  {}", show(t)));
         }
-        if let Ok(Answer::Changes(hits)) = memory.query_with(
-            &Query::Changes {
-                window: *window,
-                label: None,
-            },
-            cold,
-        ) {
-            for h in hits {
-                let to = h
-                    .to_world
-                    .map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p[0], p[1], p[2]))
-                    .unwrap_or_default();
-                out.push(format!(
-                    "  reported    {} {} #{} ({:.2}, {:.2}, {:.2}){to}",
-                    h.kind.as_str(),
-                    h.label,
-                    h.object_id,
-                    h.from_world[0],
-                    h.from_world[1],
-                    h.from_world[2]
-                ));
-            }
+        let Some(score) = score else {
+            out.push("  (the changes query failed)".to_string());
+            continue;
+        };
+        let right: BTreeSet<usize> = score.matched.iter().map(|m| score.preds[m.0]).collect();
+        let not_counted: BTreeSet<usize> =
+            score.unobservable.iter().map(|i| score.preds[*i]).collect();
+        for (i, h) in score.hits.iter().enumerate() {
+            let to = h
+                .to_world
+                .map(|p| format!(" -> ({:.2}, {:.2}, {:.2})", p[0], p[1], p[2]))
+                .unwrap_or_default();
+            let mark = if right.contains(&i) {
+                "right"
+            } else if not_counted.contains(&i) {
+                "unobservable"
+            } else if score.preds.contains(&i) {
+                "WRONG"
+            } else {
+                "not scored"
+            };
+            out.push(format!(
+                "  reported    {} {} #{} ({:.2}, {:.2}, {:.2}){to} [{mark}]",
+                h.kind.as_str(),
+                h.label,
+                h.object_id,
+                h.from_world[0],
+                h.from_world[1],
+                h.from_world[2]
+            ));
         }
+        let scored = score.preds.len() - score.unobservable.len();
+        out.push(format!(
+            "  {} of {} true changes found, {} of {} scored reports right",
+            score.matched.len(),
+            observable.len(),
+            score.matched.len(),
+            scored
+        ));
     }
     out
 }

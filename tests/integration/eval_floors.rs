@@ -48,3 +48,32 @@ fn a_blind_detector_scores_badly() {
     .unwrap();
     assert!(run.report.where_found_rate < 0.5, "{:?}", run.report);
 }
+
+#[test]
+fn explain_marks_every_change_as_the_scores_count_it() {
+    // Seed 7 misses a move (recall 0.96), so both marks of a true change occur.
+    let run = run_eval(
+        &SimConfig {
+            seed: 7,
+            ..SimConfig::default()
+        },
+        memory_config(),
+    )
+    .unwrap();
+    let lines = mnemo::sim::qa::explain_changes(&run.memory, None, &run.questions);
+    let count = |mark: &str| lines.iter().filter(|l| l.ends_with(mark)).count();
+    let (found, missed) = (count("[found]"), count("[MISSED]"));
+    let (right, wrong) = (count("[right]"), count("[WRONG]"));
+    assert!(missed > 0 && found > 0, "{lines:#?}");
+    assert_eq!(found, right);
+    let r = &run.report;
+    assert!((r.change_recall - found as f64 / (found + missed) as f64).abs() < 1e-12);
+    assert!((r.change_precision - right as f64 / (right + wrong) as f64).abs() < 1e-12);
+    // Every true change and every report carries a mark.
+    for l in &lines {
+        let t = l.trim_start();
+        if t.starts_with("truth") || t.starts_with("reported") {
+            assert!(l.ends_with(']'), "{l}");
+        }
+    }
+}
