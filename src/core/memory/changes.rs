@@ -903,13 +903,34 @@ impl Memory {
             candidates.push((d2, raw));
         });
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let gap = self.config.min_move_gap_ns();
         for (d2, raw) in candidates {
             let other = ObjectId(raw);
             if other == id {
                 continue;
             }
             let (a, b) = (&self.objects[id.index()], &self.objects[other.index()]);
-            if f64::from(d2).sqrt() > self.merge_limit_m(a, b)
+            let (older, newer) = if (a.first_seen_ns, a.id) <= (b.first_seen_ns, b.id) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            // Not one object but a replacement: the newer track turned up only after time
+            // enough for someone to take the older one away and put this one down, and looks
+            // different (a third plate where the second stood). The older one, missed from now
+            // on, goes missing or is re-identified elsewhere.
+            let replaced = gap > 0
+                && newer.first_seen_ns.saturating_sub(older.last_seen_ns) >= gap
+                && appearance(a, b).is_some_and(|c| {
+                    let min = if newer.times_seen <= 1 {
+                        self.config.min_appearance_cosine_single
+                    } else {
+                        self.config.min_appearance_cosine
+                    };
+                    c < min
+                });
+            if replaced
+                || f64::from(d2).sqrt() > self.merge_limit_m(a, b)
                 || b.retired
                 || b.state == ObjectState::Missing
                 || a.state == ObjectState::Missing
