@@ -353,17 +353,23 @@ struct ChangeScore {
     unobservable: BTreeSet<usize>,
 }
 
-/// Asks the memory for the changes in `window` and matches its moves and missing objects to
-/// the true ones; `None` when the query fails.
+/// Asks the memory for the changes in a [`Question::Changes`]'s window and matches its moves
+/// and missing objects to the true ones; `None` for another question or when the query fails.
 fn score_changes(
     memory: &Memory,
     cold: Option<&dyn ColdEvents>,
     groups: &[Vec<String>],
-    window: &TimeWindow,
-    observable: &[TrueChange],
-    unobservable: &[TrueChange],
-    twin_moves: &[(usize, usize)],
+    question: &Question,
 ) -> Option<ChangeScore> {
+    let Question::Changes {
+        window,
+        observable,
+        unobservable,
+        twin_moves,
+    } = question
+    else {
+        return None;
+    };
     let Ok(Answer::Changes(hits)) = memory.query_with(
         &Query::Changes {
             window: *window,
@@ -480,21 +486,8 @@ pub fn evaluate(
                 last_seen_errors
                     .push(best.map_or(UNANSWERED, |t| ns_to_secs((t - truth_ns).abs())));
             }
-            Question::Changes {
-                window,
-                observable,
-                unobservable,
-                twin_moves,
-            } => {
-                let Some(score) = score_changes(
-                    memory,
-                    cold,
-                    &groups,
-                    window,
-                    observable,
-                    unobservable,
-                    twin_moves,
-                ) else {
+            Question::Changes { observable, .. } => {
+                let Some(score) = score_changes(memory, cold, &groups, q) else {
                     continue;
                 };
                 change_tp += score.matched.len();
@@ -583,7 +576,7 @@ pub fn explain_changes(
             window,
             observable,
             unobservable,
-            twin_moves,
+            ..
         } = q
         else {
             continue;
@@ -593,15 +586,7 @@ pub fn explain_changes(
             window.start_ns(),
             window.end_ns()
         ));
-        let score = score_changes(
-            memory,
-            cold,
-            &groups,
-            window,
-            observable,
-            unobservable,
-            twin_moves,
-        );
+        let score = score_changes(memory, cold, &groups, q);
         let found: BTreeSet<usize> = score
             .iter()
             .flat_map(|s| s.matched.iter().map(|m| m.1))
