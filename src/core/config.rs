@@ -101,9 +101,10 @@ pub struct MemoryConfig {
     /// reported as `missing` plus a new object: lower it for a robot that watches people work.
     /// By the same token, a look-alike confirmed where an object was, less than this long after
     /// that object was taken for a newcomer elsewhere, retracts the link: the object never
-    /// left. And a newcomer that looks different (appearance below `min_appearance_cosine`),
-    /// first seen this long after an object's last sighting, is not folded into it for
-    /// standing too close to it (`merge_distance_m`): someone swapped them. Zero: any
+    /// left. And a newcomer that looks different (appearance below `min_appearance_cosine`,
+    /// or `min_appearance_cosine_single` while seen once), first seen this long after an
+    /// object's last sighting, is not folded into it for standing too close to it
+    /// (`merge_distance_m`): someone swapped them. Zero: any
     /// look-alike seen after the last sighting, no retraction, and such newcomers merged.
     pub min_move_gap_s: f64,
     /// After `min_move_gap_s` without a sighting (time enough for someone to carry it off), a

@@ -6,13 +6,13 @@
 //! for a move, the new spot was observed). Of two identical twins that both moved in one gap,
 //! which went where is unobservable: either pairing of their origins and destinations counts.
 
+use std::collections::BTreeSet;
+
 use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
 use crate::core::episodic::EventKind;
 use crate::core::memory::{ColdEvents, Memory};
-use std::collections::BTreeSet;
-
 use crate::core::query::{Answer, ChangeHit, Query, Target};
 use crate::core::time::{ns_to_secs, StampNs, TimeWindow};
 
