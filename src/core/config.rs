@@ -104,8 +104,8 @@ pub struct MemoryConfig {
     /// left. And a newcomer that looks different (appearance below `min_appearance_cosine`,
     /// or `min_appearance_cosine_single` while seen once), first seen this long after an
     /// object's last sighting, is not folded into it for standing too close to it
-    /// (`merge_distance_m`): someone swapped them. Zero: any
-    /// look-alike seen after the last sighting, no retraction, and such newcomers merged.
+    /// (`merge_distance_m`): someone swapped them. Zero: any look-alike seen after the last
+    /// sighting, no retraction, and such newcomers merged.
     pub min_move_gap_s: f64,
     /// After `min_move_gap_s` without a sighting (time enough for someone to carry it off), a
     /// confirmed object's gate loses its size allowance (`gate_extent_fraction`): a sighting

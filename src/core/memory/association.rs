@@ -107,6 +107,17 @@ impl Memory {
         base.max(wander).min(gate)
     }
 
+    /// The smallest appearance cosine at which something may be a track seen `times_seen`
+    /// times: a track seen once carries one sighting's embedding, as noisy as a detection's, so
+    /// it gets the looser `min_appearance_cosine_single`.
+    pub(super) fn appearance_bound(&self, times_seen: u32) -> f32 {
+        if times_seen <= 1 {
+            self.config.min_appearance_cosine_single
+        } else {
+            self.config.min_appearance_cosine
+        }
+    }
+
     pub(super) fn extent_compatible(&self, det: &WorldDetection, obj: &MemoryObject) -> bool {
         let a = max_extent(&det.extent_m);
         let b = max_extent(&obj.extent_m);
@@ -148,12 +159,7 @@ impl Memory {
                 }
                 // With appearance on both sides, a different-looking instance is not a match.
                 if let (Some(a), Some(b)) = (&det.embedding, &obj.embedding) {
-                    // A track seen once carries one sighting's embedding, noisy like this one.
-                    let min_cos = if obj.times_seen <= 1 {
-                        self.config.min_appearance_cosine_single
-                    } else {
-                        self.config.min_appearance_cosine
-                    };
+                    let min_cos = self.appearance_bound(obj.times_seen);
                     if a.len() == b.len() && crate::core::embed::cosine(a, b) < min_cos {
                         return;
                     }

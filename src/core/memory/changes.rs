@@ -921,14 +921,7 @@ impl Memory {
             // on, goes missing or is re-identified elsewhere.
             let replaced = gap > 0
                 && newer.first_seen_ns.saturating_sub(older.last_seen_ns) >= gap
-                && appearance(a, b).is_some_and(|c| {
-                    let min = if newer.times_seen <= 1 {
-                        self.config.min_appearance_cosine_single
-                    } else {
-                        self.config.min_appearance_cosine
-                    };
-                    c < min
-                });
+                && appearance(a, b).is_some_and(|c| c < self.appearance_bound(newer.times_seen));
             if replaced
                 || f64::from(d2).sqrt() > self.merge_limit_m(a, b)
                 || b.retired
