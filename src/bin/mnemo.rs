@@ -21,6 +21,37 @@ use mnemo::store::{
     RetentionConfig, Store, StoreError,
 };
 
+/// `print!` that ends the program quietly when stdout is a closed pipe (`mnemo ... | head`)
+/// instead of panicking, as Rust's `print!` does (it ignores SIGPIPE).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = write!(std::io::stdout(), $($arg)*) {
+            stdout_failed(err)
+        }
+    }};
+}
+
+/// `println!`, the same way as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout(), $($arg)*) {
+            stdout_failed(err)
+        }
+    }};
+}
+
+/// A write to stdout failed: a reader that went away (a closed pipe) ends the program
+/// successfully, as with any Unix filter; anything else is reported and fails it.
+fn stdout_failed(err: std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to stdout: {err}");
+    std::process::exit(1);
+}
+
 #[derive(Parser)]
 #[command(name = "mnemo", version, about = "Spatio-temporal memory for robots")]
 struct Cli {
@@ -494,9 +525,9 @@ fn run(cli: Cli) -> Result<()> {
             )
             .context("store benchmark failed")?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             }
             Ok(())
         }
@@ -616,15 +647,15 @@ fn run(cli: Cli) -> Result<()> {
             .map_err(anyhow::Error::msg)?;
             let _ = std::fs::remove_dir_all(&dir);
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?);
             } else {
-                println!(
+                outln!(
                     "crashtest: {} trials ({} killed mid-stream, {} acknowledgements), {} acknowledged events lost, {} corruptions, mean reopen {:.1} ms",
                     report.trials, report.killed_mid_stream, report.acknowledgements,
                     report.acknowledged_lost, report.corruptions, report.mean_reopen_ms
                 );
                 for p in &report.problems {
-                    println!("  {p}");
+                    outln!("  {p}");
                 }
             }
             anyhow::ensure!(
@@ -652,9 +683,9 @@ fn run(cli: Cli) -> Result<()> {
             })
             .context("benchmark failed")?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?);
             } else {
-                print!("{}", report.table());
+                out!("{}", report.table());
             }
             Ok(())
         }
@@ -665,44 +696,53 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
     let run = run_eval(sim, memory_config()).context("evaluation failed")?;
     let r = &run.report;
     if json {
-        println!("{}", serde_json::to_string(r)?);
+        outln!("{}", serde_json::to_string(r)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "mnemo eval: seed {}, {} days, {} rooms, {} objects, {} keyframes",
-        sim.seed, sim.days, sim.rooms, sim.objects, run.truth.keyframes
+        sim.seed,
+        sim.days,
+        sim.rooms,
+        sim.objects,
+        run.truth.keyframes
     );
-    println!("  questions                 {}", r.questions);
-    println!(
+    outln!("  questions                 {}", r.questions);
+    outln!(
         "  where median error        {:.3} m",
         r.where_median_error_m
     );
-    println!("  where p90 error           {:.3} m", r.where_p90_error_m);
-    println!("  where found rate          {:.3}", r.where_found_rate);
-    println!(
+    outln!("  where p90 error           {:.3} m", r.where_p90_error_m);
+    outln!("  where found rate          {:.3}", r.where_found_rate);
+    outln!(
         "  last seen median error    {:.2} s (keyframe period {:.2} s)",
-        r.last_seen_median_error_s, sim.keyframe_period_s
+        r.last_seen_median_error_s,
+        sim.keyframe_period_s
     );
-    println!(
+    outln!(
         "  change precision/recall   {:.3} / {:.3} (F1 {:.3})",
-        r.change_precision, r.change_recall, r.change_f1
+        r.change_precision,
+        r.change_recall,
+        r.change_f1
     );
-    println!(
+    outln!(
         "  near precision/recall     {:.3} / {:.3}",
-        r.near_precision, r.near_recall
+        r.near_precision,
+        r.near_recall
     );
-    println!(
+    outln!(
         "  objects in world/memory   {} / {}",
-        r.objects_in_world, r.objects_in_memory
+        r.objects_in_world,
+        r.objects_in_memory
     );
     let s = run.memory.stats();
-    println!(
+    outln!(
         "  ingest: {} detections, {} objects created, {} false positives dropped, {} duplicates merged, {} re-identified, {} links retracted",
         s.detections, s.objects_created, s.false_positives_dropped, s.duplicates_merged, s.reidentified, s.links_retracted
     );
     if explain {
         for line in mnemo::sim::qa::explain_changes(&run.memory, None, &run.questions) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     Ok(())
@@ -758,8 +798,8 @@ fn eval_persistent(
     if json {
         eprintln!("{header}");
     } else {
-        println!("mnemo eval --db {}: per simulated day", db.display());
-        println!("{header}");
+        outln!("mnemo eval --db {}: per simulated day", db.display());
+        outln!("{header}");
     }
     let run = mnemo::sim::run_eval_persistent(sim, &mut pm, |day, pm| {
         let on_disk = pm
@@ -779,7 +819,7 @@ fn eval_persistent(
         if json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     })
     .context("evaluation failed")?;
@@ -789,9 +829,9 @@ fn eval_persistent(
     }
     let r = &run.report;
     if json {
-        println!("{}", serde_json::to_string(r)?);
+        outln!("{}", serde_json::to_string(r)?);
     } else {
-        println!(
+        outln!(
             "  where median {:.3} m, found {:.3}, change F1 {:.3}, near recall {:.3}; {} commits, {} events acknowledged",
             r.where_median_error_m, r.where_found_rate, r.change_f1, r.near_recall,
             status.commits, status.acknowledged_events
@@ -800,7 +840,7 @@ fn eval_persistent(
     if explain && !json {
         let cold = pm.store().map(|s| s as &dyn ColdEvents);
         for line in mnemo::sim::qa::explain_changes(pm.memory(), cold, &run.questions) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     pm.close().context("final commit")?;
@@ -914,13 +954,13 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string(&v)?);
+                outln!("{}", serde_json::to_string(&v)?);
             } else if hits.is_empty() {
-                println!("nothing found");
+                outln!("nothing found");
             } else {
                 for h in hits {
                     let p = h.position_world;
-                    println!(
+                    outln!(
                         "#{} {} at ({:.2}, {:.2}, {:.2}) m [map], {}, last seen {} ns, score {:.2}",
                         h.id,
                         h.label,
@@ -949,13 +989,13 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string(&v)?);
+                outln!("{}", serde_json::to_string(&v)?);
             } else if entries.is_empty() {
-                println!("never");
+                outln!("never");
             } else {
                 for e in entries {
                     let p = e.position_world;
-                    println!(
+                    outln!(
                         "{} {} #{} {}..{} ns at ({:.2}, {:.2}, {:.2})",
                         e.kind.as_str(),
                         e.label,
@@ -971,28 +1011,30 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
         }
         Answer::Episodes(eps) => {
             if json {
-                println!("{}", serde_json::to_string(eps)?);
+                outln!("{}", serde_json::to_string(eps)?);
             } else {
                 for e in eps {
-                    println!(
+                    outln!(
                         "{} ns: \"{}\" (score {:.2})",
-                        e.stamp_ns, e.caption, e.score
+                        e.stamp_ns,
+                        e.caption,
+                        e.score
                     );
                 }
             }
         }
         Answer::SceneGraph(g) => {
             if json {
-                println!("{}", serde_json::to_string(g)?);
+                outln!("{}", serde_json::to_string(g)?);
             } else {
-                println!(
+                outln!(
                     "scene graph at {} ns: {} objects, {} relations",
                     g.stamp_ns,
                     g.objects.len(),
                     g.relations.len()
                 );
                 for r in &g.relations {
-                    println!("  #{} {} #{}", r.subject, r.kind.as_str(), r.object);
+                    outln!("  #{} {} #{}", r.subject, r.kind.as_str(), r.object);
                 }
             }
         }
@@ -1013,16 +1055,16 @@ fn print_answer(answer: &Answer, json: bool) -> Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string(&v)?);
+                outln!("{}", serde_json::to_string(&v)?);
             } else if changes.is_empty() {
-                println!("no changes");
+                outln!("no changes");
             } else {
                 for c in changes {
                     let p = c.from_world;
                     let to = c.to_world.map_or(String::new(), |t| {
                         format!(" -> ({:.2}, {:.2}, {:.2})", t[0], t[1], t[2])
                     });
-                    println!(
+                    outln!(
                         "{} {} #{} ({:.2}, {:.2}, {:.2}){to} m [map], recorded {} ns",
                         c.kind.as_str(),
                         c.label,
@@ -1071,9 +1113,9 @@ fn inspect(db: &Path, json: bool, load_timing: bool, cold: bool, check: bool) ->
         v["peak_rss_mib"] = serde_json::json!(peak);
     }
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?);
     } else {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     }
     Ok(())
 }
@@ -1118,11 +1160,11 @@ fn migrate(db: &Path, json: bool) -> Result<()> {
             "to_version": to,
             "migrated": from != to,
         });
-        println!("{v}");
+        outln!("{v}");
     } else if from == to {
-        println!("{}: schema version {to}, nothing to migrate", db.display());
+        outln!("{}: schema version {to}, nothing to migrate", db.display());
     } else {
-        println!("{}: migrated schema version {from} -> {to}", db.display());
+        outln!("{}: migrated schema version {from} -> {to}", db.display());
     }
     Ok(())
 }
@@ -1145,10 +1187,10 @@ fn forget(db: &Path, selectors: &[Forget], json: bool) -> Result<()> {
     }
     pm.close()?;
     if json {
-        println!("{}", serde_json::to_string(&reports)?);
+        outln!("{}", serde_json::to_string(&reports)?);
     } else {
         for r in &reports {
-            println!(
+            outln!(
                 "forgot {} objects, {} events and {} captions held in RAM (and every matching row on disk)",
                 r.objects.len(),
                 r.events_erased,
@@ -1175,7 +1217,7 @@ fn clock(ns: i64) -> String {
 fn demo(sim: &SimConfig) -> Result<()> {
     let run = run_eval(sim, memory_config()).context("simulation failed")?;
     let m = &run.memory;
-    println!(
+    outln!(
         "Simulated {} days in {} rooms: {} keyframes, {} objects and {} events in memory.\n",
         sim.days,
         sim.rooms,
@@ -1183,7 +1225,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
         m.present_object_count(),
         m.log().len()
     );
-    println!("> where is the mug?");
+    outln!("> where is the mug?");
     if let Answer::Objects(hits) = m.query(&Query::Where {
         target: Target::Label("mug".into()),
         k: 3,
@@ -1191,7 +1233,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
     })? {
         for h in hits {
             let p = h.position_world;
-            println!(
+            outln!(
                 "  mug #{} at ({:.2}, {:.2}, {:.2}) m, {}, last seen {}",
                 h.id,
                 p[0],
@@ -1202,7 +1244,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
             );
         }
     }
-    println!("> when did I last see the keys?");
+    outln!("> when did I last see the keys?");
     if let Answer::Timeline(entries) = m.query(&Query::When {
         target: Target::Label("keys".into()),
         window: TimeWindow::all(),
@@ -1212,11 +1254,11 @@ fn demo(sim: &SimConfig) -> Result<()> {
             .filter(|e| e.kind == mnemo::core::EventKind::Visit)
             .max_by_key(|e| e.end_ns)
         {
-            Some(e) => println!("  {} (keys #{})", clock(e.end_ns), e.object_id),
-            None => println!("  never"),
+            Some(e) => outln!("  {} (keys #{})", clock(e.end_ns), e.object_id),
+            None => outln!("  never"),
         }
     }
-    println!("> what changed during the last patrol?");
+    outln!("> what changed during the last patrol?");
     if let (Some(a), Some(b)) = (
         run.truth.patrols.iter().rev().nth(1),
         run.truth.patrols.last(),
@@ -1227,11 +1269,16 @@ fn demo(sim: &SimConfig) -> Result<()> {
         })? {
             for c in changes.iter().take(8) {
                 match c.to_world {
-                    Some(to) => println!(
+                    Some(to) => outln!(
                         "  {} #{} moved ({:.1}, {:.1}) -> ({:.1}, {:.1})",
-                        c.label, c.object_id, c.from_world[0], c.from_world[1], to[0], to[1]
+                        c.label,
+                        c.object_id,
+                        c.from_world[0],
+                        c.from_world[1],
+                        to[0],
+                        to[1]
                     ),
-                    None => println!(
+                    None => outln!(
                         "  {} #{} {} at ({:.1}, {:.1})",
                         c.label,
                         c.object_id,
@@ -1243,7 +1290,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
             }
         }
     }
-    println!("> what was near the first table during the first patrol?");
+    outln!("> what was near the first table during the first patrol?");
     if let (Some(f), Some(p)) = (
         run.truth
             .layout
@@ -1264,17 +1311,17 @@ fn demo(sim: &SimConfig) -> Result<()> {
                 .iter()
                 .map(|h| format!("{} ({:.2} m)", h.label, h.distance_m.unwrap_or(0.0)))
                 .collect();
-            println!("  {}", names.join(", "));
+            outln!("  {}", names.join(", "));
         }
     }
-    println!("> recall: \"mug in the kitchen\"");
+    outln!("> recall: \"mug in the kitchen\"");
     if let Answer::Episodes(eps) = m.query(&Query::Recall {
         window: TimeWindow::all(),
         text: Some("mug in the kitchen".into()),
         k: 3,
     })? {
         for e in eps {
-            println!(
+            outln!(
                 "  {}: \"{}\" (score {:.2})",
                 clock(e.stamp_ns),
                 e.caption,
@@ -1282,7 +1329,7 @@ fn demo(sim: &SimConfig) -> Result<()> {
             );
         }
     }
-    println!(
+    outln!(
         "\nScores against ground truth: `mnemo eval --seed {}`.",
         sim.seed
     );
@@ -1539,11 +1586,11 @@ fn replay_cmd(
         pm.close()?;
     }
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?);
     } else {
         let p = &summary.pipeline;
-        println!("replayed {}", summary.bag);
-        println!(
+        outln!("replayed {}", summary.bag);
+        outln!(
             "  messages {} ({} on other topics, {} of a wrong type, {} undecodable){}",
             summary.messages,
             summary.skipped_other_topics,
@@ -1555,15 +1602,18 @@ fn replay_cmd(
                 ""
             }
         );
-        println!(
+        outln!(
             "  keyframes {}, poses {}, objects {}, events {}",
-            p.keyframes, p.poses, objects, events
+            p.keyframes,
+            p.poses,
+            objects,
+            events
         );
-        println!(
+        outln!(
             "  skipped: {} by keyframe policy, {} for TF ({} waited and used), {} without camera info, {} without depth, {} bad detections, {} bad odometry, {} bad images, {} rejected by the memory",
             p.skipped_by_policy, p.tf_dropped, p.tf_waited, p.no_camera_info, p.no_depth, p.bad_detections, p.bad_odometry, p.bad_images, rejected
         );
-        println!(
+        outln!(
             "  bag {:.1} s in {:.2} s wall ({:.0}x real time), digest {}",
             summary.bag_duration_s,
             wall_s,
@@ -1571,10 +1621,10 @@ fn replay_cmd(
             v["digest"].as_str().unwrap_or("")
         );
         if let Some(r) = v["rerun"].as_str() {
-            println!("  rerun: {r}");
+            outln!("  rerun: {r}");
         }
         if !perceived.models.is_empty() {
-            println!(
+            outln!(
                 "  perception ({}): {} keyframes ({} without depth for placing), {} captions, {} sightings, {} errors{}, {:.1} ms per keyframe",
                 perceived.models,
                 perceived.keyframes,

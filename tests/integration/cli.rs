@@ -502,3 +502,21 @@ fn migrate_brings_an_older_file_to_this_schema() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no memory database"));
     assert!(!missing.exists());
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `mnemo eval --explain | head`: the pipe is closed before anything is written. Like any
+    // Unix filter the command just stops (exit 0), with no panic on stderr.
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .args(["eval", "--seed", "1", "--days", "1", "--explain"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}
