@@ -358,6 +358,74 @@ impl Memory {
         }
     }
 
+    /// `kept` (present, confirmed) was seen again, its previous sighting at `previous_ns`: a
+    /// newer track of its group within the base gate of it, first seen after `kept` was last
+    /// seen anywhere else, never seen together with it, with a compatible appearance, that went missing while `kept` was not
+    /// seen, was a second track of `kept` (a detection too far off to match made it; the two
+    /// then shared the object's sightings and only the newer one was charged the misses). It
+    /// is folded into `kept`, and the memory records `kept` back in place, so its missing
+    /// cancels out.
+    pub(super) fn missing_duplicate_seen_again(
+        &mut self,
+        kept: ObjectId,
+        previous_ns: StampNs,
+        stamp: StampNs,
+    ) {
+        let k = &self.objects[kept.index()];
+        let group = k.group;
+        // Cheap exit: nothing of the group went missing since `kept` was last seen.
+        if !k.confirmed
+            || self
+                .latest_missing_by_group
+                .get(&group)
+                .is_none_or(|t| *t <= previous_ns)
+        {
+            return;
+        }
+        // Not seen before `kept` was last seen anywhere else.
+        let elsewhere_until = k
+            .placements
+            .iter()
+            .rev()
+            .nth(1)
+            .map_or(StampNs::MIN, |p| self.placements[p.index()].last_seen_ns);
+        let mut found: Vec<ObjectId> = Vec::new();
+        self.objects_within(
+            to_f32(&k.position_world),
+            self.config.gate_base_m as f32,
+            |raw, _| {
+                let o = &self.objects[raw as usize];
+                if o.id != kept
+                    && !o.retired
+                    && o.state == ObjectState::Missing
+                    && o.group == group
+                    && (o.position_world - k.position_world).norm() <= self.config.gate_base_m
+                    && o.missing_since_ns.is_some_and(|t| t > previous_ns)
+                    && (o.first_seen_ns, o.id) > (k.first_seen_ns, k.id)
+                    && o.first_seen_ns > elsewhere_until
+                    && !o.distinct_from.contains(&kept)
+                    && !k.distinct_from.contains(&o.id)
+                    && appearance(o, k).is_none_or(|c| c >= self.config.min_appearance_cosine)
+                {
+                    found.push(o.id);
+                }
+            },
+        );
+        found.sort_unstable();
+        for m in found {
+            let g = self.group_of(&self.objects[m.index()].label.clone());
+            if let Some(set) = self.missing_by_group.get_mut(&g) {
+                set.remove(&m);
+            }
+            self.absorb_duplicate(kept, m, stamp);
+            let mut ev =
+                self.object_event(EventKind::Reappeared, &self.objects[kept.index()], stamp);
+            ev.start_ns = previous_ns;
+            ev.end_ns = stamp;
+            self.push_event(ev);
+        }
+    }
+
     /// Orders re-identification candidates for `reference`: most similar appearance first
     /// (when embeddings exist), then nearest, then lowest id.
     pub(super) fn reid_order(
@@ -864,6 +932,8 @@ impl Memory {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         self.missing_by_group.entry(group).or_default().insert(id);
+        let latest = self.latest_missing_by_group.entry(group).or_insert(stamp);
+        *latest = (*latest).max(stamp);
         self.reid_withdraw(id);
         let mut ev = self.object_event(EventKind::Missing, &self.objects[id.index()], stamp);
         ev.start_ns = last_seen;

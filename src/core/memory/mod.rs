@@ -408,6 +408,9 @@ pub struct Memory {
     next_group: u32,
     /// Missing objects per group, for re-identification.
     missing_by_group: BTreeMap<u32, BTreeSet<ObjectId>>,
+    /// Per group, no earlier than the latest `missing_since_ns` of its missing objects (a
+    /// quick test that none went missing after some stamp).
+    latest_missing_by_group: BTreeMap<u32, StampNs>,
     /// Confirmed, never-moved objects per group by first sighting, for re-identification.
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
     /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
@@ -546,6 +549,7 @@ impl Memory {
             groups,
             next_group,
             missing_by_group: BTreeMap::new(),
+            latest_missing_by_group: BTreeMap::new(),
             recent_by_group: BTreeMap::new(),
             neighborhood: None,
             nb_spare: Vec::new(),
@@ -813,6 +817,10 @@ impl Memory {
         m.nb_mark = vec![0; n_obj];
         for (group, id) in missing {
             m.missing_by_group.entry(group).or_default().insert(id);
+            if let Some(since) = m.objects[id.index()].missing_since_ns {
+                let latest = m.latest_missing_by_group.entry(group).or_insert(since);
+                *latest = (*latest).max(since);
+            }
         }
         let labels: Vec<Label> = label_index.labels().cloned().collect();
         for label in labels {
@@ -1193,6 +1201,7 @@ impl Memory {
         }
         for (id, previous) in back_after {
             self.rival_seen_again(id, previous, stamp);
+            self.missing_duplicate_seen_again(id, previous, stamp);
         }
         if evidence_of_absence {
             self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
