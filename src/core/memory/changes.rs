@@ -3,6 +3,7 @@
 //! duplicate tracks.
 
 use super::*;
+use std::cmp::Reverse;
 
 /// How much closer (in appearance cosine) a rival must be to take a new object from the one
 /// being declared missing (see [`Memory::better_rival`]).
@@ -358,13 +359,17 @@ impl Memory {
         }
     }
 
-    /// `kept` (present, confirmed) was seen again, its previous sighting at `previous_ns`: a
-    /// newer track of its group within the base gate of it, first seen after `kept` was last
-    /// seen anywhere else, never seen together with it, with a compatible appearance, that went missing while `kept` was not
-    /// seen, was a second track of `kept` (a detection too far off to match made it; the two
-    /// then shared the object's sightings and only the newer one was charged the misses). It
-    /// is folded into `kept`, and the memory records `kept` back in place, so its missing
-    /// cancels out.
+    /// `kept` (present, and confirmed by now) was seen, its previous sighting at
+    /// `previous_ns`. A missing track of its group within the base gate of it that went missing
+    /// after that, never seen together with it, with a compatible appearance, first seen after
+    /// `kept` was last seen anywhere else, and either newer than `kept` or older but last seen
+    /// less than `min_move_gap_s` before `kept` was first seen, was a second track of the same
+    /// object: a sighting too far off or too different to match started one of them, and the
+    /// missing one was charged misses the other was spared (sightings shared between them, or
+    /// `kept` still tentative, or not expected from where the robot stood). The two are one
+    /// object again: the track with more sightings (then the older) keeps its id and
+    /// placements, and the memory records the object back in place (reappeared), so the
+    /// missing cancels out.
     pub(super) fn missing_duplicate_seen_again(
         &mut self,
         kept: ObjectId,
@@ -375,6 +380,7 @@ impl Memory {
         let group = k.group;
         // Cheap exit: nothing of the group went missing since `kept` was last seen.
         if !k.confirmed
+            || k.retired
             || self
                 .latest_missing_by_group
                 .get(&group)
@@ -389,6 +395,13 @@ impl Memory {
             .rev()
             .nth(1)
             .map_or(StampNs::MIN, |p| self.placements[p.index()].last_seen_ns);
+        // Tracks of one object: the newer born while the older was there, or (the older one
+        // missing) less than `min_move_gap_s` after its last sighting.
+        let gap = self.config.min_move_gap_ns();
+        let entangled = |o: &MemoryObject| {
+            (o.first_seen_ns, o.id) > (k.first_seen_ns, k.id)
+                || k.first_seen_ns < o.last_seen_ns.saturating_add(gap)
+        };
         let mut found: Vec<ObjectId> = Vec::new();
         self.objects_within(
             to_f32(&k.position_world),
@@ -401,7 +414,7 @@ impl Memory {
                     && o.group == group
                     && (o.position_world - k.position_world).norm() <= self.config.gate_base_m
                     && o.missing_since_ns.is_some_and(|t| t > previous_ns)
-                    && (o.first_seen_ns, o.id) > (k.first_seen_ns, k.id)
+                    && entangled(o)
                     && o.first_seen_ns > elsewhere_until
                     && !o.distinct_from.contains(&kept)
                     && !k.distinct_from.contains(&o.id)
@@ -412,17 +425,30 @@ impl Memory {
             },
         );
         found.sort_unstable();
+        let mut kept = kept;
         for m in found {
             let g = self.group_of(&self.objects[m.index()].label.clone());
             if let Some(set) = self.missing_by_group.get_mut(&g) {
                 set.remove(&m);
             }
-            self.absorb_duplicate(kept, m, stamp);
-            let mut ev =
-                self.object_event(EventKind::Reappeared, &self.objects[kept.index()], stamp);
-            ev.start_ns = previous_ns;
-            ev.end_ns = stamp;
-            self.push_event(ev);
+            // The track with more sightings (then the older) keeps its id and its placements,
+            // which answer where it was when.
+            let (a, b) = (&self.objects[m.index()], &self.objects[kept.index()]);
+            if (a.times_seen, Reverse((a.first_seen_ns, a.id)))
+                > (b.times_seen, Reverse((b.first_seen_ns, b.id)))
+            {
+                self.absorb_duplicate(m, kept, stamp);
+                self.reappear(m, stamp);
+                self.refresh_label_index(m);
+                kept = m;
+            } else {
+                self.absorb_duplicate(kept, m, stamp);
+                let mut ev =
+                    self.object_event(EventKind::Reappeared, &self.objects[kept.index()], stamp);
+                ev.start_ns = previous_ns;
+                ev.end_ns = stamp;
+                self.push_event(ev);
+            }
         }
     }
 

@@ -1166,12 +1166,17 @@ impl Memory {
         let mut touched: Vec<ObjectId> = Vec::new();
         // Present objects seen in this keyframe, with their previous last sighting.
         let mut back_after: Vec<(ObjectId, StampNs)> = Vec::new();
+        // Every present object seen in this keyframe, tentative ones too, likewise.
+        let mut seen_after: Vec<(ObjectId, StampNs)> = Vec::new();
         for (det_index, det) in detections.iter().enumerate() {
             let id = match assignment[det_index] {
                 association::Assoc::Match(id) => {
                     let o = &self.objects[id.index()];
                     if o.is_reportable() && o.state.is_present() {
                         back_after.push((id, o.last_seen_ns));
+                    }
+                    if !o.retired && o.state.is_present() {
+                        seen_after.push((id, o.last_seen_ns));
                     }
                     self.observe(id, det, stamp, robot_place);
                     id
@@ -1201,6 +1206,8 @@ impl Memory {
         }
         for (id, previous) in back_after {
             self.rival_seen_again(id, previous, stamp);
+        }
+        for (id, previous) in seen_after {
             self.missing_duplicate_seen_again(id, previous, stamp);
         }
         if evidence_of_absence {
