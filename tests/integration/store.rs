@@ -958,3 +958,54 @@ fn a_retracted_move_link_survives_restarts() {
         assert_eq!(load(&path).to_parts(), reference.to_parts(), "cut at {cut}");
     }
 }
+
+#[test]
+fn a_second_track_gone_missing_is_taken_back_across_restarts() {
+    // The kettle of `evidence::a_second_track_charged_the_misses_is_folded_back_when_the_
+    // object_is_seen`: a second track, charged the misses of shared sightings, goes missing;
+    // the kettle seen again takes it back. A restart anywhere, also between the missing and
+    // the sighting, continues exactly (what the rule reads is rebuilt on load).
+    use common::{det, keyframe, HOUR, S, T0};
+    let kettle = |y: f64, e: [f32; 4]| {
+        let mut d = det("kettle", [2.0, y, 0.8]);
+        d.embedding = Some(e.to_vec());
+        d
+    };
+    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
+    const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+    let mut stream = Vec::new();
+    let mut t = T0;
+    for _ in 0..5 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![kettle(0.0, SEEN)]));
+        t += S;
+    }
+    for e in [OFF, BETWEEN] {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![kettle(0.10, e)]));
+        t += S;
+    }
+    t += HOUR;
+    for _ in 0..4 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![kettle(0.04, BETWEEN)]));
+        t += S;
+    }
+    stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![kettle(0.0, SEEN)]));
+    let reference = in_ram(&stream);
+    let reportable = |m: &Memory| m.objects().iter().filter(|o| o.is_reportable()).count();
+    assert_eq!(reportable(&reference), 1, "{:#?}", reference.objects());
+    assert_eq!(reference.stats().duplicates_merged, 1);
+    for cut in [8, 10, 11] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        {
+            let mut pm = open(&path, RetentionConfig::keep_everything());
+            ingest_all(&mut pm, &stream[..cut]);
+        }
+        {
+            let mut pm = open(&path, RetentionConfig::keep_everything());
+            ingest_all(&mut pm, &stream[cut..]);
+            assert_eq!(pm.memory().digest(), reference.digest(), "cut at {cut}");
+        }
+        assert_eq!(load(&path).to_parts(), reference.to_parts(), "cut at {cut}");
+    }
+}
