@@ -261,6 +261,13 @@ fn a_newcomer_that_another_unchecked_look_alike_may_be_does_not_shorten_the_wait
     assert_eq!(state(true), ObjectState::Present);
 }
 
+/// Appearance embeddings: one object's look; one off it (cosine 0.8 with `SEEN`: below
+/// `min_appearance_cosine`, so such a sighting starts a new track); and one between the two
+/// (cosine 0.95 with both).
+const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
+const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+
 /// `d` with an appearance embedding.
 fn looking(mut d: Detection, embedding: [f32; 4]) -> Detection {
     d.embedding = Some(embedding.to_vec());
@@ -274,12 +281,8 @@ fn keys_at(y: f64, embedding: [f32; 4]) -> Detection {
 
 #[test]
 fn an_object_refound_where_it_was_reappears_and_does_not_move() {
-    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
-    // Cosine 0.8 with SEEN: below `min_appearance_cosine`, so this sighting makes a new track.
-    const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
-    // Between the two (cosine 0.95 with both): it joins the new track, which then looks like
-    // the keys again.
-    const LATER: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+    // A sighting `OFF` makes a new track; `BETWEEN` ones join it, which then looks like the
+    // keys again.
     assert!(MemoryConfig::default().min_appearance_cosine > 0.8);
     // Re-found 2 cm from where it was (inside the association gate), and 1.1 m away.
     for (refound_y, moved) in [(0.32, false), (-0.8, true)] {
@@ -303,7 +306,7 @@ fn an_object_refound_where_it_was_reappears_and_does_not_move() {
         ingest(&mut m, t, vec![keys_at(refound_y, OFF)]);
         t += S;
         for _ in 0..3 {
-            ingest(&mut m, t, vec![keys_at(refound_y, LATER)]);
+            ingest(&mut m, t, vec![keys_at(refound_y, BETWEEN)]);
             t += S;
         }
         let reportable: Vec<_> = m.objects().iter().filter(|o| o.is_reportable()).collect();
@@ -976,9 +979,6 @@ fn a_second_track_charged_the_misses_is_folded_back_when_the_object_is_seen() {
     // missing. Then the kettle is seen clearly: the missing track was the kettle's own, so it
     // is folded back and the hour reports no change. Control: the second track was seen in
     // one keyframe together with the kettle, so it is a second kettle, taken away: missing.
-    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
-    const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
-    const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
     let kettle = |y: f64, e: [f32; 4]| looking(det("kettle", [2.0, y, 0.8]), e);
     for together in [false, true] {
         let mut m = memory_with(|_| {});
@@ -1032,9 +1032,6 @@ fn a_track_confirmed_right_after_its_older_twin_track_went_missing_takes_it_back
     // older: it keeps its id) and the hour reports no change. Control: the sighting that
     // started the second track came with one of the first: two bowls, and the first, taken
     // away, stays missing.
-    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
-    const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
-    const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
     let bowl = |y: f64, e: [f32; 4]| looking(det("bowl", [2.0, y, 0.8]), e);
     let from = |m: &mut Memory, t: StampNs, x: f64, dets: Vec<Detection>| {
         m.ingest(&keyframe(t, x, 0.0, 0.0, dets)).unwrap();

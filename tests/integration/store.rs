@@ -943,7 +943,13 @@ fn a_retracted_move_link_survives_restarts() {
     }
     let reference = in_ram(&stream);
     assert_eq!(reference.stats().links_retracted, 1);
-    for cut in [6, 7, 8] {
+    continues_exactly_across_restarts(&stream, &reference, &[6, 7, 8]);
+}
+
+/// Ingests `stream` with a restart before each keyframe index of `cuts` (one run per cut) and
+/// checks the memory ends as `reference`, in RAM and as reloaded from the file.
+fn continues_exactly_across_restarts(stream: &[Observation], reference: &Memory, cuts: &[usize]) {
+    for &cut in cuts {
         let dir = tempfile::tempdir().unwrap();
         let path = db(&dir);
         {
@@ -994,18 +1000,5 @@ fn a_second_track_gone_missing_is_taken_back_across_restarts() {
     let reportable = |m: &Memory| m.objects().iter().filter(|o| o.is_reportable()).count();
     assert_eq!(reportable(&reference), 1, "{:#?}", reference.objects());
     assert_eq!(reference.stats().duplicates_merged, 1);
-    for cut in [8, 10, 11] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = db(&dir);
-        {
-            let mut pm = open(&path, RetentionConfig::keep_everything());
-            ingest_all(&mut pm, &stream[..cut]);
-        }
-        {
-            let mut pm = open(&path, RetentionConfig::keep_everything());
-            ingest_all(&mut pm, &stream[cut..]);
-            assert_eq!(pm.memory().digest(), reference.digest(), "cut at {cut}");
-        }
-        assert_eq!(load(&path).to_parts(), reference.to_parts(), "cut at {cut}");
-    }
+    continues_exactly_across_restarts(&stream, &reference, &[8, 10, 11]);
 }
