@@ -42,7 +42,10 @@ pub struct MemoryConfig {
     pub ambiguity_margin_per_depth: f64,
     /// Groups of labels the detector confuses (e.g. `[cup, mug]`): members may associate.
     pub compatible_labels: Vec<Vec<String>>,
-    /// Sightings before an object is confirmed (and reported); fewer is tentative.
+    /// Sightings before an object is confirmed (and reported); fewer is tentative. A track born
+    /// beside a confirmed, alike track of its label seen in the same keyframe (within
+    /// `gate_base_m`) is confirmed by its first sighting: two detections of one label in one
+    /// image are two objects.
     pub min_sightings_to_confirm: u32,
     /// Keyframes in which a confirmed object should have been seen but was not before it is
     /// declared missing.

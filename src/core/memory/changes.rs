@@ -66,10 +66,69 @@ impl Memory {
         self.objects[id.index()].open_since_ns = None;
     }
 
-    /// Confirms a tentative object once it has been seen often enough.
-    pub(super) fn maybe_confirm(&mut self, id: ObjectId, stamp: StampNs) {
+    /// Tracks born in this keyframe (`touched`: the tracks seen in it) beside a confirmed track
+    /// of the same label seen in the same keyframe, within the base association gate: the
+    /// detection could have been that object had it not been seen in the same image, so it is
+    /// a second object of the kind standing next to it (identical objects side by side), not a
+    /// false positive, which lands at a random spot with a random label and looks like nothing
+    /// in particular (with appearance embeddings, the newborn must look like that track:
+    /// `min_appearance_cosine_single`).
+    pub(super) fn born_beside_a_twin(&self, touched: &[ObjectId], stamp: StampNs) -> Vec<ObjectId> {
+        let mut out = Vec::new();
+        if touched.len() < 2 {
+            return out;
+        }
+        for id in touched {
+            let o = &self.objects[id.index()];
+            if o.confirmed || o.retired || o.times_seen != 1 || o.first_seen_ns != stamp {
+                continue;
+            }
+            let twin = touched.iter().any(|t| {
+                let x = &self.objects[t.index()];
+                t != id
+                    && x.is_reportable()
+                    && x.state.is_present()
+                    && x.label == o.label
+                    && (x.position_world - o.position_world).norm() <= self.config.gate_base_m
+                    && appearance(x, o)
+                        .is_none_or(|c| c >= self.config.min_appearance_cosine_single)
+            });
+            if twin && !self.unseen_look_alike_within(o, touched, self.config.gate_base_m) {
+                out.push(*id);
+            }
+        }
+        out
+    }
+
+    /// Whether a present track of `o`'s group other than `o`, not seen in this keyframe
+    /// (`touched`), stands within `radius_m` of it: `o` may be that track, missed by the
+    /// association.
+    fn unseen_look_alike_within(
+        &self,
+        o: &MemoryObject,
+        touched: &[ObjectId],
+        radius_m: f64,
+    ) -> bool {
+        let mut found = false;
+        let p = to_f32(&o.position_world);
+        self.object_index
+            .for_each_within(p, radius_m as f32, |raw, _| {
+                let x = &self.objects[raw as usize];
+                if x.id != o.id && !x.retired && x.group == o.group && !touched.contains(&x.id) {
+                    found = true;
+                }
+            });
+        found
+    }
+
+    /// Confirms a tentative object once it has been seen often enough, or at once when it
+    /// was born beside its twin ([`Memory::born_beside_a_twin`]).
+    pub(super) fn maybe_confirm(&mut self, id: ObjectId, stamp: StampNs, beside_twin: bool) {
         let obj = &self.objects[id.index()];
-        if obj.confirmed || obj.retired || obj.times_seen < self.config.min_sightings_to_confirm {
+        if obj.confirmed
+            || obj.retired
+            || (obj.times_seen < self.config.min_sightings_to_confirm && !beside_twin)
+        {
             return;
         }
         self.touch(id);
@@ -1125,7 +1184,7 @@ impl Memory {
         self.stats.duplicates_merged += 1;
         // A confirmed duplicate folded into a tentative one confirms it.
         if d.confirmed && !self.objects[keep.index()].confirmed {
-            self.maybe_confirm(keep, stamp);
+            self.maybe_confirm(keep, stamp, false);
         }
         self.refresh_label_index(drop);
         self.refresh_label_index(keep);

@@ -1201,8 +1201,9 @@ impl Memory {
             touched.push(id);
         }
         self.mark_distinct(&touched);
+        let beside_twin = self.born_beside_a_twin(&touched, stamp);
         for id in &touched {
-            self.maybe_confirm(*id, stamp);
+            self.maybe_confirm(*id, stamp, beside_twin.contains(id));
         }
         for (id, previous) in back_after {
             self.rival_seen_again(id, previous, stamp);
