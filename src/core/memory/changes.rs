@@ -100,9 +100,9 @@ impl Memory {
         out
     }
 
-    /// Whether a present track of `o`'s group other than `o`, not seen in this keyframe
-    /// (`touched`), stands within `radius_m` of it: `o` may be that track, missed by the
-    /// association.
+    /// Whether another track of `o`'s group (tentative, confirmed or missing, not retired), not
+    /// seen in this keyframe (`touched`), stands within `radius_m` of it: `o` may be that
+    /// track, missed by the association.
     fn unseen_look_alike_within(
         &self,
         o: &MemoryObject,
@@ -110,14 +110,12 @@ impl Memory {
         radius_m: f64,
     ) -> bool {
         let mut found = false;
-        let p = to_f32(&o.position_world);
-        self.object_index
-            .for_each_within(p, radius_m as f32, |raw, _| {
-                let x = &self.objects[raw as usize];
-                if x.id != o.id && !x.retired && x.group == o.group && !touched.contains(&x.id) {
-                    found = true;
-                }
-            });
+        self.objects_within(to_f32(&o.position_world), radius_m as f32, |raw, _| {
+            let x = &self.objects[raw as usize];
+            if x.id != o.id && !x.retired && x.group == o.group && !touched.contains(&x.id) {
+                found = true;
+            }
+        });
         found
     }
 
@@ -1016,9 +1014,7 @@ impl Memory {
         self.objects[id.index()].missing_since_ns = Some(stamp);
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
-        self.missing_by_group.entry(group).or_default().insert(id);
-        let latest = self.latest_missing_by_group.entry(group).or_insert(stamp);
-        *latest = (*latest).max(stamp);
+        self.index_missing(group, id);
         self.reid_withdraw(id);
         let mut ev = self.object_event(EventKind::Missing, &self.objects[id.index()], stamp);
         ev.start_ns = last_seen;

@@ -816,11 +816,7 @@ impl Memory {
         m.object_events = object_events;
         m.nb_mark = vec![0; n_obj];
         for (group, id) in missing {
-            m.missing_by_group.entry(group).or_default().insert(id);
-            if let Some(since) = m.objects[id.index()].missing_since_ns {
-                let latest = m.latest_missing_by_group.entry(group).or_insert(since);
-                *latest = (*latest).max(since);
-            }
+            m.index_missing(group, id);
         }
         let labels: Vec<Label> = label_index.labels().cloned().collect();
         for label in labels {
@@ -986,6 +982,16 @@ impl Memory {
                 self.nb_mark[id.index()] = self.nb_generation;
                 nb.ids.push(id.0);
             }
+        }
+    }
+
+    /// Enters a missing object in the per-group re-identification set and raises the group's
+    /// latest-missing stamp to its `missing_since_ns`.
+    pub(super) fn index_missing(&mut self, group: u32, id: ObjectId) {
+        self.missing_by_group.entry(group).or_default().insert(id);
+        if let Some(since) = self.objects[id.index()].missing_since_ns {
+            let latest = self.latest_missing_by_group.entry(group).or_insert(since);
+            *latest = (*latest).max(since);
         }
     }
 
