@@ -699,12 +699,20 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
         outln!("{}", serde_json::to_string(r)?);
         return Ok(());
     }
+    let placed = run.truth.small_objects_at_start;
+    let objects = if placed < sim.objects {
+        format!(
+            "{placed} objects ({} asked for; the furniture tops hold no more)",
+            sim.objects
+        )
+    } else {
+        format!("{placed} objects")
+    };
     outln!(
-        "mnemo eval: seed {}, {} days, {} rooms, {} objects, {} keyframes",
+        "mnemo eval: seed {}, {} days, {} rooms, {objects}, {} keyframes",
         sim.seed,
         sim.days,
         sim.rooms,
-        sim.objects,
         run.truth.keyframes
     );
     outln!("  questions                 {}", r.questions);

@@ -332,6 +332,9 @@ pub struct GroundTruth {
     pub keyframes: u64,
     /// Keyframe period, ns.
     pub keyframe_period_ns: StampNs,
+    /// Small objects placed at the start: `--objects`, or fewer when the furniture tops of
+    /// `--rooms` rooms hold no more.
+    pub small_objects_at_start: usize,
 }
 
 /// The pinhole model of the simulated camera.
@@ -929,6 +932,7 @@ pub fn simulate(
         patrols,
         keyframes,
         keyframe_period_ns: period,
+        small_objects_at_start: placed,
     })
 }
 

@@ -195,6 +195,45 @@ fn bench_store_writes_reopens_and_reports() {
 }
 
 #[test]
+fn eval_says_when_the_world_holds_fewer_objects_than_asked_for() {
+    let header = |objects: &str| {
+        let out = mnemo(&[
+            "eval",
+            "--seed",
+            "3",
+            "--days",
+            "1",
+            "--rooms",
+            "1",
+            "--objects",
+            objects,
+        ]);
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    // One room's furniture tops hold a few dozen small objects, not ten thousand.
+    let crowded = header("10000");
+    assert!(
+        crowded.contains("(10000 asked for; the furniture tops hold no more)"),
+        "{crowded}"
+    );
+    let placed: usize = crowded
+        .split(" rooms, ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{crowded}"));
+    assert!((1..10000).contains(&placed), "{crowded}");
+    let roomy = header("5");
+    assert!(roomy.contains(", 5 objects, "), "{roomy}");
+    assert!(!roomy.contains("asked for"), "{roomy}");
+}
+
+#[test]
 fn bad_flags_fail_with_a_message_naming_the_flag() {
     let out = mnemo(&["eval", "--detection-recall", "2"]);
     assert!(!out.status.success());
