@@ -119,6 +119,20 @@ impl Memory {
         found
     }
 
+    /// Whether a confirmed, present track of `o`'s group other than `o` stands within
+    /// `radius_m` of it: a single sighting there is as likely that track's, split off by a
+    /// noisy position or appearance, as an object of its own.
+    fn confirmed_look_alike_within(&self, o: &MemoryObject, radius_m: f64) -> bool {
+        let mut found = false;
+        self.objects_within(to_f32(&o.position_world), radius_m as f32, |raw, _| {
+            let x = &self.objects[raw as usize];
+            if x.id != o.id && x.is_reportable() && x.state.is_present() && x.group == o.group {
+                found = true;
+            }
+        });
+        found
+    }
+
     /// Confirms a tentative object once it has been seen often enough, or at once when it
     /// was born beside its twin ([`Memory::born_beside_a_twin`]).
     pub(super) fn maybe_confirm(&mut self, id: ObjectId, stamp: StampNs, beside_twin: bool) {
@@ -242,7 +256,10 @@ impl Memory {
     /// A confirmed, never-moved object of the same group first seen after `old_id` was last
     /// seen, and at most `reid_window_s` before `old_id` was first found gone: the old object
     /// may have been carried there. (The new place may have been seen on the pass that first
-    /// missed the object, hours before a later pass confirms the old spot empty.)
+    /// missed the object, hours before a later pass confirms the old spot empty.) A tentative
+    /// track qualifies when appearance says it is the old object, but not one within
+    /// `gate_base_m` of a confirmed, present look-alike ([`Memory::confirmed_look_alike_within`]):
+    /// that sighting was as likely the look-alike's, split off by a noisy appearance.
     pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
         let last_seen = self.reid_last_seen(old_id);
         let label = self.objects[old_id.index()].label.clone();
@@ -263,7 +280,9 @@ impl Memory {
                 let o = &self.objects[id.index()];
                 *id != old_id
                     && !o.retired
-                    && (o.confirmed || appearance(o, old).is_some())
+                    && (o.confirmed
+                        || (appearance(o, old).is_some()
+                            && !self.confirmed_look_alike_within(o, self.config.gate_base_m)))
                     && o.state.is_present()
                     && o.placements.len() == 1
                     && !old.distinct_from.contains(id)
