@@ -15,7 +15,9 @@
 //! different plate put where one was taken is not folded into it, while a second track of one
 //! kettle, charged the misses of sightings it shared and gone missing, is folded back when the
 //! kettle is seen, and an older track of one bowl that went missing is taken back by the newer
-//! one confirmed right after.
+//! one confirmed right after. Last, twins: a look-alike first seen beside its confirmed twin is
+//! confirmed by that sighting (unless an unseen look-alike stands there), and a lone sighting
+//! beside a confirmed look-alike is not where a missing object went.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
