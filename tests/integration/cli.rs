@@ -23,20 +23,26 @@ fn keys(stdout: &[u8]) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
 
-#[test]
-fn eval_json_has_exactly_the_specified_keys() {
-    let out = mnemo(&[
+/// `mnemo eval` on a one-day world of seed 3 with `rooms` rooms and `objects` small objects.
+fn small_eval(rooms: &str, objects: &str, more: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "eval",
         "--seed",
         "3",
         "--days",
         "1",
         "--rooms",
-        "2",
+        rooms,
         "--objects",
-        "20",
-        "--json",
-    ]);
+        objects,
+    ];
+    args.extend_from_slice(more);
+    mnemo(&args)
+}
+
+#[test]
+fn eval_json_has_exactly_the_specified_keys() {
+    let out = small_eval("2", "20", &["--json"]);
     assert_success(&out);
     let want: BTreeSet<String> = [
         "questions",
@@ -197,17 +203,7 @@ fn bench_store_writes_reopens_and_reports() {
 #[test]
 fn eval_says_when_the_world_holds_fewer_objects_than_asked_for() {
     let header = |objects: &str| {
-        let out = mnemo(&[
-            "eval",
-            "--seed",
-            "3",
-            "--days",
-            "1",
-            "--rooms",
-            "1",
-            "--objects",
-            objects,
-        ]);
+        let out = small_eval("1", objects, &[]);
         assert_success(&out);
         String::from_utf8_lossy(&out.stdout)
             .lines()
