@@ -109,24 +109,28 @@ impl Memory {
         touched: &[ObjectId],
         radius_m: f64,
     ) -> bool {
-        let mut found = false;
-        self.objects_within(to_f32(&o.position_world), radius_m as f32, |raw, _| {
-            let x = &self.objects[raw as usize];
-            if x.id != o.id && !x.retired && x.group == o.group && !touched.contains(&x.id) {
-                found = true;
-            }
-        });
-        found
+        self.look_alike_within(o, radius_m, |x| !x.retired && !touched.contains(&x.id))
     }
 
     /// Whether a confirmed, present track of `o`'s group other than `o` stands within
     /// `radius_m` of it: a single sighting there is as likely that track's, split off by a
     /// noisy position or appearance, as an object of its own.
     fn confirmed_look_alike_within(&self, o: &MemoryObject, radius_m: f64) -> bool {
+        self.look_alike_within(o, radius_m, |x| x.is_reportable() && x.state.is_present())
+    }
+
+    /// Whether another track of `o`'s group for which `pred` holds stands within `radius_m` of
+    /// it.
+    fn look_alike_within(
+        &self,
+        o: &MemoryObject,
+        radius_m: f64,
+        pred: impl Fn(&MemoryObject) -> bool,
+    ) -> bool {
         let mut found = false;
         self.objects_within(to_f32(&o.position_world), radius_m as f32, |raw, _| {
             let x = &self.objects[raw as usize];
-            if x.id != o.id && x.is_reportable() && x.state.is_present() && x.group == o.group {
+            if !found && x.id != o.id && x.group == o.group && pred(x) {
                 found = true;
             }
         });
