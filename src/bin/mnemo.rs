@@ -699,7 +699,7 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
         outln!("{}", serde_json::to_string(r)?);
         return Ok(());
     }
-    let placed = run.truth.small_objects_at_start;
+    let placed = run.truth.small_objects_at_start();
     let objects = if placed < sim.objects {
         format!(
             "{placed} objects ({} asked for; the furniture tops hold no more)",

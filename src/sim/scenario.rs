@@ -332,9 +332,22 @@ pub struct GroundTruth {
     pub keyframes: u64,
     /// Keyframe period, ns.
     pub keyframe_period_ns: StampNs,
+}
+
+impl GroundTruth {
     /// Small objects placed at the start: `--objects`, or fewer when the furniture tops of
     /// `--rooms` rooms hold no more.
-    pub small_objects_at_start: usize,
+    pub fn small_objects_at_start(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|o| {
+                o.furniture.is_none()
+                    && o.placements
+                        .first()
+                        .is_some_and(|p| p.from_ns == SIM_EPOCH_NS)
+            })
+            .count()
+    }
 }
 
 /// The pinhole model of the simulated camera.
@@ -932,7 +945,6 @@ pub fn simulate(
         patrols,
         keyframes,
         keyframe_period_ns: period,
-        small_objects_at_start: placed,
     })
 }
 
