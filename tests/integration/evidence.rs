@@ -276,9 +276,14 @@ fn looking(mut d: Detection, embedding: [f32; 4]) -> Detection {
     d
 }
 
+/// A `label` detection at (2, `y`, 0.8) with an appearance embedding.
+fn look_at(label: &str, y: f64, embedding: [f32; 4]) -> Detection {
+    looking(det(label, [2.0, y, 0.8]), embedding)
+}
+
 /// A keys detection at (2, `y`) with an appearance embedding.
 fn keys_at(y: f64, embedding: [f32; 4]) -> Detection {
-    looking(det("keys", [2.0, y, 0.8]), embedding)
+    look_at("keys", y, embedding)
 }
 
 #[test]
@@ -1088,7 +1093,7 @@ fn a_look_alike_first_seen_beside_its_confirmed_twin_is_confirmed_by_that_sighti
     // only the first pair is there and a pair that looks the same lies 80 cm off: the second
     // pair was moved there. Control: a newcomer that looks unlike the twin (cosine 0.6, below
     // `min_appearance_cosine_single`) stays tentative, so no move can be reported for it.
-    let scissors = |y: f64, e: [f32; 4]| looking(det("scissors", [2.0, y, 0.8]), e);
+    let scissors = |y: f64, e: [f32; 4]| look_at("scissors", y, e);
     for newcomer_look in [SEEN, [0.6, 0.8, 0.0, 0.0]] {
         let alike = newcomer_look == SEEN;
         let mut m = memory_with(|_| {});
@@ -1143,7 +1148,7 @@ fn a_newcomer_beside_a_twin_but_on_an_unseen_look_alike_waits_for_a_second_sight
     // in the same image, but it may just as well be the second pair, unseen in this keyframe
     // and missed by the association, so it stays tentative. Control: with the second pair
     // gone from the memory's neighbourhood (it stands 1 m away), it is confirmed at once.
-    let scissors = |y: f64, e: [f32; 4]| looking(det("scissors", [2.0, y, 0.8]), e);
+    let scissors = |y: f64, e: [f32; 4]| look_at("scissors", y, e);
     for other_y in [0.15, 1.0] {
         let mut m = memory_with(|_| {});
         let mut t = T0;
@@ -1174,7 +1179,7 @@ fn a_newcomer_beside_a_twin_but_on_an_unseen_look_alike_waits_for_a_second_sight
 /// looks like X, and X is taken to have moved there.
 #[test]
 fn a_lone_sighting_beside_a_confirmed_look_alike_is_not_where_a_missing_object_went() {
-    let banana = |y: f64, e: [f32; 4]| looking(det("banana", [2.0, y, 0.8]), e);
+    let banana = |y: f64, e: [f32; 4]| look_at("banana", y, e);
     for p_y in [0.5, 1.25] {
         let mut m = memory_with(|_| {});
         let mut t = T0;
