@@ -148,10 +148,7 @@ fn a_missing_twin_does_not_come_back_for_its_look_alikes_sighting() {
         let (left, right, mut t) = twin_mugs(&mut m);
         // An hour later only the right mug is there: the left one goes missing.
         t += HOUR;
-        for _ in 0..4 {
-            ingest(&mut m, t, vec![det("mug", [2.0, 0.15, 0.8])]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 4, &[det("mug", [2.0, 0.15, 0.8])]);
         assert_eq!(m.object(left).unwrap().state, ObjectState::Missing);
         // A noisy sighting of the right mug lands a little nearer the left one's old spot.
         ingest(&mut m, t, vec![det("mug", [2.0, 0.07, 0.8])]);
@@ -171,17 +168,10 @@ fn misses_a_second_after_a_sighting_do_not_make_an_object_missing() {
     assert!(default_absence > 5.0);
     for absence in [default_absence, 0.0] {
         let mut m = memory_with(|c| c.missing_min_absence_s = absence);
-        let mut t = T0;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![det("book", [2.0, 0.0, 0.8])]);
-            t += S;
-        }
+        let mut t = keyframes_in_a_row(&mut m, T0, 3, &[det("book", [2.0, 0.0, 0.8])]);
         let book = m.objects()[0].id;
         // Four keyframes in a row, a second apart, without the book.
-        for _ in 0..4 {
-            ingest(&mut m, t, vec![]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 4, &[]);
         let state = m.object(book).unwrap().state;
         if absence > 0.0 {
             assert_eq!(state, ObjectState::Present);
@@ -243,10 +233,7 @@ fn keys_missed_twice_beside_a_newcomer(mut m: Memory, rival: bool) -> (Memory, O
     }
     let keys = m.objects()[0].id;
     t += HOUR;
-    for _ in 0..2 {
-        ingest(&mut m, t, vec![det("keys", [2.0, -0.6, 0.8])]);
-        t += S;
-    }
+    keyframes_in_a_row(&mut m, t, 2, &[det("keys", [2.0, -0.6, 0.8])]);
     (m, keys)
 }
 
@@ -294,28 +281,18 @@ fn an_object_refound_where_it_was_reappears_and_does_not_move() {
     // Re-found 2 cm from where it was (inside the association gate), and 1.1 m away.
     for (refound_y, moved) in [(0.32, false), (-0.8, true)] {
         let mut m = memory_with(|_| {});
-        let mut t = T0;
-        for _ in 0..5 {
-            ingest(&mut m, t, vec![keys_at(0.3, SEEN)]);
-            t += S;
-        }
+        let mut t = keyframes_in_a_row(&mut m, T0, 5, &[keys_at(0.3, SEEN)]);
         let keys = m.objects()[0].id;
         // An hour later the spot is in view and empty: the keys go missing.
         t += HOUR;
-        for _ in 0..4 {
-            ingest(&mut m, t, vec![]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 4, &[]);
         assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
         let window_start = t;
         // A sighting that looks off starts a second track, which then looks like the keys and
         // is re-identified with them when confirmed.
         ingest(&mut m, t, vec![keys_at(refound_y, OFF)]);
         t += S;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![keys_at(refound_y, BETWEEN)]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 3, &[keys_at(refound_y, BETWEEN)]);
         let reportable: Vec<_> = m.objects().iter().filter(|o| o.is_reportable()).collect();
         assert_eq!(reportable.len(), 1, "{reportable:#?}");
         assert_eq!(m.resolve(reportable[0].id), keys);
@@ -379,11 +356,7 @@ fn state_after_empty_table_views(
     sightings: usize,
     screen_m: Option<f64>,
 ) -> ObjectState {
-    let mut t = T0;
-    for _ in 0..sightings {
-        ingest(&mut m, t, vec![seen.clone()]);
-        t += S;
-    }
+    let mut t = keyframes_in_a_row(&mut m, T0, sightings, std::slice::from_ref(&seen));
     let id = m.objects()[0].id;
     assert!(m.object(id).unwrap().is_reportable());
     t += HOUR;
@@ -444,19 +417,12 @@ fn an_object_in_a_far_corner_of_the_view_is_missed_like_any_other() {
     assert!(p_cam.coords.norm() > probe.camera.max_depth_m + 0.5);
     let p = probe.world_from_camera * p_cam;
     let mut m = memory_with(|_| {});
-    let mut t = T0;
-    for _ in 0..3 {
-        ingest(&mut m, t, vec![det("vase", [p.x, p.y, p.z])]);
-        t += S;
-    }
+    let mut t = keyframes_in_a_row(&mut m, T0, 3, &[det("vase", [p.x, p.y, p.z])]);
     let vase = m.objects()[0].id;
     assert!(m.object(vase).unwrap().confirmed);
     // An hour later the same view, without the vase.
     t += HOUR;
-    for _ in 0..4 {
-        ingest(&mut m, t, vec![]);
-        t += S;
-    }
+    keyframes_in_a_row(&mut m, t, 4, &[]);
     assert_eq!(m.object(vase).unwrap().state, ObjectState::Missing);
 }
 
@@ -482,10 +448,7 @@ fn sofa_with_a_stray_track(merge_extent_fraction: f64) -> (usize, bool) {
         t += S;
     }
     t += HOUR;
-    for _ in 0..6 {
-        ingest(&mut m, t, vec![sofa(0.0, a)]);
-        t += S;
-    }
+    keyframes_in_a_row(&mut m, t, 6, &[sofa(0.0, a)]);
     let sofas = m
         .objects()
         .iter()
@@ -511,11 +474,7 @@ fn a_stray_track_inside_a_large_object_is_merged_not_left_to_go_missing() {
 #[test]
 fn a_tentative_track_that_fits_a_sighting_better_does_not_charge_the_confirmed_object() {
     let mut m = memory_with(|_| {});
-    let mut t = T0;
-    for _ in 0..5 {
-        ingest(&mut m, t, vec![det("mug", [2.0, 0.0, 0.8])]);
-        t += S;
-    }
+    let mut t = keyframes_in_a_row(&mut m, T0, 5, &[det("mug", [2.0, 0.0, 0.8])]);
     let mug = m.objects()[0].id;
     // A stray detection 45 cm to the side (beyond the gate) starts a tentative track.
     t += HOUR;
@@ -528,10 +487,7 @@ fn a_tentative_track_that_fits_a_sighting_better_does_not_charge_the_confirmed_o
     let stray = m.objects().last().unwrap().id;
     assert!(!m.object(stray).unwrap().confirmed);
     // Sightings a little nearer the stray track than the mug: which one was seen is unclear.
-    for _ in 0..3 {
-        ingest(&mut m, t, vec![det("mug", [2.0, 0.24, 0.8])]);
-        t += S;
-    }
+    keyframes_in_a_row(&mut m, t, 3, &[det("mug", [2.0, 0.24, 0.8])]);
     assert_eq!(m.object(mug).unwrap().missed_views, 0);
     assert_eq!(m.object(stray).unwrap().times_seen, 1);
 }
@@ -570,18 +526,11 @@ fn a_new_object_missed_twice_between_two_sightings_is_still_confirmed() {
 /// `check_first` = false: the first spot is found empty 40 s after the sighting (before the
 /// second set is seen). Returns the memory and the first keys.
 fn keys_and_a_look_alike_a_minute_later(mut m: Memory, check_first: bool) -> (Memory, ObjectId) {
-    let mut t = T0;
-    for _ in 0..3 {
-        ingest(&mut m, t, vec![det("keys", [2.0, 0.5, 0.8])]);
-        t += S;
-    }
+    let mut t = keyframes_in_a_row(&mut m, T0, 3, &[det("keys", [2.0, 0.5, 0.8])]);
     let keys = m.objects()[0].id;
     if !check_first {
         t += 40 * S;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 3, &[]);
         assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
     }
     let last_seen = m.object(keys).unwrap().last_seen_ns;
@@ -592,10 +541,7 @@ fn keys_and_a_look_alike_a_minute_later(mut m: Memory, check_first: bool) -> (Me
     }
     if check_first {
         t += HOUR / 2;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![]);
-            t += S;
-        }
+        keyframes_in_a_row(&mut m, t, 3, &[]);
     }
     (m, keys)
 }
@@ -843,6 +789,15 @@ fn sightings(
     t
 }
 
+/// `n` keyframes a second apart from `t`, each with `dets`; returns the stamp after the last.
+fn keyframes_in_a_row(m: &mut Memory, mut t: StampNs, n: usize, dets: &[Detection]) -> StampNs {
+    for _ in 0..n {
+        ingest(m, t, dets.to_vec());
+        t += S;
+    }
+    t
+}
+
 /// The changes reported from `from` on.
 fn changes_since(m: &Memory, from: StampNs) -> Vec<mnemo::core::query::ChangeHit> {
     use mnemo::core::query::{Answer, Query};
@@ -989,11 +944,7 @@ fn a_second_track_charged_the_misses_is_folded_back_when_the_object_is_seen() {
     let kettle = |y: f64, e: [f32; 4]| looking(det("kettle", [2.0, y, 0.8]), e);
     for together in [false, true] {
         let mut m = memory_with(|_| {});
-        let mut t = T0;
-        for _ in 0..5 {
-            ingest(&mut m, t, vec![kettle(0.0, SEEN)]);
-            t += S;
-        }
+        let mut t = keyframes_in_a_row(&mut m, T0, 5, &[kettle(0.0, SEEN)]);
         let first = m.objects()[0].id;
         ingest(&mut m, t, vec![kettle(0.10, OFF)]);
         t += S;
@@ -1008,10 +959,7 @@ fn a_second_track_charged_the_misses_is_folded_back_when_the_object_is_seen() {
         assert!(m.object(second).unwrap().is_reportable());
         t += HOUR;
         let window_start = t;
-        for _ in 0..4 {
-            ingest(&mut m, t, vec![kettle(0.04, BETWEEN)]);
-            t += S;
-        }
+        t = keyframes_in_a_row(&mut m, t, 4, &[kettle(0.04, BETWEEN)]);
         assert_eq!(m.object(second).unwrap().state, ObjectState::Missing);
         ingest(&mut m, t, vec![kettle(0.0, SEEN)]);
         let changes = changes_since(&m, window_start);
@@ -1097,11 +1045,7 @@ fn a_look_alike_first_seen_beside_its_confirmed_twin_is_confirmed_by_that_sighti
     for newcomer_look in [SEEN, [0.6, 0.8, 0.0, 0.0]] {
         let alike = newcomer_look == SEEN;
         let mut m = memory_with(|_| {});
-        let mut t = T0;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![scissors(0.0, SEEN)]);
-            t += S;
-        }
+        let mut t = keyframes_in_a_row(&mut m, T0, 3, &[scissors(0.0, SEEN)]);
         let first = m.objects()[0].id;
         ingest(
             &mut m,
@@ -1151,11 +1095,12 @@ fn a_newcomer_beside_a_twin_but_on_an_unseen_look_alike_waits_for_a_second_sight
     let scissors = |y: f64, e: [f32; 4]| look_at("scissors", y, e);
     for other_y in [0.15, 1.0] {
         let mut m = memory_with(|_| {});
-        let mut t = T0;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![scissors(0.0, OFF), scissors(other_y, SEEN)]);
-            t += S;
-        }
+        let t = keyframes_in_a_row(
+            &mut m,
+            T0,
+            3,
+            &[scissors(0.0, OFF), scissors(other_y, SEEN)],
+        );
         assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 2);
         ingest(&mut m, t, vec![scissors(0.0, OFF), scissors(0.25, OFF)]);
         let newcomer = m
@@ -1182,11 +1127,7 @@ fn a_lone_sighting_beside_a_confirmed_look_alike_is_not_where_a_missing_object_w
     let banana = |y: f64, e: [f32; 4]| look_at("banana", y, e);
     for p_y in [0.5, 1.25] {
         let mut m = memory_with(|_| {});
-        let mut t = T0;
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![banana(p_y, SEEN), banana(-0.5, BETWEEN)]);
-            t += S;
-        }
+        let mut t = keyframes_in_a_row(&mut m, T0, 3, &[banana(p_y, SEEN), banana(-0.5, BETWEEN)]);
         let id_at = |m: &Memory, y: f64| {
             m.objects()
                 .iter()
@@ -1200,10 +1141,7 @@ fn a_lone_sighting_beside_a_confirmed_look_alike_is_not_where_a_missing_object_w
         t += S;
         let lone = id_at(&m, 0.62);
         assert!(!m.object(lone).unwrap().is_reportable());
-        for _ in 0..3 {
-            ingest(&mut m, t, vec![banana(p_y, SEEN)]);
-            t += S;
-        }
+        keyframes_in_a_row(&mut m, t, 3, &[banana(p_y, SEEN)]);
         let xo = m.object(x).unwrap();
         assert!(m.object(p).unwrap().state.is_present());
         if p_y < 1.0 {
