@@ -745,8 +745,8 @@ fn eval(sim: &SimConfig, json: bool, explain: bool) -> Result<()> {
     );
     let s = run.memory.stats();
     outln!(
-        "  ingest: {} detections, {} objects created, {} false positives dropped, {} duplicates merged, {} re-identified, {} links retracted",
-        s.detections, s.objects_created, s.false_positives_dropped, s.duplicates_merged, s.reidentified, s.links_retracted
+        "  ingest: {} detections, {} objects created, {} false positives dropped, {} duplicates merged, {} re-identified, {} links retracted, {} handed on",
+        s.detections, s.objects_created, s.false_positives_dropped, s.duplicates_merged, s.reidentified, s.links_retracted, s.links_handed_on
     );
     if explain {
         for line in mnemo::sim::qa::explain_changes(&run.memory, None, &run.questions) {

@@ -159,6 +159,9 @@ impl Memory {
             self.merge_moved(old, id, stamp);
             return;
         }
+        if self.relink_to_better_newcomer(id, stamp) {
+            return;
+        }
         // Only long-missing candidates: wait for one that goes missing in this sweep.
         if self.find_missing_match(id, false).is_some() {
             self.pending_reid
@@ -702,6 +705,96 @@ impl Memory {
         false
     }
 
+    /// An object taken to have moved to a newcomer within the last `reid_window_s`, whose
+    /// appearance `t` (confirmed just now, elsewhere) matches better than the newcomer's by
+    /// more than [`RIVAL_MARGIN`]: the newcomer was a look-alike put down there, and `t` is
+    /// where the object went. The newcomer becomes an object of its own again
+    /// ([`Memory::detach_newcomer`]) and the object moves on to `t` (recorded as a move from
+    /// the newcomer's spot, so the window's changes net out to one move from the old spot to
+    /// `t`'s). Returns whether it did.
+    pub(super) fn relink_to_better_newcomer(&mut self, t: ObjectId, stamp: StampNs) -> bool {
+        let window = self.config.reid_window_ns();
+        let min_gap = self.config.min_move_gap_ns().max(1);
+        let to = &self.objects[t.index()];
+        if window <= 0 || to.retired || to.embedding.is_none() || to.placements.len() != 1 {
+            return false;
+        }
+        let group = to.group;
+        let candidates: Vec<ObjectId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| **g == group)
+            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
+            .filter(|x| {
+                let xo = &self.objects[x.index()];
+                *x != t
+                    && xo.is_reportable()
+                    && xo.state == ObjectState::Moved
+                    && !to.distinct_from.contains(x)
+                    && !xo.distinct_from.contains(&t)
+            })
+            .collect();
+        let mut best: Option<(f32, MoveLink)> = None;
+        for x in candidates {
+            let Some(last_change) = self.changes_newest_first(x).next() else {
+                continue;
+            };
+            if last_change.kind != EventKind::Moved {
+                continue;
+            }
+            let closed_at = last_change.stamp_ns;
+            let xo = &self.objects[x.index()];
+            let Some(pid) = xo
+                .placements
+                .iter()
+                .rev()
+                .copied()
+                .find(|p| self.placements[p.index()].closed_at_ns == Some(closed_at))
+            else {
+                continue;
+            };
+            let Some(link) = self.retractable_link(t, pid, stamp, window) else {
+                continue;
+            };
+            let (xo, no) = (
+                &self.objects[x.index()],
+                &self.objects[link.newcomer.index()],
+            );
+            let last_there = self.placements[pid.index()].last_seen_ns;
+            let (Some(own), Some(theirs)) = (appearance(xo, to), appearance(xo, no)) else {
+                continue;
+            };
+            if own <= theirs + RIVAL_MARGIN
+                || last_there.saturating_add(min_gap) > to.first_seen_ns
+                || (to.position_world - xo.position_world).norm() <= self.config.gate_base_m
+            {
+                continue;
+            }
+            if best.is_none_or(|(m, _)| own - theirs > m) {
+                best = Some((own - theirs, link));
+            }
+        }
+        let Some((_, link)) = best else {
+            return false;
+        };
+        let x = link.object;
+        let (_, newcomer_seen) = self.detach_newcomer(link);
+        {
+            self.touch(x);
+            let o = &mut self.objects[x.index()];
+            o.times_seen = o.times_seen.saturating_sub(newcomer_seen).max(1);
+            o.open_visit = None;
+            o.placements.truncate(link.at + 1);
+        }
+        self.stats.links_handed_on += 1;
+        self.merge_moved(x, t, stamp);
+        let n = link.newcomer;
+        self.refresh_text_embedding(n);
+        self.refresh_label_index(n);
+        self.refresh_relations(n);
+        true
+    }
+
     /// The move link that closed placement `pid`, if `t` (a new track beside it, seen within
     /// `gap_ns` of the closing) shows it wrong: the placement's object was re-identified as a
     /// newcomer elsewhere at that moment ([`Memory::merge_moved`]), has not changed since, is
@@ -768,49 +861,7 @@ impl Memory {
             closed,
             at,
         } = link;
-        let there = self.objects[x.index()].clone();
-        // The newcomer, as it has been seen since it was taken for the object.
-        for pid in &there.placements[at + 1..] {
-            self.touch_placement(*pid);
-            self.placements[pid.index()].object = n;
-        }
-        let newcomer_seen = self.objects[n.index()].times_seen;
-        {
-            self.touch(n);
-            let o = &mut self.objects[n.index()];
-            o.retired = false;
-            o.merged_into = None;
-            o.position_world = there.position_world;
-            o.extent_m = there.extent_m;
-            o.last_seen_ns = there.last_seen_ns;
-            o.state = ObjectState::Present;
-            o.missing_since_ns = None;
-            o.place = there.place;
-            o.missed_views = 0;
-            o.position_weight = there.position_weight;
-            o.open_visit = there.open_visit;
-            o.open_since_ns = there.open_since_ns;
-            o.seen_from.clone_from(&there.seen_from);
-        }
-        let (mine, theirs): (Vec<EventId>, Vec<EventId>) =
-            std::mem::take(&mut self.object_events[x.index()])
-                .into_iter()
-                .partition(|e| {
-                    self.log
-                        .get(*e)
-                        .and_then(|e| e.object)
-                        .is_none_or(|o| self.resolve(o) != n)
-                });
-        self.object_events[x.index()] = mine;
-        self.object_events[n.index()].extend(theirs);
-        self.object_events[n.index()].sort_unstable();
-        let pos_n = self.objects[n.index()].position_world;
-        self.index_object(n, &pos_n);
-        let (group, since) = {
-            let o = &self.objects[n.index()];
-            (o.group, o.first_seen_ns)
-        };
-        self.reid_enroll(n, group, since);
+        let (there, newcomer_seen) = self.detach_newcomer(link);
         // The object, back where it was.
         let state_before = self.state_before_last_move(x);
         let (back, last_there) = {
@@ -854,6 +905,63 @@ impl Memory {
         self.refresh_text_embedding(x);
         self.refresh_label_index(x);
         self.refresh_relations(x);
+    }
+
+    /// The newcomer of a move link becomes an object of its own again, where the object had
+    /// been taken to, with what was seen there since (its placements and events). Returns the
+    /// object's record as it was before (standing for the newcomer since the link) and the
+    /// newcomer's sightings.
+    fn detach_newcomer(&mut self, link: MoveLink) -> (MemoryObject, u32) {
+        let MoveLink {
+            object: x,
+            newcomer: n,
+            at,
+            ..
+        } = link;
+        let there = self.objects[x.index()].clone();
+        // The newcomer, as it has been seen since it was taken for the object.
+        for pid in &there.placements[at + 1..] {
+            self.touch_placement(*pid);
+            self.placements[pid.index()].object = n;
+        }
+        let newcomer_seen = self.objects[n.index()].times_seen;
+        {
+            self.touch(n);
+            let o = &mut self.objects[n.index()];
+            o.retired = false;
+            o.merged_into = None;
+            o.position_world = there.position_world;
+            o.extent_m = there.extent_m;
+            o.last_seen_ns = there.last_seen_ns;
+            o.state = ObjectState::Present;
+            o.missing_since_ns = None;
+            o.place = there.place;
+            o.missed_views = 0;
+            o.position_weight = there.position_weight;
+            o.open_visit = there.open_visit;
+            o.open_since_ns = there.open_since_ns;
+            o.seen_from.clone_from(&there.seen_from);
+        }
+        let (mine, theirs): (Vec<EventId>, Vec<EventId>) =
+            std::mem::take(&mut self.object_events[x.index()])
+                .into_iter()
+                .partition(|e| {
+                    self.log
+                        .get(*e)
+                        .and_then(|e| e.object)
+                        .is_none_or(|o| self.resolve(o) != n)
+                });
+        self.object_events[x.index()] = mine;
+        self.object_events[n.index()].extend(theirs);
+        self.object_events[n.index()].sort_unstable();
+        let pos_n = self.objects[n.index()].position_world;
+        self.index_object(n, &pos_n);
+        let (group, since) = {
+            let o = &self.objects[n.index()];
+            (o.group, o.first_seen_ns)
+        };
+        self.reid_enroll(n, group, since);
+        (there, newcomer_seen)
     }
 
     /// An object's change events in RAM (moved, missing, reappeared), newest first.

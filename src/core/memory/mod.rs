@@ -103,6 +103,10 @@ pub struct IngestStats {
     /// after it was taken for a newcomer elsewhere.
     #[serde(default)]
     pub links_retracted: u64,
+    /// Re-identifications handed on: a look-alike newcomer had been taken for a moved object,
+    /// and another newcomer, seen within `reid_window_s`, looked much more like it.
+    #[serde(default)]
+    pub links_handed_on: u64,
 }
 
 /// A detection after validation, in the map frame.
