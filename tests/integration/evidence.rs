@@ -1243,3 +1243,65 @@ fn a_newcomer_that_looks_much_more_like_a_moved_object_takes_over_its_move() {
         }
     }
 }
+
+/// As above, the other way round: the keys' spot is seen empty three times first, so they go
+/// missing with nothing to explain it, and the keys looking 0.87 like them at (2, -0.6) are
+/// taken for them when confirmed. The keys looking 0.98 like them are then seen at (2, 0.0),
+/// next to the first newcomer and in the same keyframes (the two are distinct objects): seen
+/// together with the keys' record only since it stood for the newcomer, which says nothing
+/// against their being the keys, so they take the move over, and the first newcomer is the
+/// one seen together with them.
+#[test]
+fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
+    use mnemo::core::query::{Answer, Query};
+    use mnemo::core::TimeWindow;
+    const FIRST_NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+    const BETTER: [f32; 4] = [0.98, 0.0, 0.199, 0.0];
+    for (later, relinked) in [(BETTER, true), (FIRST_NEWCOMER, false)] {
+        let mut m = memory_with(|_| {});
+        // Seen often: the sightings of the newcomer that its record averages in since the
+        // link hardly change its look.
+        let t = keyframes_in_a_row(&mut m, T0, 20, &[keys_at(0.5, SEEN)]);
+        let keys = m.objects()[0].id;
+        let t = keyframes_in_a_row(&mut m, t + HOUR, 3, &[]);
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+        let t = keyframes_in_a_row(&mut m, t, 2, &[keys_at(-0.6, FIRST_NEWCOMER)]);
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Moved);
+        let both = [keys_at(-0.6, FIRST_NEWCOMER), keys_at(0.0, later)];
+        let t = keyframes_in_a_row(&mut m, t, 2, &both);
+        let Answer::Changes(changes) = m
+            .query(&Query::Changes {
+                window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
+                label: None,
+            })
+            .unwrap()
+        else {
+            panic!("not changes")
+        };
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let to_y = if relinked { 0.0 } else { -0.6 };
+        let to = changes[0].to_world.unwrap();
+        assert!((to[1] - to_y).abs() < 0.05, "{changes:?}");
+        assert_eq!(m.stats().links_handed_on, u64::from(relinked));
+        let o = m.object(keys).unwrap();
+        assert!((o.position_world.y - to_y).abs() < 0.05, "{o:?}");
+        let others: Vec<_> = m
+            .objects()
+            .iter()
+            .filter(|x| x.is_reportable() && x.id != keys)
+            .collect();
+        assert_eq!(others.len(), 1, "{:#?}", m.objects());
+        // The two seen together are distinct, each from the other and not from itself.
+        let other = others[0].id;
+        assert!(o.distinct_from.contains(&other), "{o:?}");
+        assert!(others[0].distinct_from.contains(&keys), "{others:?}");
+        assert!(!o.distinct_from.contains(&keys), "{o:?}");
+        let restored = Memory::from_parts(
+            m.config().clone(),
+            Box::new(LexicalEmbedder::default()),
+            m.to_parts(),
+        )
+        .unwrap();
+        assert_eq!(restored.digest(), m.digest());
+    }
+}

@@ -705,13 +705,19 @@ impl Memory {
         false
     }
 
-    /// An object taken to have moved to a newcomer within the last `reid_window_s`, whose
-    /// appearance `t` (confirmed just now, elsewhere) matches better than the newcomer's by
-    /// more than [`RIVAL_MARGIN`]: the newcomer was a look-alike put down there, and `t` is
+    /// An object moved, within the last `reid_window_s`, to a newcomer taken for it
+    /// ([`Memory::last_move_link`]), when `t` (just confirmed, elsewhere: beyond `gate_base_m`
+    /// of the newcomer; first seen `min_move_gap_s` or more after the object's last sighting
+    /// at its old spot; not seen together with the object before the link) looks like it by
+    /// `min_appearance_cosine` and by more than [`RIVAL_MARGIN`] more than the newcomer does:
+    /// the newcomer was a look-alike put down there (cosine 0.85-0.90 by chance), and `t` is
     /// where the object went. The newcomer becomes an object of its own again
-    /// ([`Memory::detach_newcomer`]) and the object moves on to `t` (recorded as a move from
-    /// the newcomer's spot, so the window's changes net out to one move from the old spot to
-    /// `t`'s). Returns whether it did.
+    /// ([`Memory::detach_newcomer`]; confirmed now if it was taken at its first sighting and
+    /// seen since) and the object moves on to `t`, recorded as a move from the newcomer's
+    /// spot, so the window's changes net out to one move from the old spot to `t`'s. (The
+    /// object's appearance, which since the link also averages in the newcomer's sightings,
+    /// only makes this harder.) Where several objects qualify, the one `t` favours most.
+    /// Returns whether it did.
     pub(super) fn relink_to_better_newcomer(&mut self, t: ObjectId, stamp: StampNs) -> bool {
         let window = self.config.reid_window_ns();
         let min_gap = self.config.min_move_gap_ns().max(1);
@@ -720,20 +726,22 @@ impl Memory {
             return false;
         }
         let group = to.group;
-        let candidates: Vec<ObjectId> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| **g == group)
-            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
+        // Objects of the group moved within the window: the log's index of change events.
+        let Ok(recent) = TimeWindow::new(stamp.saturating_sub(window), stamp) else {
+            return false;
+        };
+        let mut candidates: Vec<ObjectId> = self
+            .log
+            .changes_recorded_in(&recent)
+            .filter(|e| e.kind == EventKind::Moved)
+            .filter_map(|e| e.object.map(|o| self.resolve(o)))
             .filter(|x| {
                 let xo = &self.objects[x.index()];
-                *x != t
-                    && xo.is_reportable()
-                    && xo.state == ObjectState::Moved
-                    && !to.distinct_from.contains(x)
-                    && !xo.distinct_from.contains(&t)
+                *x != t && xo.group == group && xo.is_reportable() && xo.state == ObjectState::Moved
             })
             .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut best: Option<(f32, MoveLink)> = None;
         for x in candidates {
             let Some(last_change) = self.changes_newest_first(x).next() else {
@@ -742,20 +750,13 @@ impl Memory {
             if last_change.kind != EventKind::Moved {
                 continue;
             }
-            let closed_at = last_change.stamp_ns;
-            let xo = &self.objects[x.index()];
-            let Some(pid) = xo
-                .placements
-                .iter()
-                .rev()
-                .copied()
-                .find(|p| self.placements[p.index()].closed_at_ns == Some(closed_at))
-            else {
+            if stamp.saturating_sub(last_change.stamp_ns) >= window {
+                continue;
+            }
+            let Some(link) = self.last_move_link(x) else {
                 continue;
             };
-            let Some(link) = self.retractable_link(t, pid, stamp, window) else {
-                continue;
-            };
+            let pid = link.closed;
             let (xo, no) = (
                 &self.objects[x.index()],
                 &self.objects[link.newcomer.index()],
@@ -764,7 +765,15 @@ impl Memory {
             let (Some(own), Some(theirs)) = (appearance(xo, to), appearance(xo, no)) else {
                 continue;
             };
+            // Seen together with `t` before the link: two objects. (Since the link, `x`'s
+            // sightings were the newcomer's.)
+            let seen_with_t = xo.distinct_from.contains(&t) || to.distinct_from.contains(&x);
+            let since_link = self.placements[link.closed.index()]
+                .closed_at_ns
+                .is_some_and(|c| to.first_seen_ns >= c);
             if own <= theirs + RIVAL_MARGIN
+                || own < self.config.min_appearance_cosine
+                || (seen_with_t && !since_link)
                 || last_there.saturating_add(min_gap) > to.first_seen_ns
                 || (to.position_world - xo.position_world).norm() <= self.config.gate_base_m
             {
@@ -777,22 +786,75 @@ impl Memory {
         let Some((_, link)) = best else {
             return false;
         };
-        let x = link.object;
-        let (_, newcomer_seen) = self.detach_newcomer(link);
+        let (x, n) = (link.object, link.newcomer);
+        let newcomer_last_seen = self.objects[n.index()].last_seen_ns;
+        let (there, newcomer_seen) = self.detach_newcomer(link);
+        // Sightings at the newcomer's spot since the link went to `x`'s record, uncounted
+        // apart: at least one when it was seen there since.
+        let seen_since = u32::from(there.last_seen_ns > newcomer_last_seen);
         {
             self.touch(x);
             let o = &mut self.objects[x.index()];
-            o.times_seen = o.times_seen.saturating_sub(newcomer_seen).max(1);
+            o.times_seen = o
+                .times_seen
+                .saturating_sub(newcomer_seen + seen_since)
+                .max(1);
             o.open_visit = None;
             o.placements.truncate(link.at + 1);
         }
+        self.objects[n.index()].times_seen += seen_since;
         self.stats.links_handed_on += 1;
         self.merge_moved(x, t, stamp);
-        let n = link.newcomer;
+        // `t` seen together with `x`'s record since the link was seen with the newcomer.
+        if self.objects[x.index()].distinct_from.contains(&x) {
+            self.objects[x.index()].distinct_from.retain(|d| *d != x);
+            for (a, b) in [(x, n), (n, x)] {
+                let list = &mut self.objects[a.index()].distinct_from;
+                if !list.contains(&b) && list.len() < MAX_DISTINCT {
+                    list.push(b);
+                }
+            }
+            self.touch(x);
+            self.touch(n);
+        }
         self.refresh_text_embedding(n);
         self.refresh_label_index(n);
         self.refresh_relations(n);
+        // A newcomer taken for the object at its first sighting was never confirmed: it is
+        // now, if seen often enough, as any new track (and may be another object, moved).
+        if !self.objects[n.index()].confirmed {
+            self.maybe_confirm(n, stamp, false);
+        }
         true
+    }
+
+    /// The link of `x`'s last move, when it was a newcomer taken for `x` and nothing changed
+    /// since: `x`'s last placement is the newcomer's, the one before it closed. The newcomer
+    /// is the retired object merged into `x` with exactly that placement. Objects are created
+    /// in stamp order (inputs never go back in time), so the search runs from the newest
+    /// object back to the first one seen before that placement began.
+    fn last_move_link(&self, x: ObjectId) -> Option<MoveLink> {
+        let xo = &self.objects[x.index()];
+        let at = xo.placements.len().checked_sub(2)?;
+        let closed = xo.placements[at];
+        self.placements[closed.index()].closed_at_ns?;
+        let taken = &xo.placements[at + 1..];
+        let began = self.placements[taken[0].index()].start_ns;
+        let newcomer = self
+            .objects
+            .iter()
+            .rev()
+            .take_while(|no| no.first_seen_ns >= began)
+            .find(|no| {
+                no.id != x && no.retired && no.merged_into == Some(x) && no.placements == taken
+            })?
+            .id;
+        Some(MoveLink {
+            object: x,
+            newcomer,
+            closed,
+            at,
+        })
     }
 
     /// The move link that closed placement `pid`, if `t` (a new track beside it, seen within
