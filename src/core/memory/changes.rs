@@ -302,8 +302,9 @@ impl Memory {
     /// When `id` was last seen, as far as re-identification is concerned. A lone sighting that
     /// opened the current visit and was followed by `missing_after_views` misses in view, while
     /// a look-alike right next to it (within twice the base gate: a twin seen together with it,
-    /// or a second track of the object that sighting belonged to) was seen after it, was
-    /// probably that look-alike's, mis-associated (twins side by side, one of them carried
+    /// or a second track of the object that sighting belonged to) was seen after it (whether
+    /// or not it has gone missing since, as twins missed together do), was probably that
+    /// look-alike's, mis-associated (twins side by side, one of them carried
     /// away; a newcomer's first sighting taken for a missing object): the end of the object's
     /// previous visit counts then, so a new object first seen before, or right after, that
     /// sighting can still be where it went. Otherwise (and when the log no longer holds the
@@ -323,11 +324,7 @@ impl Memory {
         });
         let look_alike_seen_since = near.iter().any(|&raw| {
             self.objects.get(raw as usize).is_some_and(|t| {
-                t.id != id
-                    && t.is_reportable()
-                    && t.state.is_present()
-                    && t.group == group
-                    && t.last_seen_ns > last
+                t.id != id && t.is_reportable() && t.group == group && t.last_seen_ns > last
             })
         });
         if !look_alike_seen_since {
