@@ -681,8 +681,6 @@ fn a_second_sighting_is_matched_to_a_track_seen_once_with_the_looser_appearance_
 /// the gap the link stands and the keys at (2, 0.5) are a new object.
 #[test]
 fn keys_seen_where_they_were_moments_after_being_taken_for_a_newcomer_never_left() {
-    use mnemo::core::query::{Answer, Query};
-    use mnemo::core::TimeWindow;
     for gap in [MemoryConfig::default().min_move_gap_s, 0.0] {
         let m = memory_with(|c| c.min_move_gap_s = gap);
         let (mut m, keys) = keys_missed_twice_beside_a_newcomer(m, false);
@@ -694,70 +692,20 @@ fn keys_seen_where_they_were_moments_after_being_taken_for_a_newcomer_never_left
             t += S;
         }
         let o = m.object(keys).unwrap();
-        let others: Vec<_> = m
-            .objects()
-            .iter()
-            .filter(|o| o.is_reportable() && o.id != keys)
-            .collect();
-        assert_eq!(others.len(), 1, "{:#?}", m.objects());
-        let changes = m
-            .query(&Query::Changes {
-                window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
-                label: None,
-            })
-            .unwrap();
-        let Answer::Changes(changes) = changes else {
-            panic!("{changes:?}")
-        };
+        let other = the_one_other(&m, keys);
+        let changes = changes_since(&m, T0 + 10 * S);
         if gap > 0.0 {
             assert_eq!(o.state, ObjectState::Present, "{o:?}");
             assert!((o.position_world.y - 0.5).abs() < 0.05, "{o:?}");
-            assert!(
-                (others[0].position_world.y + 0.6).abs() < 0.05,
-                "{others:?}"
-            );
-            assert!(others[0].state.is_present(), "{others:?}");
+            assert!((other.position_world.y + 0.6).abs() < 0.05, "{other:?}");
+            assert!(other.state.is_present(), "{other:?}");
             assert!(changes.is_empty(), "{changes:?}");
             assert_eq!(m.stats().links_retracted, 1);
-            // Both objects as the scene graph's invariants want them: each one's placements
-            // its own, in time order, only the last open, at the object; relations as a
-            // recomputation finds them.
-            for id in [keys, others[0].id] {
-                let o = m.object(id).unwrap();
-                let ps: Vec<_> = o
-                    .placements
-                    .iter()
-                    .map(|p| &m.placements()[p.index()])
-                    .collect();
-                assert!(ps.iter().all(|p| m.resolve(p.object) == id), "{ps:?}");
-                assert!(
-                    ps.windows(2).all(|w| w[0].start_ns <= w[1].start_ns),
-                    "{ps:?}"
-                );
-                let (last, earlier) = ps.split_last().unwrap();
-                assert!(earlier.iter().all(|p| p.closed_at_ns.is_some()), "{ps:?}");
-                assert_eq!(last.closed_at_ns, None, "{ps:?}");
-                assert_eq!(o.open_since_ns, Some(last.start_ns));
-                assert!((last.position_world - o.position_world).norm() < 1e-9);
-            }
-            assert_eq!(m.relations(), &m.relations_from_scratch());
-            let restored = Memory::from_parts(
-                m.config().clone(),
-                Box::new(LexicalEmbedder::default()),
-                m.to_parts(),
-            )
-            .unwrap();
-            assert_eq!(restored.digest(), m.digest());
-            for id in [keys, others[0].id] {
-                assert_eq!(restored.object_events(id), m.object_events(id), "{id:?}");
-            }
+            assert_sound_and_restorable(&m, &[keys, other.id]);
         } else {
             assert_eq!(o.state, ObjectState::Moved, "{o:?}");
             assert!((o.position_world.y + 0.6).abs() < 0.05, "{o:?}");
-            assert!(
-                (others[0].position_world.y - 0.5).abs() < 0.05,
-                "{others:?}"
-            );
+            assert!((other.position_world.y - 0.5).abs() < 0.05, "{other:?}");
             assert_eq!(changes.len(), 1, "{changes:?}");
             assert_eq!(m.stats().links_retracted, 0);
         }
@@ -796,6 +744,52 @@ fn keyframes_in_a_row(m: &mut Memory, mut t: StampNs, n: usize, dets: &[Detectio
         t += S;
     }
     t
+}
+
+/// `ids` as the scene graph's invariants want them: each one's placements its own, in time
+/// order, only the last open, at the object; relations as a recomputation finds them; and a
+/// memory restored from its parts the same, events included.
+fn assert_sound_and_restorable(m: &Memory, ids: &[ObjectId]) {
+    for &id in ids {
+        let o = m.object(id).unwrap();
+        let ps: Vec<_> = o
+            .placements
+            .iter()
+            .map(|p| &m.placements()[p.index()])
+            .collect();
+        assert!(ps.iter().all(|p| m.resolve(p.object) == id), "{ps:?}");
+        assert!(
+            ps.windows(2).all(|w| w[0].start_ns <= w[1].start_ns),
+            "{ps:?}"
+        );
+        let (last, earlier) = ps.split_last().unwrap();
+        assert!(earlier.iter().all(|p| p.closed_at_ns.is_some()), "{ps:?}");
+        assert_eq!(last.closed_at_ns, None, "{ps:?}");
+        assert_eq!(o.open_since_ns, Some(last.start_ns));
+        assert!((last.position_world - o.position_world).norm() < 1e-9);
+    }
+    assert_eq!(m.relations(), &m.relations_from_scratch());
+    let restored = Memory::from_parts(
+        m.config().clone(),
+        Box::new(LexicalEmbedder::default()),
+        m.to_parts(),
+    )
+    .unwrap();
+    assert_eq!(restored.digest(), m.digest());
+    for &id in ids {
+        assert_eq!(restored.object_events(id), m.object_events(id), "{id:?}");
+    }
+}
+
+/// The one reportable object other than `id`.
+fn the_one_other(m: &Memory, id: ObjectId) -> &mnemo::core::scene_graph::MemoryObject {
+    let others: Vec<_> = m
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.id != id)
+        .collect();
+    assert_eq!(others.len(), 1, "{:#?}", m.objects());
+    others[0]
 }
 
 /// The changes reported from `from` on.
@@ -1165,8 +1159,6 @@ fn a_lone_sighting_beside_a_confirmed_look_alike_is_not_where_a_missing_object_w
 /// (2, -0.6) stands.
 #[test]
 fn a_newcomer_that_looks_much_more_like_a_moved_object_takes_over_its_move() {
-    use mnemo::core::query::{Answer, Query};
-    use mnemo::core::TimeWindow;
     const FIRST_NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
     const BETTER: [f32; 4] = [0.98, 0.0, 0.199, 0.0];
     const ABOUT_AS_GOOD: [f32; 4] = [0.90, 0.0, 0.436, 0.0];
@@ -1178,23 +1170,10 @@ fn a_newcomer_that_looks_much_more_like_a_moved_object_takes_over_its_move() {
         assert_eq!(m.object(keys).unwrap().state, ObjectState::Moved);
         assert!((m.object(keys).unwrap().position_world.y + 0.6).abs() < 0.05);
         let both = [keys_at(-0.6, FIRST_NEWCOMER), keys_at(1.1, later)];
-        let t = keyframes_in_a_row(&mut m, t, 2, &both);
+        keyframes_in_a_row(&mut m, t, 2, &both);
         let o = m.object(keys).unwrap();
-        let others: Vec<_> = m
-            .objects()
-            .iter()
-            .filter(|x| x.is_reportable() && x.id != keys)
-            .collect();
-        assert_eq!(others.len(), 1, "{:#?}", m.objects());
-        let Answer::Changes(changes) = m
-            .query(&Query::Changes {
-                window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
-                label: None,
-            })
-            .unwrap()
-        else {
-            panic!("not changes")
-        };
+        let other = the_one_other(&m, keys);
+        let changes = changes_since(&m, T0 + 10 * S);
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].object_id, keys);
         assert!((changes[0].from_world[1] - 0.5).abs() < 0.05, "{changes:?}");
@@ -1203,44 +1182,11 @@ fn a_newcomer_that_looks_much_more_like_a_moved_object_takes_over_its_move() {
         assert!((to[1] - to_y).abs() < 0.05, "{changes:?}");
         assert_eq!(o.state, ObjectState::Moved, "{o:?}");
         assert!((o.position_world.y - to_y).abs() < 0.05, "{o:?}");
-        assert!(
-            (others[0].position_world.y - other_y).abs() < 0.05,
-            "{others:?}"
-        );
-        assert!(others[0].state.is_present(), "{others:?}");
+        assert!((other.position_world.y - other_y).abs() < 0.05, "{other:?}");
+        assert!(other.state.is_present(), "{other:?}");
         assert_eq!(m.stats().links_handed_on, u64::from(relinked));
         assert_eq!(m.stats().links_retracted, 0);
-        // Both objects' placements their own, in time order, only the last open, at the
-        // object; relations as a recomputation finds them.
-        for id in [keys, others[0].id] {
-            let o = m.object(id).unwrap();
-            let ps: Vec<_> = o
-                .placements
-                .iter()
-                .map(|p| &m.placements()[p.index()])
-                .collect();
-            assert!(ps.iter().all(|p| m.resolve(p.object) == id), "{ps:?}");
-            assert!(
-                ps.windows(2).all(|w| w[0].start_ns <= w[1].start_ns),
-                "{ps:?}"
-            );
-            let (last, earlier) = ps.split_last().unwrap();
-            assert!(earlier.iter().all(|p| p.closed_at_ns.is_some()), "{ps:?}");
-            assert_eq!(last.closed_at_ns, None, "{ps:?}");
-            assert_eq!(o.open_since_ns, Some(last.start_ns));
-            assert!((last.position_world - o.position_world).norm() < 1e-9);
-        }
-        assert_eq!(m.relations(), &m.relations_from_scratch());
-        let restored = Memory::from_parts(
-            m.config().clone(),
-            Box::new(LexicalEmbedder::default()),
-            m.to_parts(),
-        )
-        .unwrap();
-        assert_eq!(restored.digest(), m.digest());
-        for id in [keys, others[0].id] {
-            assert_eq!(restored.object_events(id), m.object_events(id), "{id:?}");
-        }
+        assert_sound_and_restorable(&m, &[keys, other.id]);
     }
 }
 
@@ -1253,8 +1199,6 @@ fn a_newcomer_that_looks_much_more_like_a_moved_object_takes_over_its_move() {
 /// one seen together with them.
 #[test]
 fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
-    use mnemo::core::query::{Answer, Query};
-    use mnemo::core::TimeWindow;
     const FIRST_NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
     const BETTER: [f32; 4] = [0.98, 0.0, 0.199, 0.0];
     for (later, relinked) in [(BETTER, true), (FIRST_NEWCOMER, false)] {
@@ -1268,16 +1212,8 @@ fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
         let t = keyframes_in_a_row(&mut m, t, 2, &[keys_at(-0.6, FIRST_NEWCOMER)]);
         assert_eq!(m.object(keys).unwrap().state, ObjectState::Moved);
         let both = [keys_at(-0.6, FIRST_NEWCOMER), keys_at(0.0, later)];
-        let t = keyframes_in_a_row(&mut m, t, 2, &both);
-        let Answer::Changes(changes) = m
-            .query(&Query::Changes {
-                window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
-                label: None,
-            })
-            .unwrap()
-        else {
-            panic!("not changes")
-        };
+        keyframes_in_a_row(&mut m, t, 2, &both);
+        let changes = changes_since(&m, T0 + 10 * S);
         assert_eq!(changes.len(), 1, "{changes:?}");
         let to_y = if relinked { 0.0 } else { -0.6 };
         let to = changes[0].to_world.unwrap();
@@ -1285,24 +1221,12 @@ fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
         assert_eq!(m.stats().links_handed_on, u64::from(relinked));
         let o = m.object(keys).unwrap();
         assert!((o.position_world.y - to_y).abs() < 0.05, "{o:?}");
-        let others: Vec<_> = m
-            .objects()
-            .iter()
-            .filter(|x| x.is_reportable() && x.id != keys)
-            .collect();
-        assert_eq!(others.len(), 1, "{:#?}", m.objects());
+        let other = the_one_other(&m, keys);
         // The two seen together are distinct, each from the other and not from itself.
-        let other = others[0].id;
-        assert!(o.distinct_from.contains(&other), "{o:?}");
-        assert!(others[0].distinct_from.contains(&keys), "{others:?}");
+        assert!(o.distinct_from.contains(&other.id), "{o:?}");
+        assert!(other.distinct_from.contains(&keys), "{other:?}");
         assert!(!o.distinct_from.contains(&keys), "{o:?}");
-        let restored = Memory::from_parts(
-            m.config().clone(),
-            Box::new(LexicalEmbedder::default()),
-            m.to_parts(),
-        )
-        .unwrap();
-        assert_eq!(restored.digest(), m.digest());
+        assert_sound_and_restorable(&m, &[keys, other.id]);
     }
 }
 
@@ -1316,8 +1240,6 @@ fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
 /// (it was still seen after). The left mug is seen again: it never left.
 #[test]
 fn a_lone_sighting_before_its_twin_was_seen_does_not_pin_a_mug_that_went_missing_with_it() {
-    use mnemo::core::query::{Answer, Query};
-    use mnemo::core::TimeWindow;
     let mut m = memory_with(|_| {});
     let (left, right, t) = twin_mugs(&mut m);
     let mut t = t + HOUR;
@@ -1349,15 +1271,7 @@ fn a_lone_sighting_before_its_twin_was_seen_does_not_pin_a_mug_that_went_missing
     assert_eq!(m.object(right).unwrap().state, ObjectState::Moved);
     t += S;
     ingest(&mut m, t, vec![det("mug", [2.0, 0.0, 0.8])]);
-    let Answer::Changes(changes) = m
-        .query(&Query::Changes {
-            window: TimeWindow::new(T0 + 10 * S, t).unwrap(),
-            label: None,
-        })
-        .unwrap()
-    else {
-        panic!("not changes")
-    };
+    let changes = changes_since(&m, T0 + 10 * S);
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].object_id, right, "{changes:?}");
     let to = changes[0].to_world.expect("a move");
