@@ -209,12 +209,17 @@ fn a_look_alike_elsewhere_needs_fewer_missed_views_to_make_a_move() {
 
 /// A keyframe looking behind the robot (along -x) that sees keys at (-2, 0.5).
 fn keys_behind(m: &mut Memory, t: StampNs) {
+    seen_behind(m, t, "keys");
+}
+
+/// A keyframe looking behind the robot (along -x) that sees a `label` at (-2, 0.5).
+fn seen_behind(m: &mut Memory, t: StampNs, label: &str) {
     let behind = keyframe(
         t,
         0.0,
         0.0,
         std::f64::consts::PI,
-        vec![det("keys", [-2.0, 0.5, 0.8])],
+        vec![det(label, [-2.0, 0.5, 0.8])],
     );
     m.ingest(&behind).unwrap();
 }
@@ -1244,14 +1249,7 @@ fn a_lone_sighting_before_its_twin_was_seen_does_not_pin_a_mug_that_went_missing
     let (left, right, t) = twin_mugs(&mut m);
     let mut t = t + HOUR;
     for _ in 0..2 {
-        let behind = keyframe(
-            t,
-            0.0,
-            0.0,
-            std::f64::consts::PI,
-            vec![det("mug", [-2.0, 0.5, 0.8])],
-        );
-        m.ingest(&behind).unwrap();
+        seen_behind(&mut m, t, "mug");
         t += S;
     }
     t += 5 * S;
