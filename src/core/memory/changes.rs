@@ -765,7 +765,7 @@ impl Memory {
             // Seen together with `t` before the link: two objects. (Since the link, `x`'s
             // sightings were the newcomer's.)
             let seen_with_t = xo.distinct_from.contains(&t) || to.distinct_from.contains(&x);
-            let since_link = self.placements[link.closed.index()]
+            let since_link = self.placements[pid.index()]
                 .closed_at_ns
                 .is_some_and(|c| to.first_seen_ns >= c);
             if own <= theirs + RIVAL_MARGIN
