@@ -211,6 +211,13 @@ impl MemoryObject {
     pub fn is_reportable(&self) -> bool {
         self.confirmed && !self.retired
     }
+
+    /// Whether it is a tentative track dropped unconfirmed (its sightings were taken for
+    /// false positives): retired, merged into nothing, and not erased (a tombstone keeps no
+    /// placement).
+    pub fn is_dropped_tentative(&self) -> bool {
+        self.retired && !self.confirmed && self.merged_into.is_none() && !self.placements.is_empty()
+    }
 }
 
 /// One interval during which an object stood at one position.

@@ -373,6 +373,63 @@ fn forget_removes_objects_captions_and_their_bytes() {
     assert!(matches!(mug, Answer::Objects(v) if v.len() == 1));
 }
 
+/// A passport seen once and then missed three times in view is dropped as a false positive,
+/// but its label, place and look are still in the file: forgetting the label, or a region
+/// around it, erases that track too, down to its bytes.
+#[test]
+fn forget_erases_a_sighting_dropped_as_a_false_positive() {
+    for by_region in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        let mut pm = open(&path, RetentionConfig::keep_everything());
+        let mug = common::det("mug", [3.0, 0.0, 0.8]);
+        let mut t = common::T0;
+        let mut passport = common::det("passportx9", [2.0, 0.5, 0.8]);
+        passport.embedding = Some(vec![1.0, 0.0, 0.0, 0.0]);
+        pm.ingest(&common::keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![passport, mug.clone()],
+        ))
+        .unwrap();
+        for _ in 0..4 {
+            t += 1_000_000_000;
+            pm.ingest(&common::keyframe(t, 0.0, 0.0, 0.0, vec![mug.clone()]))
+                .unwrap();
+        }
+        let dropped: Vec<_> = pm
+            .memory()
+            .objects()
+            .iter()
+            .filter(|o| o.is_dropped_tentative())
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(dropped.len(), 1, "{:#?}", pm.memory().objects());
+        pm.commit().unwrap();
+        assert!(file_contains(&path, "passportx9"));
+        let what = if by_region {
+            Forget::Region {
+                center_world: nalgebra::Point3::new(2.0, 0.5, 0.8),
+                radius_m: 0.3,
+            }
+        } else {
+            Forget::Label("passportx9".into())
+        };
+        let report = pm.forget(&what).unwrap();
+        assert_eq!(report.objects, dropped);
+        pm.close().unwrap();
+        assert!(!file_contains(&path, "passportx9"), "label bytes left");
+        let back = load(&path);
+        assert!(back.objects().iter().all(|o| !o.is_dropped_tentative()));
+        assert_eq!(
+            back.objects().iter().filter(|o| o.is_reportable()).count(),
+            1
+        );
+    }
+}
+
 #[test]
 fn forget_reaches_events_evicted_to_disk() {
     let stream = world(6, 2);

@@ -39,6 +39,13 @@ pub struct ForgetReport {
     pub captions_erased: Vec<u32>,
 }
 
+/// Whether a label, region or window selection takes `o` in: live objects, and tentative
+/// tracks dropped as false positives (they still hold a label, a place and a look). Objects
+/// merged into another follow it; tombstones hold nothing.
+fn erasable(o: &MemoryObject) -> bool {
+    !o.retired || o.is_dropped_tentative()
+}
+
 impl Memory {
     /// Erases what `what` selects. Objects keep their ids as empty, retired tombstones.
     ///
@@ -62,7 +69,7 @@ impl Memory {
                     return Err(CoreError::EmptyText);
                 }
                 for o in &self.objects {
-                    if !o.retired && o.label == label {
+                    if erasable(o) && o.label == label {
                         selected.insert(o.id);
                     }
                 }
@@ -81,7 +88,7 @@ impl Memory {
                 }
                 let inside = |p: &Point3<f64>| (p - center_world).norm() <= *radius_m;
                 for o in &self.objects {
-                    if o.retired {
+                    if !erasable(o) {
                         continue;
                     }
                     let stood_there = inside(&o.position_world)
@@ -112,7 +119,7 @@ impl Memory {
                     erase_events.insert(e.id);
                 }
                 for o in &self.objects {
-                    if !o.retired
+                    if erasable(o)
                         && o.first_seen_ns >= window.start_ns()
                         && o.last_seen_ns <= window.end_ns()
                     {
