@@ -264,7 +264,8 @@ impl Memory {
     /// seen, and at most `reid_window_s` before `old_id` was first found gone: the old object
     /// may have been carried there. (The new place may have been seen on the pass that first
     /// missed the object, hours before a later pass confirms the old spot empty.) A tentative
-    /// track qualifies when appearance says it is the old object, but not one within
+    /// track, still open or dropped unconfirmed ([`Memory::drop_tentative`]), qualifies when
+    /// appearance says it is the old object, but not one within
     /// `gate_base_m` of a confirmed, present look-alike ([`Memory::confirmed_look_alike_within`]):
     /// that sighting was as likely the look-alike's, split off by a noisy appearance.
     pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
@@ -286,7 +287,7 @@ impl Memory {
             .filter(|id| {
                 let o = &self.objects[id.index()];
                 *id != old_id
-                    && !o.retired
+                    && (!o.retired || o.is_dropped_tentative())
                     && (o.confirmed
                         || (appearance(o, old).is_some()
                             && !self.confirmed_look_alike_within(o, self.config.gate_base_m)))
@@ -590,6 +591,9 @@ impl Memory {
     /// `old` (missing, or about to be) is `new`, seen elsewhere: fold `new` into `old` and
     /// record a move.
     pub(super) fn merge_moved(&mut self, old: ObjectId, new: ObjectId, stamp: StampNs) {
+        if self.objects[new.index()].is_dropped_tentative() {
+            self.revive_dropped(new);
+        }
         let old_group = self.group_of(&self.objects[old.index()].label.clone());
         if let Some(set) = self.missing_by_group.get_mut(&old_group) {
             set.remove(&old);
@@ -1167,9 +1171,15 @@ impl Memory {
         self.object_index.remove(gone.0);
     }
 
+    /// Drops a tentative track as a false positive. One with an appearance stays a
+    /// re-identification candidate ([`Memory::find_new_match`]): a false positive looks like
+    /// nothing in particular, so a dropped sighting that looks like an object found gone in
+    /// the same sweep was that object, seen once where it had been carried.
     pub(super) fn drop_tentative(&mut self, id: ObjectId) {
         self.missed_since.remove(&id);
-        self.reid_withdraw(id);
+        if self.objects[id.index()].embedding.is_none() {
+            self.reid_withdraw(id);
+        }
         self.touch(id);
         let obj = &mut self.objects[id.index()];
         obj.retired = true;
@@ -1177,6 +1187,16 @@ impl Memory {
         self.object_index.remove(id.0);
         self.stats.false_positives_dropped += 1;
         self.refresh_label_index(id);
+    }
+
+    /// A dropped tentative track was a real object after all (see [`Memory::drop_tentative`]):
+    /// its sightings form a visit again, and it no longer counts as a false positive.
+    fn revive_dropped(&mut self, id: ObjectId) {
+        self.touch(id);
+        let o = &mut self.objects[id.index()];
+        o.retired = false;
+        o.open_visit = Some((o.first_seen_ns, o.last_seen_ns));
+        self.stats.false_positives_dropped = self.stats.false_positives_dropped.saturating_sub(1);
     }
 
     pub(super) fn declare_missing(&mut self, id: ObjectId, stamp: StampNs) {
