@@ -813,7 +813,8 @@ impl Memory {
             }
         }
         // Per object, in log order: a move anywhere in the window wins (from the first old
-        // position to the last new one); otherwise the last of missing / reappeared, and a
+        // position to the last new one), unless the moves net out (back where it was);
+        // otherwise the last of missing / reappeared (after the last move, if any), and a
         // reappearance that undoes a missing in the same window cancels out.
         let mut per_object: BTreeMap<ObjectId, Vec<&Event>> = BTreeMap::new();
         for (id, log) in by_object {
@@ -842,30 +843,39 @@ impl Memory {
                 .iter()
                 .filter(|e| e.kind == EventKind::Moved)
                 .collect();
-            let change = if let (Some(first), Some(last)) = (moves.first(), moves.last()) {
-                let from = arr32(&first.from_world.unwrap_or(first.position_world));
-                let to = arr32(&last.position_world);
-                // Moved away and back within the window (to within the association gate, as
-                // a move is told from a reappearance): no net change.
-                let back = from
-                    .iter()
-                    .zip(&to)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
-                    <= self.config.gate_base_m;
-                (!back).then(|| ChangeHit {
-                    kind: EventKind::Moved,
-                    stamp_ns: last.stamp_ns,
-                    event_id: last.id,
-                    object_id: id,
-                    label: obj.label.clone(),
-                    from_world: from,
-                    to_world: Some(to),
-                })
-            } else {
-                let first = events[0];
-                let last = events[events.len() - 1];
+            let net_move = match (moves.first(), moves.last()) {
+                (Some(first), Some(last)) => {
+                    let from = arr32(&first.from_world.unwrap_or(first.position_world));
+                    let to = arr32(&last.position_world);
+                    // Moved away and back within the window (to within the association gate,
+                    // as a move is told from a reappearance): no net move.
+                    let back = from
+                        .iter()
+                        .zip(&to)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
+                        <= self.config.gate_base_m;
+                    (!back).then(|| ChangeHit {
+                        kind: EventKind::Moved,
+                        stamp_ns: last.stamp_ns,
+                        event_id: last.id,
+                        object_id: id,
+                        label: obj.label.clone(),
+                        from_world: from,
+                        to_world: Some(to),
+                    })
+                }
+                _ => None,
+            };
+            // Without a net move: the missing / reappeared events after the last move (all of
+            // them when there is none), a reappearance undoing a missing cancelling out.
+            let rest = events
+                .iter()
+                .rposition(|e| e.kind == EventKind::Moved)
+                .map_or(&events[..], |i| &events[i + 1..]);
+            let change = net_move.or_else(|| {
+                let (first, last) = (rest.first()?, rest.last()?);
                 let cancelled =
                     first.kind == EventKind::Missing && last.kind == EventKind::Reappeared;
                 (!cancelled).then(|| ChangeHit {
@@ -877,7 +887,7 @@ impl Memory {
                     from_world: arr32(&last.position_world),
                     to_world: None,
                 })
-            };
+            });
             out.extend(change);
         }
         out.sort_by(|a, b| {

@@ -1109,3 +1109,57 @@ fn a_move_handed_on_to_a_better_newcomer_survives_restarts() {
         continues_exactly_across_restarts(&stream, &reference, &[n - 4, n - 3, n - 2, n - 1]);
     }
 }
+
+/// A newcomer taken for one object and handed over to another found gone later that looks
+/// more like it (`evidence::an_object_found_gone_that_looks_more_like_a_taken_newcomer_takes_it_over`)
+/// reaches the disk: the first object missing from its spot, with its move there and back in
+/// the log, the second at the newcomer's. A restart cut anywhere from the link on continues
+/// to the memory kept in RAM.
+#[test]
+fn a_newcomer_handed_over_to_an_object_found_gone_later_survives_restarts() {
+    use common::{det, keyframe, HOUR, S, T0};
+    let keys = |x: f64, y: f64, e: [f32; 4]| {
+        let mut d = det("keys", [x, y, 0.8]);
+        d.embedding = Some(e.to_vec());
+        d
+    };
+    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+    // 0.91 like the newcomer.
+    const OTHER: [f32; 4] = [0.7917, 0.4486, 0.4146, 0.0];
+    let behind = std::f64::consts::PI;
+    let mut stream = Vec::new();
+    let mut t = T0;
+    for _ in 0..5 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![keys(2.0, 0.5, SEEN)]));
+        stream.push(keyframe(t, 0.0, 0.0, behind, vec![keys(-2.0, 0.5, OTHER)]));
+        t += S;
+    }
+    t += HOUR;
+    for _ in 0..3 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![keys(2.0, -0.6, NEWCOMER)]));
+        t += S;
+    }
+    for _ in 0..4 {
+        stream.push(keyframe(t, 0.0, 0.0, behind, vec![]));
+        t += S;
+    }
+    let reference = in_ram(&stream);
+    assert_eq!(reference.stats().links_handed_on, 1);
+    let states: Vec<_> = reference
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable())
+        .map(|o| o.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            mnemo::core::ObjectState::Missing,
+            mnemo::core::ObjectState::Moved
+        ]
+    );
+    let n = stream.len();
+    let cuts: Vec<usize> = (n - 7..n).collect();
+    continues_exactly_across_restarts(&stream, &reference, &cuts);
+}

@@ -9,6 +9,13 @@ use std::cmp::Reverse;
 /// being declared missing (see [`Memory::better_rival`]).
 const RIVAL_MARGIN: f32 = 0.05;
 
+/// How much closer (in appearance cosine) an object found gone must be to a newcomer already
+/// taken for another object to take it over (see [`Memory::hand_newcomer_to_better_old`]):
+/// half the rival margin. Look-alikes' cosines with one newcomer differ by up to about 0.02
+/// from appearance noise alone, so a smaller difference is a coin toss, not worth undoing a
+/// link for.
+const HANDOVER_MARGIN: f32 = RIVAL_MARGIN / 2.0;
+
 impl Memory {
     /// A missing object seen again where it was.
     pub(super) fn reappear(&mut self, id: ObjectId, stamp: StampNs) {
@@ -726,37 +733,10 @@ impl Memory {
         if window <= 0 || to.retired || to.embedding.is_none() || to.placements.len() != 1 {
             return false;
         }
-        let group = to.group;
-        // Objects of the group moved within the window: the log's index of change events.
-        let Ok(recent) = TimeWindow::new(stamp.saturating_sub(window), stamp) else {
-            return false;
-        };
-        let mut candidates: Vec<ObjectId> = self
-            .log
-            .changes_recorded_in(&recent)
-            .filter(|e| e.kind == EventKind::Moved)
-            .filter_map(|e| e.object.map(|o| self.resolve(o)))
-            .filter(|x| {
-                let xo = &self.objects[x.index()];
-                *x != t && xo.group == group && xo.is_reportable() && xo.state == ObjectState::Moved
-            })
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
+        let links = self.recent_move_links(to.group, t, stamp);
         let mut best: Option<(f32, MoveLink)> = None;
-        for x in candidates {
-            let Some(last_change) = self.changes_newest_first(x).next() else {
-                continue;
-            };
-            if last_change.kind != EventKind::Moved {
-                continue;
-            }
-            if stamp.saturating_sub(last_change.stamp_ns) >= window {
-                continue;
-            }
-            let Some(link) = self.last_move_link(x) else {
-                continue;
-            };
+        for link in links {
+            let x = link.object;
             let pid = link.closed;
             let (xo, no) = (
                 &self.objects[x.index()],
@@ -788,22 +768,7 @@ impl Memory {
             return false;
         };
         let (x, n) = (link.object, link.newcomer);
-        let newcomer_last_seen = self.objects[n.index()].last_seen_ns;
-        let (there, newcomer_seen) = self.detach_newcomer(link);
-        // Sightings at the newcomer's spot since the link went to `x`'s record, uncounted
-        // apart: at least one when it was seen there since.
-        let seen_since = u32::from(there.last_seen_ns > newcomer_last_seen);
-        {
-            self.touch(x);
-            let o = &mut self.objects[x.index()];
-            o.times_seen = o
-                .times_seen
-                .saturating_sub(newcomer_seen + seen_since)
-                .max(1);
-            o.open_visit = None;
-            o.placements.truncate(link.at + 1);
-        }
-        self.objects[n.index()].times_seen += seen_since;
+        self.unlink_newcomer(link);
         self.stats.links_handed_on += 1;
         self.merge_moved(x, t, stamp);
         // `t` seen together with `x`'s record since the link was seen with the newcomer.
@@ -827,6 +792,165 @@ impl Memory {
             self.maybe_confirm(n, stamp, false);
         }
         true
+    }
+
+    /// Undoes the move link of `link.object` to `link.newcomer` for a hand-over: the newcomer
+    /// becomes an object of its own again ([`Memory::detach_newcomer`]) and the object keeps
+    /// its placements up to the one the link closed, its sightings less the newcomer's (and
+    /// less the sightings at the newcomer's spot since the link, which went to the object's
+    /// record uncounted apart: at least one when it was seen there since), and no open visit.
+    /// Returns the object's record as it was before.
+    fn unlink_newcomer(&mut self, link: MoveLink) -> MemoryObject {
+        let (x, n) = (link.object, link.newcomer);
+        let newcomer_last_seen = self.objects[n.index()].last_seen_ns;
+        let (there, newcomer_seen) = self.detach_newcomer(link);
+        let seen_since = u32::from(there.last_seen_ns > newcomer_last_seen);
+        {
+            self.touch(x);
+            let o = &mut self.objects[x.index()];
+            o.times_seen = o
+                .times_seen
+                .saturating_sub(newcomer_seen + seen_since)
+                .max(1);
+            o.open_visit = None;
+            o.placements.truncate(link.at + 1);
+        }
+        self.objects[n.index()].times_seen += seen_since;
+        there
+    }
+
+    /// `y` is found gone, and no newcomer is left for it: a newcomer taken, within the last
+    /// `reid_window_s`, for another object `x` of the group ([`Memory::last_move_link`]) is
+    /// `y`'s instead when it looks more like `y` than like `x` by more than
+    /// [`HANDOVER_MARGIN`] (cosine at least `min_appearance_cosine`; not seen together with
+    /// `y`; first seen `min_move_gap_s` or more after `y`'s last sighting, so `y` was not
+    /// checked since and may have been carried there just as well). When `x` took it, `y` was
+    /// believed present, and a look-alike had to beat `x` by [`RIVAL_MARGIN`] to keep the
+    /// newcomer from it ([`Memory::better_rival`]); now both are gone, and the closer look
+    /// wins. Not while a look-alike within twice `gate_base_m` of `y` is missing too, or being
+    /// missed: twins missed together (each charged the other's misses) say little about which
+    /// one is gone, and the one still there is seen again moments later. `x` is missing
+    /// from its old spot again (recorded as a move back, dated like the move it undoes so the
+    /// two net out, then a missing), and `y` moves to the newcomer. Where several links
+    /// qualify, the one `y` favours most. Returns whether it did.
+    fn hand_newcomer_to_better_old(&mut self, y: ObjectId, stamp: StampNs) -> bool {
+        let min_gap = self.config.min_move_gap_ns().max(1);
+        let y_last_seen = self.reid_last_seen(y);
+        let yo = &self.objects[y.index()];
+        let twin_gone = self.look_alike_within(yo, 2.0 * self.config.gate_base_m, |x| {
+            !x.retired && (x.state == ObjectState::Missing || x.missed_views > 0)
+        });
+        if self.config.reid_window_ns() <= 0 || yo.embedding.is_none() || twin_gone {
+            return false;
+        }
+        let mut best: Option<(f32, MoveLink)> = None;
+        for link in self.recent_move_links(yo.group, y, stamp) {
+            let (xo, no) = (
+                &self.objects[link.object.index()],
+                &self.objects[link.newcomer.index()],
+            );
+            let (Some(own), Some(theirs)) = (appearance(xo, no), appearance(yo, no)) else {
+                continue;
+            };
+            if theirs <= own + HANDOVER_MARGIN
+                || theirs < self.config.min_appearance_cosine
+                || yo.distinct_from.contains(&link.newcomer)
+                || no.distinct_from.contains(&y)
+                || y_last_seen.saturating_add(min_gap) > no.first_seen_ns
+            {
+                continue;
+            }
+            if best.is_none_or(|(m, _)| theirs - own > m) {
+                best = Some((theirs - own, link));
+            }
+        }
+        let Some((_, link)) = best else {
+            return false;
+        };
+        let (x, n, closed) = (link.object, link.newcomer, link.closed);
+        let moved_at = self
+            .changes_newest_first(x)
+            .next()
+            .map_or(stamp, |e| e.end_ns.min(e.stamp_ns));
+        let there = self.unlink_newcomer(link);
+        // `x`, missing from its old spot since the link found it empty.
+        let (back, last_there, found_empty) = {
+            let p = &self.placements[closed.index()];
+            (
+                p.position_world,
+                p.last_seen_ns,
+                p.closed_at_ns.unwrap_or(stamp),
+            )
+        };
+        let place = self.place_for(&back).unwrap_or(there.place);
+        {
+            self.touch(x);
+            let o = &mut self.objects[x.index()];
+            o.position_world = back;
+            o.last_seen_ns = last_there;
+            o.state = ObjectState::Missing;
+            o.missing_since_ns = Some(found_empty);
+            o.place = place;
+            o.missed_views = 0;
+            o.open_since_ns = None;
+            // The viewpoints kept were the newcomer's.
+            o.seen_from.clear();
+        }
+        self.index_object(x, &back);
+        let group = self.objects[x.index()].group;
+        self.index_missing(group, x);
+        self.reid_withdraw(x);
+        let mut ev = self.object_event(EventKind::Moved, &self.objects[x.index()], stamp);
+        ev.from_world = Some(to_f32(&there.position_world));
+        ev.start_ns = moved_at;
+        ev.end_ns = moved_at;
+        self.push_event(ev);
+        let mut ev = self.object_event(EventKind::Missing, &self.objects[x.index()], stamp);
+        ev.start_ns = last_there;
+        self.push_event(ev);
+        self.stats.links_handed_on += 1;
+        self.refresh_text_embedding(x);
+        self.refresh_label_index(x);
+        self.refresh_relations(x);
+        self.refresh_text_embedding(n);
+        self.refresh_label_index(n);
+        self.refresh_relations(n);
+        self.merge_moved(y, n, stamp);
+        true
+    }
+
+    /// The move links ([`Memory::last_move_link`]) of the objects of `group` other than
+    /// `except` whose last change is a move recorded within the last `reid_window_s` (read off
+    /// the log's index of change events), in object order.
+    fn recent_move_links(&self, group: u32, except: ObjectId, stamp: StampNs) -> Vec<MoveLink> {
+        let window = self.config.reid_window_ns();
+        let Ok(recent) = TimeWindow::new(stamp.saturating_sub(window), stamp) else {
+            return Vec::new();
+        };
+        let mut candidates: Vec<ObjectId> = self
+            .log
+            .changes_recorded_in(&recent)
+            .filter(|e| e.kind == EventKind::Moved)
+            .filter_map(|e| e.object.map(|o| self.resolve(o)))
+            .filter(|x| {
+                let xo = &self.objects[x.index()];
+                *x != except
+                    && xo.group == group
+                    && xo.is_reportable()
+                    && xo.state == ObjectState::Moved
+            })
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .filter(|x| {
+                self.changes_newest_first(*x).next().is_some_and(|e| {
+                    e.kind == EventKind::Moved && stamp.saturating_sub(e.stamp_ns) < window
+                })
+            })
+            .filter_map(|x| self.last_move_link(x))
+            .collect()
     }
 
     /// The link of `x`'s last move, when it was a newcomer taken for `x` and nothing changed
@@ -1210,6 +1334,9 @@ impl Memory {
             .filter(|n| !self.better_rival(id, *n))
         {
             self.merge_moved(id, new, stamp);
+            return;
+        }
+        if self.hand_newcomer_to_better_old(id, stamp) {
             return;
         }
         self.close_current_placement(id, stamp);

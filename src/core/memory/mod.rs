@@ -104,7 +104,8 @@ pub struct IngestStats {
     #[serde(default)]
     pub links_retracted: u64,
     /// Re-identifications handed on: a look-alike newcomer had been taken for a moved object,
-    /// and another newcomer, seen within `reid_window_s`, looked much more like it.
+    /// and another newcomer, seen within `reid_window_s`, looked much more like it; or another
+    /// object, found gone within `reid_window_s`, looked more like the newcomer.
     #[serde(default)]
     pub links_handed_on: u64,
 }
