@@ -234,7 +234,9 @@ impl Memory {
     }
 
     /// The missing object of the same group nearest to `new_id`: missing for at most
-    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s`.
+    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s`; last seen,
+    /// as re-identification counts it ([`Memory::reid_last_seen`]), `min_move_gap_s` or more
+    /// before `new_id`'s first sighting.
     pub(super) fn find_missing_match(
         &mut self,
         new_id: ObjectId,
@@ -253,17 +255,33 @@ impl Memory {
             StampNs::MIN
         };
         let set = self.missing_by_group.get(&group)?;
-        set.iter()
+        let first_seen = new_obj.first_seen_ns;
+        let candidates: Vec<ObjectId> = set
+            .iter()
             .copied()
             .filter(|id| {
                 let o = &self.objects[id.index()];
                 !o.retired
                     && o.last_seen_ns >= min_last_seen
                     && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
-                    && o.last_seen_ns.saturating_add(min_gap) <= new_obj.first_seen_ns
                     && !new_obj.distinct_from.contains(id)
                     && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
+            .collect();
+        // The gap from the last sighting as re-identification counts it (no later than the
+        // last sighting itself, so that one is tried first).
+        let mut matches = Vec::with_capacity(candidates.len());
+        for id in candidates {
+            let last = self.objects[id.index()].last_seen_ns;
+            if last.saturating_add(min_gap) <= first_seen
+                || self.reid_last_seen(id).saturating_add(min_gap) <= first_seen
+            {
+                matches.push(id);
+            }
+        }
+        let new_obj = &self.objects[new_id.index()];
+        matches
+            .into_iter()
             .min_by(|a, b| self.reid_order(new_obj, *a, *b))
     }
 
@@ -315,13 +333,25 @@ impl Memory {
     /// look-alike's, mis-associated (twins side by side, one of them carried
     /// away; a newcomer's first sighting taken for a missing object): the end of the object's
     /// previous visit counts then, so a new object first seen before, or right after, that
-    /// sighting can still be where it went. Otherwise (and when the log no longer holds the
-    /// previous visit) its last sighting.
+    /// sighting can still be where it went. The same holds for a missing object whose last
+    /// visit, closed when it was declared missing, was that one sighting. Otherwise (and when
+    /// the log no longer holds the previous visit) its last sighting.
     pub(super) fn reid_last_seen(&mut self, id: ObjectId) -> StampNs {
         let o = &self.objects[id.index()];
         let last = o.last_seen_ns;
-        let lone = matches!(o.open_visit, Some((start, end)) if start == end)
-            && o.missed_views >= self.config.missing_after_views;
+        let lone = match o.open_visit {
+            Some((start, end)) => start == end && o.missed_views >= self.config.missing_after_views,
+            // Missing (declared after its misses): its last visit, closed then, is in the log.
+            None => {
+                o.state == ObjectState::Missing
+                    && self.object_events[id.index()]
+                        .iter()
+                        .rev()
+                        .filter_map(|e| self.log.get(*e))
+                        .find(|e| e.kind == EventKind::Visit)
+                        .is_some_and(|v| v.start_ns == last && v.end_ns == last)
+            }
+        };
         if !lone {
             return last;
         }

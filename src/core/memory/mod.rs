@@ -416,7 +416,9 @@ pub struct Memory {
     /// Per group, no earlier than the latest `missing_since_ns` of its missing objects (a
     /// quick test that none went missing after some stamp).
     latest_missing_by_group: BTreeMap<u32, StampNs>,
-    /// Confirmed, never-moved objects per group by first sighting, for re-identification.
+    /// Never-moved objects per group by first sighting, for re-identification: confirmed
+    /// ones, tentative tracks, and tentative tracks with an appearance dropped as false
+    /// positives ([`Memory::drop_tentative`]).
     recent_by_group: BTreeMap<u32, BTreeSet<(StampNs, ObjectId)>>,
     /// Objects near the camera during the keyframe being ingested (see [`Neighborhood`]).
     neighborhood: Option<Neighborhood>,
