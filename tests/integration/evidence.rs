@@ -1238,6 +1238,23 @@ fn a_better_newcomer_takes_over_a_move_made_after_the_object_went_missing() {
     }
 }
 
+/// At the twin mugs of `twin_mugs`, from `t`: one sighting at the right mug's spot, the next
+/// at the left one's, then the spot in view three times, 20 s apart, without either (detector
+/// misses). Returns the stamp of the last keyframe.
+fn lone_sighting_then_twins_missed(m: &mut Memory, mut t: StampNs) -> StampNs {
+    ingest(m, t, vec![det("mug", [2.0, 0.15, 0.8])]);
+    t += S;
+    // Turned right: the left mug's spot near the image's left edge, the right one's beyond it
+    // (so it is not missed there).
+    let turned = keyframe(t, 0.0, 0.0, -0.485, vec![det("mug", [2.0, 0.0, 0.8])]);
+    m.ingest(&turned).unwrap();
+    for _ in 0..3 {
+        t += 20 * S;
+        ingest(m, t, vec![]);
+    }
+    t
+}
+
 /// Twin mugs at (2, 0) and (2, 0.15), seen together. An hour later a mug turns up behind the
 /// robot (the right one, carried there). Back at the twins, one sighting lands at the right
 /// mug's spot (the left mug's, mis-assigned) and the next at the left one's; then the spot is
@@ -1255,17 +1272,7 @@ fn a_lone_sighting_before_its_twin_was_seen_does_not_pin_a_mug_that_went_missing
         seen_behind(&mut m, t, "mug");
         t += S;
     }
-    t += 5 * S;
-    ingest(&mut m, t, vec![det("mug", [2.0, 0.15, 0.8])]);
-    t += S;
-    // Turned right: the left mug's spot near the image's left edge, the right one's beyond it
-    // (so it is not missed there).
-    let turned = keyframe(t, 0.0, 0.0, -0.485, vec![det("mug", [2.0, 0.0, 0.8])]);
-    m.ingest(&turned).unwrap();
-    for _ in 0..3 {
-        t += 20 * S;
-        ingest(&mut m, t, vec![]);
-    }
+    t = lone_sighting_then_twins_missed(&mut m, t + 5 * S);
     // Both went missing in that keyframe, the left one first; the right one was where the
     // mug behind the robot is.
     assert_eq!(m.object(left).unwrap().state, ObjectState::Missing);
@@ -1456,15 +1463,7 @@ fn an_object_found_gone_that_looks_more_like_a_taken_newcomer_takes_it_over() {
 fn a_missing_twins_lone_sighting_does_not_keep_a_newcomer_a_minute_later_from_being_it() {
     let mut m = memory_with(|_| {});
     let (left, right, t) = twin_mugs(&mut m);
-    let mut t = t + HOUR;
-    ingest(&mut m, t, vec![det("mug", [2.0, 0.15, 0.8])]);
-    t += S;
-    let turned = keyframe(t, 0.0, 0.0, -0.485, vec![det("mug", [2.0, 0.0, 0.8])]);
-    m.ingest(&turned).unwrap();
-    for _ in 0..3 {
-        t += 20 * S;
-        ingest(&mut m, t, vec![]);
-    }
+    let mut t = lone_sighting_then_twins_missed(&mut m, t + HOUR);
     assert_eq!(m.object(left).unwrap().state, ObjectState::Missing);
     assert_eq!(m.object(right).unwrap().state, ObjectState::Missing);
     for _ in 0..2 {
