@@ -256,8 +256,7 @@ impl Memory {
         };
         let set = self.missing_by_group.get(&group)?;
         let first_seen = new_obj.first_seen_ns;
-        let candidates: Vec<ObjectId> = set
-            .iter()
+        set.iter()
             .copied()
             .filter(|id| {
                 let o = &self.objects[id.index()];
@@ -266,22 +265,11 @@ impl Memory {
                     && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
                     && !new_obj.distinct_from.contains(id)
                     && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
+                    // The gap from the last sighting as re-identification counts it (no later
+                    // than the last sighting itself, so that one is tried first).
+                    && (o.last_seen_ns.saturating_add(min_gap) <= first_seen
+                        || self.reid_last_seen(*id).saturating_add(min_gap) <= first_seen)
             })
-            .collect();
-        // The gap from the last sighting as re-identification counts it (no later than the
-        // last sighting itself, so that one is tried first).
-        let mut matches = Vec::with_capacity(candidates.len());
-        for id in candidates {
-            let last = self.objects[id.index()].last_seen_ns;
-            if last.saturating_add(min_gap) <= first_seen
-                || self.reid_last_seen(id).saturating_add(min_gap) <= first_seen
-            {
-                matches.push(id);
-            }
-        }
-        let new_obj = &self.objects[new_id.index()];
-        matches
-            .into_iter()
             .min_by(|a, b| self.reid_order(new_obj, *a, *b))
     }
 
@@ -336,7 +324,7 @@ impl Memory {
     /// sighting can still be where it went. The same holds for a missing object whose last
     /// visit, closed when it was declared missing, was that one sighting. Otherwise (and when
     /// the log no longer holds the previous visit) its last sighting.
-    pub(super) fn reid_last_seen(&mut self, id: ObjectId) -> StampNs {
+    pub(super) fn reid_last_seen(&self, id: ObjectId) -> StampNs {
         let o = &self.objects[id.index()];
         let last = o.last_seen_ns;
         let lone = match o.open_visit {
@@ -865,14 +853,16 @@ impl Memory {
     /// qualify, the one `y` favours most. Returns whether it did.
     fn hand_newcomer_to_better_old(&mut self, y: ObjectId, stamp: StampNs) -> bool {
         let min_gap = self.config.min_move_gap_ns().max(1);
-        let y_last_seen = self.reid_last_seen(y);
         let yo = &self.objects[y.index()];
-        let twin_gone = self.look_alike_within(yo, 2.0 * self.config.gate_base_m, |x| {
-            !x.retired && (x.state == ObjectState::Missing || x.missed_views > 0)
-        });
-        if self.config.reid_window_ns() <= 0 || yo.embedding.is_none() || twin_gone {
+        if self.config.reid_window_ns() <= 0
+            || yo.embedding.is_none()
+            || self.look_alike_within(yo, 2.0 * self.config.gate_base_m, |x| {
+                !x.retired && (x.state == ObjectState::Missing || x.missed_views > 0)
+            })
+        {
             return false;
         }
+        let y_last_seen = self.reid_last_seen(y);
         let mut best: Option<(f32, MoveLink)> = None;
         for link in self.recent_move_links(yo.group, y, stamp) {
             let (xo, no) = (
@@ -918,8 +908,6 @@ impl Memory {
             let o = &mut self.objects[x.index()];
             o.position_world = back;
             o.last_seen_ns = last_there;
-            o.state = ObjectState::Missing;
-            o.missing_since_ns = Some(found_empty);
             o.place = place;
             o.missed_views = 0;
             o.open_since_ns = None;
@@ -927,21 +915,14 @@ impl Memory {
             o.seen_from.clear();
         }
         self.index_object(x, &back);
-        let group = self.objects[x.index()].group;
-        self.index_missing(group, x);
-        self.reid_withdraw(x);
         let mut ev = self.object_event(EventKind::Moved, &self.objects[x.index()], stamp);
         ev.from_world = Some(to_f32(&there.position_world));
         ev.start_ns = moved_at;
         ev.end_ns = moved_at;
         self.push_event(ev);
-        let mut ev = self.object_event(EventKind::Missing, &self.objects[x.index()], stamp);
-        ev.start_ns = last_there;
-        self.push_event(ev);
         self.stats.links_handed_on += 1;
         self.refresh_text_embedding(x);
-        self.refresh_label_index(x);
-        self.refresh_relations(x);
+        self.mark_missing(x, found_empty, stamp);
         self.refresh_text_embedding(n);
         self.refresh_label_index(n);
         self.refresh_relations(n);
@@ -1374,11 +1355,17 @@ impl Memory {
         if let Some((s, e)) = self.objects[id.index()].open_visit.take() {
             self.emit_visit(id, s, e, stamp);
         }
+        self.mark_missing(id, stamp, stamp);
+    }
+
+    /// Makes `id` (its placement closed, no open visit) missing since `since_ns`: indexed as a
+    /// missing object of its group, no longer a re-identification candidate, a missing event
+    /// recorded at `stamp` from its last sighting on, its label index and relations refreshed.
+    fn mark_missing(&mut self, id: ObjectId, since_ns: StampNs, stamp: StampNs) {
         let last_seen = self.objects[id.index()].last_seen_ns;
         self.touch(id);
         self.objects[id.index()].state = ObjectState::Missing;
-        self.touch(id);
-        self.objects[id.index()].missing_since_ns = Some(stamp);
+        self.objects[id.index()].missing_since_ns = Some(since_ns);
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
         self.index_missing(group, id);
