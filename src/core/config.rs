@@ -127,6 +127,13 @@ pub struct MemoryConfig {
     /// `min_appearance_cosine`: that track's embedding is one sighting's, as noisy as the
     /// detection's, so two views of one object agree less than a view and an average of many.
     pub min_appearance_cosine_single: f32,
+    /// With appearance embeddings on both sides, the smallest cosine at which a newcomer is
+    /// taken for an object missing since more than `reid_window_s` before the newcomer was
+    /// first seen (time says nothing about that
+    /// pair: a look-alike put down since is as likely as the object carried there), in
+    /// [-1, 1]; never below `min_appearance_cosine`, which is all a newcomer back within
+    /// `gate_base_m` of the object's spot needs.
+    pub min_appearance_cosine_long_missing: f32,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,
     /// Two objects closer than this (centre to centre) are `near`, m.
@@ -169,6 +176,7 @@ impl Default for MemoryConfig {
             move_gate_scatter_factor: 3.0,
             min_appearance_cosine: 0.85,
             min_appearance_cosine_single: 0.80,
+            min_appearance_cosine_long_missing: 0.92,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,
@@ -269,6 +277,13 @@ impl MemoryConfig {
                 name: "min_appearance_cosine_single",
                 value: self.min_appearance_cosine_single.to_string(),
                 reason: "must be in [-1, min_appearance_cosine]",
+            });
+        }
+        if !(-1.0..=1.0).contains(&self.min_appearance_cosine_long_missing) {
+            return Err(CoreError::InvalidConfig {
+                name: "min_appearance_cosine_long_missing",
+                value: self.min_appearance_cosine_long_missing.to_string(),
+                reason: "must be in [-1, 1]",
             });
         }
         if !(0.0..=1.0).contains(&self.min_text_score) {
@@ -397,6 +412,20 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "min_appearance_cosine_single",
+            ),
+            (
+                MemoryConfig {
+                    min_appearance_cosine_long_missing: 1.5,
+                    ..MemoryConfig::default()
+                },
+                "min_appearance_cosine_long_missing",
+            ),
+            (
+                MemoryConfig {
+                    min_appearance_cosine_long_missing: f32::NAN,
+                    ..MemoryConfig::default()
+                },
+                "min_appearance_cosine_long_missing",
             ),
             (
                 MemoryConfig {

@@ -822,6 +822,15 @@ impl NodeConfig {
                 DAY_S,
             )?,
             reid_window_s: r.f64("changes.reid_window_s", m.reid_window_s, 0.0, 30.0 * DAY_S)?,
+            min_appearance_cosine_long_missing: r.f64(
+                "changes.min_appearance_cosine_long_missing",
+                m.min_appearance_cosine_long_missing
+                    .to_string()
+                    .parse()
+                    .unwrap_or(f64::from(m.min_appearance_cosine_long_missing)),
+                -1.0,
+                1.0,
+            )? as f32,
             min_move_gap_s: r.f64("changes.min_move_gap_s", m.min_move_gap_s, 0.0, DAY_S)?,
             detection_noise_m: r.f64("changes.detection_noise_m", m.detection_noise_m, 0.0, 1.0)?,
             ..m

@@ -1163,3 +1163,59 @@ fn a_newcomer_handed_over_to_an_object_found_gone_later_survives_restarts() {
     let cuts: Vec<usize> = (n - 7..n).collect();
     continues_exactly_across_restarts(&stream, &reference, &cuts);
 }
+
+/// A newcomer that waits for the last look-alike that may have been carried there, and is
+/// taken for keys gone for hours the moment that look-alike is seen in its place
+/// (`evidence::a_newcomer_like_an_object_gone_for_hours_is_it_once_every_look_alike_is_checked`):
+/// the wait and its end reach the disk, and a restart cut anywhere from the newcomer on
+/// continues to the memory kept in RAM.
+#[test]
+fn a_newcomer_waiting_for_its_last_unchecked_look_alike_survives_restarts() {
+    use common::{det, keyframe, HOUR, S, T0};
+    let keys = |x: f64, y: f64, e: Option<[f32; 4]>| {
+        let mut d = det("keys", [x, y, 0.8]);
+        d.embedding = e.map(|e| e.to_vec());
+        d
+    };
+    const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    // 0.96 like the keys.
+    const NEWCOMER: [f32; 4] = [0.96, 0.28, 0.0, 0.0];
+    let behind = std::f64::consts::PI;
+    let mut stream = Vec::new();
+    let mut t = T0;
+    for _ in 0..5 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![keys(2.0, 0.5, Some(SEEN))]));
+        stream.push(keyframe(t, 0.0, 0.0, behind, vec![keys(-2.0, 0.5, None)]));
+        t += S;
+    }
+    t += HOUR;
+    for _ in 0..4 {
+        stream.push(keyframe(t, 0.0, 0.0, 0.0, vec![]));
+        t += S;
+    }
+    t += 3 * HOUR;
+    for _ in 0..3 {
+        stream.push(keyframe(
+            t,
+            0.0,
+            0.0,
+            0.0,
+            vec![keys(2.0, -0.6, Some(NEWCOMER))],
+        ));
+        t += S;
+    }
+    let waiting = in_ram(&stream);
+    assert_eq!(waiting.pending_reid().len(), 1);
+    stream.push(keyframe(t, 0.0, 0.0, behind, vec![keys(-2.0, 0.5, None)]));
+    let reference = in_ram(&stream);
+    assert!(reference.pending_reid().is_empty());
+    let moved = reference
+        .objects()
+        .iter()
+        .filter(|o| o.is_reportable() && o.state == mnemo::core::ObjectState::Moved)
+        .count();
+    assert_eq!(moved, 1);
+    let n = stream.len();
+    let cuts: Vec<usize> = (n - 4..n).collect();
+    continues_exactly_across_restarts(&stream, &reference, &cuts);
+}

@@ -202,21 +202,33 @@ impl Memory {
     }
 
     /// New objects whose wait is over are re-identified with a long-missing object, if any.
+    /// The wait is over at its deadline. Before that, a newcomer is re-identified as soon as no
+    /// look-alike is left that may have been carried there and has not been checked since
+    /// ([`Memory::source_left_unchecked`]) and a missing object is its match: the sweep has
+    /// nothing better to offer, and the answer for the patrol that saw the newcomer need not
+    /// wait an hour (or, for a robot that parks after its patrol, until its next keyframe).
+    /// Without a match it waits on: a rival may still be seen again.
     pub(super) fn resolve_pending_reid(&mut self, stamp: StampNs) {
-        let due: Vec<ObjectId> = self
+        if self.pending_reid.is_empty() {
+            return;
+        }
+        let due: Vec<(ObjectId, bool)> = self
             .pending_reid
             .iter()
-            .filter(|(_, deadline)| **deadline <= stamp)
-            .map(|(id, _)| *id)
+            .map(|(id, deadline)| (*id, *deadline <= stamp))
+            .filter(|(id, expired)| *expired || !self.source_left_unchecked(*id))
             .collect();
-        for id in due {
-            self.pending_reid.remove(&id);
+        for (id, expired) in due {
             let o = &self.objects[id.index()];
             if !o.is_reportable() || !o.state.is_present() || o.placements.len() != 1 {
+                self.pending_reid.remove(&id);
                 continue;
             }
             if let Some(old) = self.unrivalled_missing_match(id, false) {
+                self.pending_reid.remove(&id);
                 self.merge_moved(old, id, stamp);
+            } else if expired {
+                self.pending_reid.remove(&id);
             }
         }
     }
@@ -234,7 +246,9 @@ impl Memory {
     }
 
     /// The missing object of the same group nearest to `new_id`: missing for at most
-    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s`; last seen,
+    /// `reid_window_s` when `recent_only`, else last seen within `reid_max_age_s` (and, when
+    /// missing since more than `reid_window_s` before `new_id` was first seen and farther than
+    /// `gate_base_m` from it, as similar as `min_appearance_cosine_long_missing` says); last seen,
     /// as re-identification counts it ([`Memory::reid_last_seen`]), `min_move_gap_s` or more
     /// before `new_id`'s first sighting.
     pub(super) fn find_missing_match(
@@ -254,6 +268,13 @@ impl Memory {
         } else {
             StampNs::MIN
         };
+        // Missing longer than `reid_window_s` when the newcomer turned up, and away from its
+        // spot: stronger appearance.
+        let recent_since = new_obj
+            .first_seen_ns
+            .saturating_sub(self.config.reid_window_ns());
+        let min_cos = self.config.min_appearance_cosine;
+        let min_cos_long = self.config.min_appearance_cosine_long_missing.max(min_cos);
         let set = self.missing_by_group.get(&group)?;
         let first_seen = new_obj.first_seen_ns;
         set.iter()
@@ -264,7 +285,15 @@ impl Memory {
                     && o.last_seen_ns >= min_last_seen
                     && o.missing_since_ns.is_some_and(|m| m >= min_missing_since)
                     && !new_obj.distinct_from.contains(id)
-                    && appearance(o, new_obj).is_none_or(|c| c >= self.config.min_appearance_cosine)
+                    && {
+                        let recent = o.missing_since_ns.is_some_and(|m| m >= recent_since);
+                        let in_place = (o.position_world - new_obj.position_world).norm()
+                            <= self.config.gate_base_m;
+                        match appearance(o, new_obj) {
+                            Some(c) => c >= if recent || in_place { min_cos } else { min_cos_long },
+                            None => recent || in_place,
+                        }
+                    }
                     // The gap from the last sighting as re-identification counts it (no later
                     // than the last sighting itself, so that one is tried first).
                     && (o.last_seen_ns.saturating_add(min_gap) <= first_seen
@@ -405,6 +434,33 @@ impl Memory {
                     && !n.distinct_from.contains(&r)
                     && !rival.distinct_from.contains(&new)
                     && pred(rival)
+            })
+    }
+
+    /// Whether some reportable, present object of `new`'s group other than `new`, seen within
+    /// `reid_max_age_s`, last seen `min_move_gap_s` or more before `new` was first seen and not
+    /// since, and never seen together with `new`, may still be where `new` came from: its spot
+    /// has not been checked since `new` appeared, so it may yet be found gone in this sweep.
+    /// (A look-alike seen since is still in place, and one seen less than `min_move_gap_s`
+    /// before is not where `new` came from, as [`Memory::find_missing_match`] has it.)
+    fn source_left_unchecked(&self, new: ObjectId) -> bool {
+        let n = &self.objects[new.index()];
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
+        let min_gap = self.config.min_move_gap_ns().max(1);
+        self.groups
+            .iter()
+            .filter(|(_, g)| **g == n.group)
+            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
+            .any(|r| {
+                let o = &self.objects[r.index()];
+                r != new
+                    && o.is_reportable()
+                    && o.state.is_present()
+                    && o.last_seen_ns >= min_last_seen
+                    && o.last_seen_ns.saturating_add(min_gap) <= n.first_seen_ns
+                    && !n.distinct_from.contains(&r)
+                    && !o.distinct_from.contains(&new)
             })
     }
 

@@ -1250,6 +1250,8 @@ impl Memory {
         if let Some(nb) = self.neighborhood.take() {
             self.nb_spare = nb.ids;
         }
+        // Newcomers whose sweep has now checked every look-alike that may have gone missing.
+        self.resolve_pending_reid(stamp);
         self.object_index.maintain();
         self.closed_index.maintain();
         self.place_index.maintain();
