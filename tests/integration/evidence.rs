@@ -21,6 +21,11 @@
 //! newcomer takes a move over, a sighting dropped as a false positive is where an object found
 //! gone went, an object found gone takes over a newcomer that looks more like it, and a missing
 //! twin's lone sighting (its twin's) does not keep a newcomer a minute later from being it.
+//! Then objects gone for hours: a newcomer that looks like one is it as soon as every
+//! look-alike that may have been carried there is checked (and keeps waiting while one it was
+//! left to may yet be seen), needs a closer look than one an hour after the object went
+//! missing (none without appearance), unless it is back at the spot; and an object missed
+//! beside a look-alike that moved there since is not that look-alike's duplicate.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -1651,4 +1656,45 @@ fn a_new_track_back_at_the_spot_of_an_object_gone_for_hours_is_it_with_the_usual
     let k = m.object(keys).unwrap();
     assert!(k.state.is_present(), "{k:?}");
     assert!((k.position_world.y - 0.65).abs() < 0.05, "{k:?}");
+}
+
+/// Keys on the table and a second set behind the robot, 0.91 alike. An hour later the second
+/// set is gone from its spot and turns up half a metre from the first keys, which are gone
+/// too. The first keys, missed beside a look-alike that keeps being seen, are not its
+/// duplicate: that look-alike arrived there (moved, re-identified) an hour after their last
+/// sighting, so someone swapped them. The first keys are missing, the second set moved.
+#[test]
+fn keys_missed_beside_a_look_alike_that_moved_there_since_are_not_its_duplicate() {
+    let other_look = seen_at_cosine(0.91);
+    let other_set = |t, y: f64, dets: bool| {
+        let d = looking(det("keys", [-2.0, y, 0.8]), other_look);
+        keyframe(
+            t,
+            0.0,
+            0.0,
+            std::f64::consts::PI,
+            if dets { vec![d] } else { vec![] },
+        )
+    };
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    for _ in 0..5 {
+        ingest(&mut m, t, vec![keys_at(0.5, SEEN)]);
+        m.ingest(&other_set(t, 0.5, true)).unwrap();
+        t += S;
+    }
+    let (keys, other) = (m.objects()[0].id, m.objects()[1].id);
+    t += HOUR;
+    for _ in 0..4 {
+        m.ingest(&other_set(t, 0.5, false)).unwrap();
+        t += S;
+    }
+    assert_eq!(m.object(other).unwrap().state, ObjectState::Missing);
+    keyframes_in_a_row(&mut m, t, 5, &[keys_at(1.0, other_look)]);
+    let (k, o) = (m.object(keys).unwrap(), m.object(other).unwrap());
+    assert_eq!(o.state, ObjectState::Moved, "{o:?}");
+    assert!((o.position_world.y - 1.0).abs() < 0.05, "{o:?}");
+    assert!(!k.retired, "{k:?}");
+    assert_eq!(k.state, ObjectState::Missing, "{k:?}");
+    assert_sound_and_restorable(&m, &[other]);
 }

@@ -634,7 +634,9 @@ impl Memory {
     /// seen more recently, never seen together with it, with a compatible appearance: `id` is
     /// its duplicate. Not one first seen `min_move_gap_s` or more after `id`'s last sighting
     /// and beyond the base gate of it: the narrowed gate of [`Memory::move_gate_m`] made that
-    /// track, and it is where `id` may have been moved (re-identification decides).
+    /// track, and it is where `id` may have been moved (re-identification decides). Nor one
+    /// that moved there (re-identified) that long after `id`'s last sighting: another object
+    /// of the kind put down beside the spot `id` left.
     pub(super) fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
@@ -655,7 +657,7 @@ impl Memory {
             .find(|other| {
                 let o = &self.objects[other.index()];
                 let moved_there = gap > 0
-                    && o.first_seen_ns.saturating_sub(me.last_seen_ns) >= gap
+                    && here_since(o).saturating_sub(me.last_seen_ns) >= gap
                     && (o.position_world - me.position_world).norm() > self.config.gate_base_m;
                 *other != id
                     && !moved_there
@@ -1614,6 +1616,15 @@ struct MoveLink {
 fn looks_more_like(new: &MemoryObject, rival: &MemoryObject, old: &MemoryObject) -> bool {
     matches!((appearance(old, new), appearance(rival, new)),
         (Some(own), Some(theirs)) if theirs > own + RIVAL_MARGIN)
+}
+
+/// Since when `o` has been where it is: for an object moved there, since its newcomer's first
+/// sighting there; otherwise since its first sighting.
+fn here_since(o: &MemoryObject) -> StampNs {
+    match (o.state, o.open_since_ns) {
+        (ObjectState::Moved, Some(t)) => t,
+        _ => o.first_seen_ns,
+    }
 }
 
 /// Smallest dimension of an extent, m.
