@@ -418,23 +418,26 @@ impl Memory {
         let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
-        // Reportable objects of the group: the label index holds them by label.
+        self.group_members(o.group).any(|r| {
+            let rival = &self.objects[r.index()];
+            r != old
+                && r != new
+                && rival.is_reportable()
+                && rival.state.is_present()
+                && rival.last_seen_ns < n.first_seen_ns
+                && rival.last_seen_ns >= min_last_seen
+                && !n.distinct_from.contains(&r)
+                && !rival.distinct_from.contains(&new)
+                && pred(rival)
+        })
+    }
+
+    /// The reportable objects of look-alike group `group` (the label index holds them by label).
+    fn group_members(&self, group: u32) -> impl Iterator<Item = ObjectId> + '_ {
         self.groups
             .iter()
-            .filter(|(_, g)| **g == o.group)
+            .filter(move |(_, g)| **g == group)
             .flat_map(|(label, _)| self.label_index.members(label.as_str()))
-            .any(|r| {
-                let rival = &self.objects[r.index()];
-                r != old
-                    && r != new
-                    && rival.is_reportable()
-                    && rival.state.is_present()
-                    && rival.last_seen_ns < n.first_seen_ns
-                    && rival.last_seen_ns >= min_last_seen
-                    && !n.distinct_from.contains(&r)
-                    && !rival.distinct_from.contains(&new)
-                    && pred(rival)
-            })
     }
 
     /// Whether some reportable, present object of `new`'s group other than `new`, seen within
@@ -448,20 +451,16 @@ impl Memory {
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
         let min_gap = self.config.min_move_gap_ns().max(1);
-        self.groups
-            .iter()
-            .filter(|(_, g)| **g == n.group)
-            .flat_map(|(label, _)| self.label_index.members(label.as_str()))
-            .any(|r| {
-                let o = &self.objects[r.index()];
-                r != new
-                    && o.is_reportable()
-                    && o.state.is_present()
-                    && o.last_seen_ns >= min_last_seen
-                    && o.last_seen_ns.saturating_add(min_gap) <= n.first_seen_ns
-                    && !n.distinct_from.contains(&r)
-                    && !o.distinct_from.contains(&new)
-            })
+        self.group_members(n.group).any(|r| {
+            let o = &self.objects[r.index()];
+            r != new
+                && o.is_reportable()
+                && o.state.is_present()
+                && o.last_seen_ns >= min_last_seen
+                && o.last_seen_ns.saturating_add(min_gap) <= n.first_seen_ns
+                && !n.distinct_from.contains(&r)
+                && !o.distinct_from.contains(&new)
+        })
     }
 
     /// Whether another present object of the group, not seen since before `new` was first
