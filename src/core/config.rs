@@ -129,10 +129,10 @@ pub struct MemoryConfig {
     pub min_appearance_cosine_single: f32,
     /// With appearance embeddings on both sides, the smallest cosine at which a newcomer is
     /// taken for an object missing since more than `reid_window_s` before the newcomer was
-    /// first seen (time says nothing about that
-    /// pair: a look-alike put down since is as likely as the object carried there), in
-    /// [-1, 1]; never below `min_appearance_cosine`, which is all a newcomer back within
-    /// `gate_base_m` of the object's spot needs.
+    /// first seen (time says nothing about that pair: a look-alike put down since is as likely
+    /// as the object carried there), in [-1, 1]; never below `min_appearance_cosine`, which is
+    /// all a newcomer back within `gate_base_m` of the object's spot needs. Without appearance
+    /// such a newcomer away from the spot is not taken for the object at all.
     pub min_appearance_cosine_long_missing: f32,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,
