@@ -1493,6 +1493,25 @@ fn seen_at_cosine(c: f32) -> [f32; 4] {
     [c, (1.0 - c * c).sqrt(), 0.0, 0.0]
 }
 
+/// Keys at (2, 0.5) looking `SEEN`, seen on five keyframes a second apart, each followed by
+/// `also` (another look around at that stamp); an hour later their spot is empty on four
+/// views, so they are missing. Returns the keys and the next stamp.
+fn keys_seen_then_found_gone(
+    m: &mut Memory,
+    mut also: impl FnMut(&mut Memory, StampNs),
+) -> (ObjectId, StampNs) {
+    let mut t = T0;
+    for _ in 0..5 {
+        ingest(m, t, vec![keys_at(0.5, SEEN)]);
+        also(m, t);
+        t += S;
+    }
+    let keys = m.objects()[0].id;
+    let t = keyframes_in_a_row(m, t + HOUR, 4, &[]);
+    assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+    (keys, t)
+}
+
 /// Keys at (2, 0.5) looking `SEEN` (and, when `rival`, a second set behind the robot, without
 /// an appearance); an hour later their spot is empty on four views, so they are missing;
 /// `gap` after that, keys looking like `look` (`None`: no appearance) turn up 1.1 m to the
@@ -1503,17 +1522,11 @@ fn keys_gone_then_a_newcomer(
     gap: StampNs,
     look: Option<[f32; 4]>,
 ) -> (Memory, ObjectId, StampNs) {
-    let mut t = T0;
-    for _ in 0..5 {
-        ingest(&mut m, t, vec![keys_at(0.5, SEEN)]);
+    let (keys, t) = keys_seen_then_found_gone(&mut m, |m, t| {
         if rival {
-            keys_behind(&mut m, t);
+            keys_behind(m, t);
         }
-        t += S;
-    }
-    let keys = m.objects()[0].id;
-    let t = keyframes_in_a_row(&mut m, t + HOUR, 4, &[]);
-    assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+    });
     let newcomer = det("keys", [2.0, -0.6, 0.8]);
     let newcomer = match look {
         Some(e) => looking(newcomer, e),
@@ -1608,15 +1621,9 @@ fn a_newcomer_left_to_a_look_alike_seen_just_before_is_the_missing_object_once_t
         )
     };
     let mut m = memory_with(|_| {});
-    let mut t = T0;
-    for _ in 0..5 {
-        ingest(&mut m, t, vec![keys_at(0.5, SEEN)]);
+    let (keys, t) = keys_seen_then_found_gone(&mut m, |m, t| {
         m.ingest(&other_set(t)).unwrap();
-        t += S;
-    }
-    let keys = m.objects()[0].id;
-    let t = keyframes_in_a_row(&mut m, t + HOUR, 4, &[]);
-    assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+    });
     let t = t + 3 * HOUR;
     m.ingest(&other_set(t)).unwrap();
     let newcomer = looking(det("keys", [2.0, -0.6, 0.8]), newcomer_look);
@@ -1636,14 +1643,7 @@ fn a_newcomer_left_to_a_look_alike_seen_just_before_is_the_missing_object_once_t
 #[test]
 fn a_new_track_back_at_the_spot_of_an_object_gone_for_hours_is_it_with_the_usual_look() {
     let mut m = memory_with(|_| {});
-    let mut t = T0;
-    for _ in 0..5 {
-        ingest(&mut m, t, vec![keys_at(0.5, SEEN)]);
-        t += S;
-    }
-    let keys = m.objects()[0].id;
-    let t = keyframes_in_a_row(&mut m, t + HOUR, 4, &[]);
-    assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+    let (keys, t) = keys_seen_then_found_gone(&mut m, |_, _| {});
     let t = keyframes_in_a_row(
         &mut m,
         t + 3 * HOUR,

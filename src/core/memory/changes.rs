@@ -270,13 +270,11 @@ impl Memory {
         };
         // Missing longer than `reid_window_s` when the newcomer turned up, and away from its
         // spot: stronger appearance.
-        let recent_since = new_obj
-            .first_seen_ns
-            .saturating_sub(self.config.reid_window_ns());
+        let first_seen = new_obj.first_seen_ns;
+        let recent_since = first_seen.saturating_sub(self.config.reid_window_ns());
         let min_cos = self.config.min_appearance_cosine;
         let min_cos_long = self.config.min_appearance_cosine_long_missing.max(min_cos);
         let set = self.missing_by_group.get(&group)?;
-        let first_seen = new_obj.first_seen_ns;
         set.iter()
             .copied()
             .filter(|id| {
