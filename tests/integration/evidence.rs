@@ -1578,6 +1578,41 @@ fn a_newcomer_like_an_object_gone_for_hours_is_it_once_every_look_alike_is_check
     );
 }
 
+/// The wait of `a_newcomer_like_an_object_gone_for_hours_is_it_once_every_look_alike_is_checked`
+/// on a robot that parks after its patrol and sends only odometry: the keys stay missing while
+/// the wait lasts, and move to the newcomer's spot on the first pose at or past its deadline.
+/// Poses are time passing, not evidence: before the deadline they change nothing.
+#[test]
+fn a_parked_robots_odometry_ends_the_wait_for_a_long_missing_object_at_its_deadline() {
+    let (mut m, keys, t) = keys_gone_then_a_newcomer(
+        memory_with(|_| {}),
+        true,
+        3 * HOUR,
+        Some(seen_at_cosine(0.96)),
+    );
+    let pending = m.pending_reid();
+    assert_eq!(pending.len(), 1);
+    let deadline = pending[0].1;
+    assert!(deadline > t);
+    let parked = |stamp_ns| mnemo::core::PoseUpdate {
+        stamp_ns,
+        world_from_body: nalgebra::Isometry3::identity(),
+    };
+    let before = m.object_events(keys).to_vec();
+    for stamp in [t, (t + deadline) / 2, deadline - 1] {
+        m.ingest_pose(&parked(stamp)).unwrap();
+        assert_eq!(m.object(keys).unwrap().state, ObjectState::Missing);
+        assert_eq!(m.pending_reid().len(), 1);
+    }
+    assert_eq!(m.object_events(keys), before);
+    m.ingest_pose(&parked(deadline)).unwrap();
+    let k = m.object(keys).unwrap();
+    assert_eq!(k.state, ObjectState::Moved, "{k:?}");
+    assert!((k.position_world.y + 0.6).abs() < 0.05, "{k:?}");
+    assert!(m.pending_reid().is_empty());
+    assert_sound_and_restorable(&m, &[keys]);
+}
+
 /// Keys found gone, and keys that look 0.88 like them (enough for a sighting to match, not
 /// for `min_appearance_cosine_long_missing`) turn up elsewhere. Hours later they are an
 /// object of their own, also after the wait's deadline: a look-alike put down since is as

@@ -1164,13 +1164,12 @@ fn a_newcomer_handed_over_to_an_object_found_gone_later_survives_restarts() {
     continues_exactly_across_restarts(&stream, &reference, &cuts);
 }
 
-/// A newcomer that waits for the last look-alike that may have been carried there, and is
-/// taken for keys gone for hours the moment that look-alike is seen in its place
-/// (`evidence::a_newcomer_like_an_object_gone_for_hours_is_it_once_every_look_alike_is_checked`):
-/// the wait and its end reach the disk, and a restart cut anywhere from the newcomer on
-/// continues to the memory kept in RAM.
-#[test]
-fn a_newcomer_waiting_for_its_last_unchecked_look_alike_survives_restarts() {
+/// Keys (at (2, 0.5), with an appearance) and a second set behind the robot (none) seen
+/// five times; an hour later the keys' spot is empty on four views; three hours after that,
+/// keys 0.96 like the first turn up 1.1 m to the right on three keyframes and wait for the
+/// other set to be checked. Returns the stream, the keyframe that sees the other set in its
+/// place (the end of the wait) and that keyframe's stamp.
+fn a_newcomer_waits_for_the_other_set() -> (Vec<Observation>, Observation, mnemo::core::StampNs) {
     use common::{det, keyframe, HOUR, S, T0};
     let keys = |x: f64, y: f64, e: Option<[f32; 4]>| {
         let mut d = det("keys", [x, y, 0.8]);
@@ -1204,18 +1203,63 @@ fn a_newcomer_waiting_for_its_last_unchecked_look_alike_survives_restarts() {
         ));
         t += S;
     }
-    let waiting = in_ram(&stream);
-    assert_eq!(waiting.pending_reid().len(), 1);
-    stream.push(keyframe(t, 0.0, 0.0, behind, vec![keys(-2.0, 0.5, None)]));
-    let reference = in_ram(&stream);
-    assert!(reference.pending_reid().is_empty());
-    let moved = reference
-        .objects()
+    let other_set_seen = keyframe(t, 0.0, 0.0, behind, vec![keys(-2.0, 0.5, None)]);
+    (stream, other_set_seen, t)
+}
+
+fn moved_objects(m: &Memory) -> usize {
+    m.objects()
         .iter()
         .filter(|o| o.is_reportable() && o.state == mnemo::core::ObjectState::Moved)
-        .count();
-    assert_eq!(moved, 1);
+        .count()
+}
+
+/// A newcomer that waits for the last look-alike that may have been carried there, and is
+/// taken for keys gone for hours the moment that look-alike is seen in its place
+/// (`evidence::a_newcomer_like_an_object_gone_for_hours_is_it_once_every_look_alike_is_checked`):
+/// the wait and its end reach the disk, and a restart cut anywhere from the newcomer on
+/// continues to the memory kept in RAM.
+#[test]
+fn a_newcomer_waiting_for_its_last_unchecked_look_alike_survives_restarts() {
+    let (mut stream, other_set_seen, _) = a_newcomer_waits_for_the_other_set();
+    let waiting = in_ram(&stream);
+    assert_eq!(waiting.pending_reid().len(), 1);
+    stream.push(other_set_seen);
+    let reference = in_ram(&stream);
+    assert!(reference.pending_reid().is_empty());
+    assert_eq!(moved_objects(&reference), 1);
     let n = stream.len();
     let cuts: Vec<usize> = (n - 4..n).collect();
     continues_exactly_across_restarts(&stream, &reference, &cuts);
+}
+
+/// The same wait on a robot that parks instead and sends only odometry: reopened after a
+/// restart, the memory still waits, and the pose at the deadline that ends the wait
+/// (`evidence::a_parked_robots_odometry_ends_the_wait_for_a_long_missing_object_at_its_deadline`)
+/// commits the move to disk.
+#[test]
+fn a_wait_ended_by_odometry_alone_reaches_the_disk() {
+    let (stream, _, t) = a_newcomer_waits_for_the_other_set();
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    {
+        let mut pm = open(&path, RetentionConfig::keep_everything());
+        ingest_all(&mut pm, &stream);
+    }
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    let deadline = pm.memory().pending_reid()[0].1;
+    assert!(deadline > t);
+    let parked = |stamp_ns| mnemo::core::PoseUpdate {
+        stamp_ns,
+        world_from_body: nalgebra::Isometry3::identity(),
+    };
+    pm.ingest_pose(&parked(t)).unwrap();
+    assert_eq!(moved_objects(pm.memory()), 0);
+    pm.ingest_pose(&parked(deadline)).unwrap();
+    assert_eq!(moved_objects(pm.memory()), 1);
+    assert!(pm.memory().pending_reid().is_empty());
+    pm.commit().unwrap();
+    let expected = pm.memory().to_parts();
+    drop(pm);
+    assert_eq!(load(&path).to_parts(), expected);
 }

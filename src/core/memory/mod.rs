@@ -1078,7 +1078,9 @@ impl Memory {
         Ok(())
     }
 
-    /// Ingests a robot pose (updates places and the trajectory).
+    /// Ingests a robot pose (updates places and the trajectory). Time passes with it: a
+    /// newcomer whose wait for re-identification ends by this stamp is resolved now, so a robot
+    /// that parks after its patrol and sends only odometry still gets the answer at the deadline.
     ///
     /// # Errors
     /// [`CoreError::StampBackwards`] or [`CoreError::NonFinitePose`]; the memory is unchanged.
@@ -1098,6 +1100,7 @@ impl Memory {
         }
         self.latest_stamp_ns = Some(pose.stamp_ns);
         self.stats.poses += 1;
+        self.resolve_pending_reid(pose.stamp_ns);
         self.update_place(pose.stamp_ns, &pose.world_from_body);
         Ok(())
     }
