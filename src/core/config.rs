@@ -74,12 +74,18 @@ pub struct MemoryConfig {
     /// top: the object counts as in view when at least half of the depth pixels there are not in
     /// front of it (robust to depth edges and coarse depth images).
     pub occlusion_window_px: f64,
-    /// Standard deviation of one detection's position, m. The occlusion test looks this much
-    /// divided by the square root of the object's sightings above its estimated top: an
-    /// estimate that came out low from a few sightings would otherwise put the test window on
-    /// the surface in front of a flat object seen at a grazing angle, which lies closer than the
-    /// object and hides an empty spot. Zero tests the estimated top itself.
+    /// Standard deviation of one detection's position, m. The occlusion test looks
+    /// `occlusion_lift_std_errors` times this divided by the square root of the object's
+    /// sightings (standard errors of its estimate) above its estimated top: an estimate that
+    /// came out low from a few sightings would otherwise put the test window on the surface in
+    /// front of a flat object seen at a grazing angle, which lies closer than the object and
+    /// hides an empty spot. Zero tests the estimated top itself.
     pub detection_noise_m: f64,
+    /// How many standard errors of the position estimate the occlusion test looks above an
+    /// object's estimated top (see `detection_noise_m`): enough that the window lies at or above
+    /// the real top however the estimate came out, short of looking over whatever stands in
+    /// front of the object. Zero tests the estimated top itself.
+    pub occlusion_lift_std_errors: f64,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -166,6 +172,7 @@ impl Default for MemoryConfig {
             occlusion_depth_fraction: 0.01,
             occlusion_window_px: 8.0,
             detection_noise_m: 0.03,
+            occlusion_lift_std_errors: 3.0,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
             merge_extent_fraction: 0.5,
@@ -248,6 +255,7 @@ impl MemoryConfig {
         nonneg("occlusion_depth_fraction", self.occlusion_depth_fraction)?;
         nonneg("occlusion_window_px", self.occlusion_window_px)?;
         nonneg("detection_noise_m", self.detection_noise_m)?;
+        nonneg("occlusion_lift_std_errors", self.occlusion_lift_std_errors)?;
         ratio("max_position_weight", self.max_position_weight)?;
         nonneg("merge_distance_m", self.merge_distance_m)?;
         if !(0.0..=1.0).contains(&self.merge_extent_fraction) {
@@ -412,6 +420,20 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "min_appearance_cosine_single",
+            ),
+            (
+                MemoryConfig {
+                    occlusion_lift_std_errors: -1.0,
+                    ..MemoryConfig::default()
+                },
+                "occlusion_lift_std_errors",
+            ),
+            (
+                MemoryConfig {
+                    occlusion_lift_std_errors: f64::INFINITY,
+                    ..MemoryConfig::default()
+                },
+                "occlusion_lift_std_errors",
             ),
             (
                 MemoryConfig {

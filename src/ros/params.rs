@@ -833,6 +833,12 @@ impl NodeConfig {
             )? as f32,
             min_move_gap_s: r.f64("changes.min_move_gap_s", m.min_move_gap_s, 0.0, DAY_S)?,
             detection_noise_m: r.f64("changes.detection_noise_m", m.detection_noise_m, 0.0, 1.0)?,
+            occlusion_lift_std_errors: r.f64(
+                "changes.occlusion_lift_std_errors",
+                m.occlusion_lift_std_errors,
+                0.0,
+                10.0,
+            )?,
             ..m
         };
         memory

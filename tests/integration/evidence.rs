@@ -395,22 +395,49 @@ fn an_empty_spot_on_a_table_counts_although_the_estimate_sits_a_little_low() {
     assert_eq!(book_on_table_after_empty_views(None), ObjectState::Missing);
 }
 
-/// A phone (1 cm tall) on the table, 2.1 m ahead, seen twice with its centre estimated 4.5 cm
-/// low (position noise), then an hour later four views of the bare table. Returns its state
-/// afterwards.
-fn flat_phone_after_empty_views(detection_noise_m: f64) -> ObjectState {
-    let mut phone = det("phone", [2.2, 0.0, 0.71]);
+/// A phone (1 cm tall) on the table, 2.2 m ahead, seen `sightings` times with its centre at
+/// `z` (the table top is at 0.75 m: estimated low by position noise), then an hour later four
+/// views of the bare table. Returns its state afterwards.
+fn flat_phone_after_empty_views(
+    z: f64,
+    sightings: usize,
+    configure: impl FnOnce(&mut MemoryConfig),
+) -> ObjectState {
+    let mut phone = det("phone", [2.2, 0.0, z]);
     phone.extent_m = nalgebra::Vector3::new(0.07, 0.15, 0.01);
-    let m = memory_with(|c| c.detection_noise_m = detection_noise_m);
-    state_after_empty_table_views(m, phone, 2, None)
+    state_after_empty_table_views(memory_with(configure), phone, sightings, None)
 }
 
 #[test]
 fn a_flat_object_estimated_low_from_two_sightings_is_missed_on_the_bare_table() {
-    // Its estimated top lies below the table top: the depth window there shows the table in
-    // front of it. One standard error higher (3 cm / sqrt 2), the window shows the bare table.
-    assert_eq!(flat_phone_after_empty_views(0.03), ObjectState::Missing);
-    assert_eq!(flat_phone_after_empty_views(0.0), ObjectState::Present);
+    // Seen twice, 4.5 cm low: its estimated top lies below the table top, and the depth window
+    // there shows the table in front of it. Lifted (3 cm / sqrt 2 per standard error), the
+    // window shows the bare table.
+    assert_eq!(
+        flat_phone_after_empty_views(0.71, 2, |_| {}),
+        ObjectState::Missing
+    );
+    let no_lift = |c: &mut MemoryConfig| c.detection_noise_m = 0.0;
+    assert_eq!(
+        flat_phone_after_empty_views(0.71, 2, no_lift),
+        ObjectState::Present
+    );
+}
+
+#[test]
+fn a_flat_object_estimated_low_by_several_standard_errors_is_missed_on_the_bare_table() {
+    // Seen four times, 6.5 cm low: four standard errors (3 cm / sqrt 4) below the real centre.
+    // One standard error above its estimated top the window still lies on the table in front;
+    // three (the default) reach the bare table.
+    assert_eq!(
+        flat_phone_after_empty_views(0.69, 4, |_| {}),
+        ObjectState::Missing
+    );
+    let one = |c: &mut MemoryConfig| c.occlusion_lift_std_errors = 1.0;
+    assert_eq!(
+        flat_phone_after_empty_views(0.69, 4, one),
+        ObjectState::Present
+    );
 }
 
 #[test]

@@ -1292,11 +1292,11 @@ impl Memory {
             if let Some(depth) = &obs.depth {
                 // Tested at the top of the object: it rests on a surface, and an estimate a
                 // little low (position noise) would put its centre behind that surface in the
-                // depth image, hiding an empty spot. Lifted by the estimate's standard error:
-                // for a flat object seen at a grazing angle a few centimetres put the test
-                // window on the surface in front of it.
-                let lift_m =
-                    self.config.detection_noise_m / f64::from(obj.times_seen.max(1)).sqrt();
+                // depth image, hiding an empty spot. Lifted by a few standard errors of the
+                // estimate: for a flat object seen at a grazing angle a few centimetres put the
+                // test window on the surface in front of it.
+                let lift_m = self.config.occlusion_lift_std_errors * self.config.detection_noise_m
+                    / f64::from(obj.times_seen.max(1)).sqrt();
                 let top_world =
                     obj.position_world + Vector3::new(0.0, 0.0, 0.5 * obj.extent_m.z + lift_m);
                 let p_cam = camera_from_world * top_world;
