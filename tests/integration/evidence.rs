@@ -408,20 +408,21 @@ fn flat_phone_after_empty_views(
     state_after_empty_table_views(memory_with(configure), phone, sightings, None)
 }
 
+/// The phone of [`flat_phone_after_empty_views`] at `z`, seen `sightings` times: missed on
+/// the bare table with the default configuration, still present with `weaker` applied.
+fn missed_by_default_not_with(z: f64, sightings: usize, weaker: impl FnOnce(&mut MemoryConfig)) {
+    let default = flat_phone_after_empty_views(z, sightings, |_| {});
+    assert_eq!(default, ObjectState::Missing);
+    let weakened = flat_phone_after_empty_views(z, sightings, weaker);
+    assert_eq!(weakened, ObjectState::Present);
+}
+
 #[test]
 fn a_flat_object_estimated_low_from_two_sightings_is_missed_on_the_bare_table() {
     // Seen twice, 4.5 cm low: its estimated top lies below the table top, and the depth window
     // there shows the table in front of it. Lifted (3 cm / sqrt 2 per standard error), the
     // window shows the bare table.
-    assert_eq!(
-        flat_phone_after_empty_views(0.71, 2, |_| {}),
-        ObjectState::Missing
-    );
-    let no_lift = |c: &mut MemoryConfig| c.detection_noise_m = 0.0;
-    assert_eq!(
-        flat_phone_after_empty_views(0.71, 2, no_lift),
-        ObjectState::Present
-    );
+    missed_by_default_not_with(0.71, 2, |c| c.detection_noise_m = 0.0);
 }
 
 #[test]
@@ -429,15 +430,7 @@ fn a_flat_object_estimated_low_by_several_standard_errors_is_missed_on_the_bare_
     // Seen four times, 6.5 cm low: four standard errors (3 cm / sqrt 4) below the real centre.
     // One standard error above its estimated top the window still lies on the table in front;
     // three (the default) reach the bare table.
-    assert_eq!(
-        flat_phone_after_empty_views(0.69, 4, |_| {}),
-        ObjectState::Missing
-    );
-    let one = |c: &mut MemoryConfig| c.occlusion_lift_std_errors = 1.0;
-    assert_eq!(
-        flat_phone_after_empty_views(0.69, 4, one),
-        ObjectState::Present
-    );
+    missed_by_default_not_with(0.69, 4, |c| c.occlusion_lift_std_errors = 1.0);
 }
 
 #[test]
