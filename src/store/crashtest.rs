@@ -42,9 +42,21 @@ pub fn child_policy() -> CommitPolicy {
     }
 }
 
+/// The lying child's commit policy: batches large and slow enough that acknowledged events
+/// wait uncommitted through most of the run, so that nearly every kill finds some lost, however
+/// loaded the machine (with [`child_policy`]'s 2 ms batches, a dozen kills on a busy machine
+/// could all land between a commit and the next acknowledgement).
+fn lying_child_policy() -> CommitPolicy {
+    CommitPolicy {
+        max_delay: Duration::from_millis(500),
+        max_changes: 4096,
+    }
+}
+
 /// Runs the child: ingests [`child_world`] into `db` and prints `ack <events> <keyframes>` after
 /// every commit, flushing stdout each time. With `lie`, it acknowledges every event as soon as
-/// it is ingested, before any commit: the parent must then find losses (a check of the check).
+/// it is ingested, before any commit, and commits rarely ([`lying_child_policy`]): the parent
+/// must then find losses (a check of the check).
 ///
 /// # Errors
 /// A message when the database cannot be opened or a commit fails.
@@ -53,7 +65,11 @@ pub fn run_child(db: &Path, seed: u64, lie: bool) -> Result<(), String> {
         db,
         Some(memory_config()),
         Box::new(LexicalEmbedder::default()),
-        child_policy(),
+        if lie {
+            lying_child_policy()
+        } else {
+            child_policy()
+        },
         RetentionConfig::keep_everything(),
     )
     .map_err(|e| e.to_string())?;
@@ -174,11 +190,17 @@ pub fn run_trials(cfg: &CrashConfig) -> Result<CrashReport, String> {
     let reference = reference(cfg.seed)?;
     let mut rng = Rng::new(cfg.seed ^ 0x00c0_ffee);
     std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
-    // Calibration: one child run to the end; kills then land uniformly over its duration.
+    // Calibration: one child run (of the kind the trials run) to the end; kills then land
+    // uniformly over its duration.
     let calibration = cfg.dir.join("calibration.db");
     let t0 = Instant::now();
-    let status = Command::new(&cfg.exe)
-        .args(["crashtest-child", "--seed", &cfg.seed.to_string(), "--db"])
+    let mut calibrate = Command::new(&cfg.exe);
+    calibrate.args(["crashtest-child", "--seed", &cfg.seed.to_string()]);
+    if cfg.lying_child {
+        calibrate.arg("--lie");
+    }
+    let status = calibrate
+        .arg("--db")
         .arg(&calibration)
         .stdout(Stdio::null())
         .status()
