@@ -3,8 +3,9 @@
 //! Questions only ask what the robot could have known: an object counts as observed at a
 //! placement once it was visible in [`OBSERVED_VIEWS`] keyframes there; a change counts as
 //! observable when the old spot was in view in [`CHANGE_VIEWS`] keyframes of the next patrol (and,
-//! for a move, the new spot was observed). Of two identical twins that both moved in one gap,
-//! which went where is unobservable: either pairing of their origins and destinations counts.
+//! for a move, the new spot was observed). Of two identical twins that both changed in one gap
+//! (both moved, or one moved and the other was removed), which is which is unobservable: either
+//! assignment of their origins counts.
 
 use std::collections::BTreeSet;
 
@@ -62,10 +63,12 @@ pub enum Question {
         observable: Vec<TrueChange>,
         /// Changes too poorly observed to ask about (answers matching them are not counted).
         unobservable: Vec<TrueChange>,
-        /// Pairs of indices into `observable`: moves of identical twins (same class, same
-        /// appearance) in this window. Which of the two went where cannot be observed, so an
-        /// answer that pairs both origins with the other's destination counts as right too.
-        twin_moves: Vec<(usize, usize)>,
+        /// Pairs of indices into `observable`: changes of identical twins (same class, same
+        /// appearance) in this window, at least one of them a move. Which of the two is which
+        /// cannot be observed (which went where; or, one moved and one removed, which was
+        /// taken away), so an answer that gives each change the other's origin counts as right
+        /// too.
+        twin_changes: Vec<(usize, usize)>,
     },
     /// What stood within `radius_m` of `point` during `window`?
     Near {
@@ -208,19 +211,19 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
                 unobservable.push(entry);
             }
         }
-        let mut twin_moves = Vec::new();
+        let mut twin_changes = Vec::new();
         for i in 0..observable.len() {
             for j in i + 1..observable.len() {
                 let (a, b) = (
                     &truth.objects[observable_objects[i]],
                     &truth.objects[observable_objects[j]],
                 );
-                if observable[i].0
-                    && observable[j].0
+                // Two removals swapped are the same two removals.
+                if (observable[i].0 || observable[j].0)
                     && a.label == b.label
                     && a.appearance == b.appearance
                 {
-                    twin_moves.push((i, j));
+                    twin_changes.push((i, j));
                 }
             }
         }
@@ -228,7 +231,7 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
             window,
             observable,
             unobservable,
-            twin_moves,
+            twin_changes,
         });
     }
     // Near each furniture top, during each patrol.
@@ -262,13 +265,13 @@ pub fn questions(truth: &GroundTruth) -> Vec<Question> {
 }
 
 /// One-to-one matching of answered changes to true ones (greedy by cost; `matches` gives the
-/// cost of a pair that matches). For each pair of twin moves, the destinations are swapped when
-/// that matches more answers: which of two identical objects went where cannot be observed.
-/// Returns `(answer, truth)` index pairs.
+/// cost of a pair that matches). For each pair of twin changes, the origins are swapped when
+/// that matches more answers: which of two identical objects went where (or which of them was
+/// taken away) cannot be observed. Returns `(answer, truth)` index pairs.
 fn match_changes<P>(
     preds: &[P],
     observable: &[TrueChange],
-    twin_moves: &[(usize, usize)],
+    twin_changes: &[(usize, usize)],
     matches: impl Fn(&P, &TrueChange) -> Option<f64>,
 ) -> Vec<(usize, usize)> {
     let match_all = |truth: &[TrueChange]| {
@@ -284,9 +287,9 @@ fn match_changes<P>(
     };
     let mut truth = observable.to_vec();
     let mut matched = match_all(&truth);
-    for &(a, b) in twin_moves {
+    for &(a, b) in twin_changes {
         let mut swapped = truth.clone();
-        (swapped[a].3, swapped[b].3) = (truth[b].3, truth[a].3);
+        (swapped[a].2, swapped[b].2) = (truth[b].2, truth[a].2);
         let m = match_all(&swapped);
         if m.len() > matched.len() {
             (truth, matched) = (swapped, m);
@@ -365,7 +368,7 @@ fn score_changes(
         window,
         observable,
         unobservable,
-        twin_moves,
+        twin_changes,
     } = question
     else {
         return None;
@@ -394,7 +397,7 @@ fn score_changes(
         };
         (d_from <= FOUND_RADIUS_M && d_to <= FOUND_RADIUS_M).then_some(d_from + d_to)
     };
-    let matched = match_changes(&preds, observable, twin_moves, |p, t| {
+    let matched = match_changes(&preds, observable, twin_changes, |p, t| {
         matches_truth(&hits[*p], t)
     });
     let matched_preds: BTreeSet<usize> = matched.iter().map(|m| m.0).collect();
@@ -576,7 +579,7 @@ pub fn explain_changes(
             window,
             observable,
             unobservable,
-            ..
+            twin_changes,
         } = q
         else {
             continue;
@@ -614,6 +617,25 @@ pub fn explain_changes(
         }
         for t in unobservable {
             out.push(format!("  unobserved  {}", show(t)));
+        }
+        for &(a, b) in twin_changes {
+            let (a, b) = (&observable[a], &observable[b]);
+            out.push(format!(
+                "  twins       {} ({:.2}, {:.2}, {:.2}) and ({:.2}, {:.2}, {:.2}): identical, so \
+                 either may be the one that {}",
+                a.1,
+                a.2.x,
+                a.2.y,
+                a.2.z,
+                b.2.x,
+                b.2.y,
+                b.2.z,
+                if a.0 && b.0 {
+                    "went to either destination"
+                } else {
+                    "moved"
+                }
+            ));
         }
         let Some(score) = score else {
             out.push("  (the changes query failed)".to_string());
@@ -669,13 +691,16 @@ mod tests {
     }
 
     #[test]
-    fn identical_twins_moved_crosswise_count_as_either_pairing() {
+    fn identical_twins_changed_crosswise_count_as_either_assignment() {
         let p = |x: f64| Point3::new(x, 0.0, 0.0);
         let mv = |from: f64, to: f64| (true, "glass".to_string(), p(from), Some(p(to)));
         let same = |a: &TrueChange, b: &TrueChange| {
-            ((a.2 - b.2).norm() <= FOUND_RADIUS_M
-                && (a.3.unwrap() - b.3.unwrap()).norm() <= FOUND_RADIUS_M)
-                .then_some(0.0)
+            let to_same = match (a.3, b.3) {
+                (Some(x), Some(y)) => (x - y).norm() <= FOUND_RADIUS_M,
+                (None, None) => true,
+                _ => false,
+            };
+            (a.0 == b.0 && (a.2 - b.2).norm() <= FOUND_RADIUS_M && to_same).then_some(0.0)
         };
         let truth = vec![mv(0.0, 10.0), mv(2.0, 20.0)];
         let crosswise = vec![mv(0.0, 20.0), mv(2.0, 10.0)];
@@ -687,6 +712,17 @@ mod tests {
         // Both sent to one destination: only one of them can be right, swapped or not.
         let both_to_10 = vec![mv(0.0, 10.0), mv(2.0, 10.0)];
         assert_eq!(match_changes(&both_to_10, &truth, &[(0, 1)], same).len(), 1);
+
+        // One twin moved, the other taken away: which is which cannot be observed either.
+        let gone = |from: f64| (false, "glass".to_string(), p(from), None);
+        let truth = vec![mv(0.0, 10.0), gone(2.0)];
+        let crosswise = vec![mv(2.0, 10.0), gone(0.0)];
+        assert_eq!(match_changes(&crosswise, &truth, &[(0, 1)], same).len(), 2);
+        assert_eq!(match_changes(&truth, &truth, &[(0, 1)], same).len(), 2);
+        assert_eq!(match_changes(&crosswise, &truth, &[], same).len(), 0);
+        // The move's destination still has to be right.
+        let elsewhere = vec![mv(2.0, 30.0), gone(0.0)];
+        assert_eq!(match_changes(&elsewhere, &truth, &[(0, 1)], same).len(), 1);
     }
 
     #[test]
