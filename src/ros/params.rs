@@ -643,6 +643,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// [`Self::f64`] for an `f32` field: the default is offered as written (0.8, not
+    /// 0.800000011920929), so `ros2 param get` and the documented file show the same value.
+    fn f32(&mut self, name: &str, default: f32, min: f64, max: f64) -> Result<f32, ParamError> {
+        let as_written = default.to_string().parse().unwrap_or(f64::from(default));
+        Ok(self.f64(name, as_written, min, max)? as f32)
+    }
+
     fn usize(
         &mut self,
         name: &str,
@@ -772,25 +779,18 @@ impl NodeConfig {
                 0.0,
                 10.0,
             )?,
-            min_appearance_cosine: r.f64(
+            min_appearance_cosine: r.f32(
                 "association.min_appearance_cosine",
-                // The f32 default as written (0.8, not 0.800000011920929).
-                m.min_appearance_cosine
-                    .to_string()
-                    .parse()
-                    .unwrap_or(f64::from(m.min_appearance_cosine)),
+                m.min_appearance_cosine,
                 -1.0,
                 1.0,
-            )? as f32,
-            min_appearance_cosine_single: r.f64(
+            )?,
+            min_appearance_cosine_single: r.f32(
                 "association.min_appearance_cosine_single",
-                m.min_appearance_cosine_single
-                    .to_string()
-                    .parse()
-                    .unwrap_or(f64::from(m.min_appearance_cosine_single)),
+                m.min_appearance_cosine_single,
                 -1.0,
                 1.0,
-            )? as f32,
+            )?,
             move_gate_scatter_factor: r.f64(
                 "association.move_gate_scatter_factor",
                 m.move_gate_scatter_factor,
@@ -822,15 +822,12 @@ impl NodeConfig {
                 DAY_S,
             )?,
             reid_window_s: r.f64("changes.reid_window_s", m.reid_window_s, 0.0, 30.0 * DAY_S)?,
-            min_appearance_cosine_long_missing: r.f64(
+            min_appearance_cosine_long_missing: r.f32(
                 "changes.min_appearance_cosine_long_missing",
-                m.min_appearance_cosine_long_missing
-                    .to_string()
-                    .parse()
-                    .unwrap_or(f64::from(m.min_appearance_cosine_long_missing)),
+                m.min_appearance_cosine_long_missing,
                 -1.0,
                 1.0,
-            )? as f32,
+            )?,
             min_move_gap_s: r.f64("changes.min_move_gap_s", m.min_move_gap_s, 0.0, DAY_S)?,
             detection_noise_m: r.f64("changes.detection_noise_m", m.detection_noise_m, 0.0, 1.0)?,
             occlusion_lift_std_errors: r.f64(
