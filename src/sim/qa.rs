@@ -621,8 +621,8 @@ pub fn explain_changes(
         for &(a, b) in twin_changes {
             let (a, b) = (&observable[a], &observable[b]);
             out.push(format!(
-                "  twins       {} ({:.2}, {:.2}, {:.2}) and ({:.2}, {:.2}, {:.2}): identical, so \
-                 either may be the one that {}",
+                "  twins       {} ({:.2}, {:.2}, {:.2}) and ({:.2}, {:.2}, {:.2}): identical, so {} \
+                 cannot be observed",
                 a.1,
                 a.2.x,
                 a.2.y,
@@ -631,9 +631,9 @@ pub fn explain_changes(
                 b.2.y,
                 b.2.z,
                 if a.0 && b.0 {
-                    "went to either destination"
+                    "which went where"
                 } else {
-                    "moved"
+                    "which moved and which was taken away"
                 }
             ));
         }
