@@ -50,6 +50,12 @@ pub fn keyframe(
     }
 }
 
+/// `d` with an appearance embedding.
+pub fn looking(mut d: Detection, embedding: impl Into<Vec<f32>>) -> Detection {
+    d.embedding = Some(embedding.into());
+    d
+}
+
 /// A world-frame detection.
 pub fn det(label: &str, p: [f64; 3]) -> Detection {
     Detection {

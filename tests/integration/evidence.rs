@@ -31,7 +31,7 @@ use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
 use mnemo::core::{Detection, Memory, ObjectId, ObjectState, StampNs};
 
-use crate::common::{det, keyframe, T0};
+use crate::common::{det, keyframe, looking, T0};
 
 use crate::common::{HOUR, S};
 
@@ -270,12 +270,6 @@ const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
 const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
 const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
 
-/// `d` with an appearance embedding.
-fn looking(mut d: Detection, embedding: [f32; 4]) -> Detection {
-    d.embedding = Some(embedding.to_vec());
-    d
-}
-
 /// A `label` detection at (2, `y`, 0.8) with an appearance embedding.
 fn look_at(label: &str, y: f64, embedding: [f32; 4]) -> Detection {
     looking(det(label, [2.0, y, 0.8]), embedding)
@@ -466,9 +460,8 @@ fn an_object_in_a_far_corner_of_the_view_is_missed_like_any_other() {
 fn sofa_with_a_stray_track(merge_extent_fraction: f64) -> (usize, bool) {
     let mut m = memory_with(|c| c.merge_extent_fraction = merge_extent_fraction);
     let sofa = |y: f64, embedding: [f32; 2]| {
-        let mut d = det("sofa", [2.5, y, 0.45]);
+        let mut d = looking(det("sofa", [2.5, y, 0.45]), embedding);
         d.extent_m = nalgebra::Vector3::new(0.9, 2.0, 0.85);
-        d.embedding = Some(embedding.to_vec());
         d
     };
     // cos(a, b) = 0.8 < min_appearance_cosine (0.85).

@@ -358,9 +358,7 @@ fn late_sightings_find_objects_but_never_make_others_missing() {
 #[test]
 fn appearance_decides_whether_a_missing_object_reappeared() {
     let with_embedding = |label: &str, p: [f64; 3], e: Vec<f32>| {
-        let mut d = crate::common::det(label, p);
-        d.embedding = Some(e);
-        d
+        crate::common::looking(crate::common::det(label, p), e)
     };
     let red = vec![1.0, 0.0, 0.0, 0.0];
     let blue = vec![0.0, 1.0, 0.0, 0.0];
@@ -573,9 +571,7 @@ const NEW_BOTTLE: [f64; 3] = [0.3, 3.0, 0.8];
 
 /// A bottle detection at `p` with appearance `e`.
 fn bottle(p: [f64; 3], e: &[f32; 4]) -> mnemo::core::Detection {
-    let mut d = crate::common::det("bottle", p);
-    d.embedding = Some(e.to_vec());
-    d
+    crate::common::looking(crate::common::det("bottle", p), *e)
 }
 
 /// Keyframes a second apart from the origin, one per `(yaw, detections)`: `before`; `pause_ns`

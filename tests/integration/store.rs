@@ -1028,12 +1028,8 @@ fn a_second_track_gone_missing_is_taken_back_across_restarts() {
     // object_is_seen`: a second track, charged the misses of shared sightings, goes missing;
     // the kettle seen again takes it back. A restart anywhere, also between the missing and
     // the sighting, continues exactly (what the rule reads is rebuilt on load).
-    use common::{det, keyframe, HOUR, S, T0};
-    let kettle = |y: f64, e: [f32; 4]| {
-        let mut d = det("kettle", [2.0, y, 0.8]);
-        d.embedding = Some(e.to_vec());
-        d
-    };
+    use common::{det, keyframe, looking, HOUR, S, T0};
+    let kettle = |y: f64, e: [f32; 4]| looking(det("kettle", [2.0, y, 0.8]), e);
     const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
     const OFF: [f32; 4] = [0.8, 0.6, 0.0, 0.0];
     const BETWEEN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
@@ -1068,12 +1064,8 @@ fn a_second_track_gone_missing_is_taken_back_across_restarts() {
 /// restart cut before, between or after the steps continues to the memory kept in RAM.
 #[test]
 fn a_move_handed_on_to_a_better_newcomer_survives_restarts() {
-    use common::{det, keyframe, HOUR, S, T0};
-    let keys = |y: f64, e: [f32; 4]| {
-        let mut d = det("keys", [2.0, y, 0.8]);
-        d.embedding = Some(e.to_vec());
-        d
-    };
+    use common::{det, keyframe, looking, HOUR, S, T0};
+    let keys = |y: f64, e: [f32; 4]| looking(det("keys", [2.0, y, 0.8]), e);
     const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
     const FIRST_NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
     const BETTER: [f32; 4] = [0.98, 0.0, 0.199, 0.0];
@@ -1117,12 +1109,8 @@ fn a_move_handed_on_to_a_better_newcomer_survives_restarts() {
 /// to the memory kept in RAM.
 #[test]
 fn a_newcomer_handed_over_to_an_object_found_gone_later_survives_restarts() {
-    use common::{det, keyframe, HOUR, S, T0};
-    let keys = |x: f64, y: f64, e: [f32; 4]| {
-        let mut d = det("keys", [x, y, 0.8]);
-        d.embedding = Some(e.to_vec());
-        d
-    };
+    use common::{det, keyframe, looking, HOUR, S, T0};
+    let keys = |x: f64, y: f64, e: [f32; 4]| looking(det("keys", [x, y, 0.8]), e);
     const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
     const NEWCOMER: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
     // 0.91 like the newcomer.
@@ -1170,11 +1158,13 @@ fn a_newcomer_handed_over_to_an_object_found_gone_later_survives_restarts() {
 /// other set to be checked. Returns the stream, the keyframe that sees the other set in its
 /// place (the end of the wait) and that keyframe's stamp.
 fn a_newcomer_waits_for_the_other_set() -> (Vec<Observation>, Observation, mnemo::core::StampNs) {
-    use common::{det, keyframe, HOUR, S, T0};
+    use common::{det, keyframe, looking, HOUR, S, T0};
     let keys = |x: f64, y: f64, e: Option<[f32; 4]>| {
-        let mut d = det("keys", [x, y, 0.8]);
-        d.embedding = e.map(|e| e.to_vec());
-        d
+        let d = det("keys", [x, y, 0.8]);
+        match e {
+            Some(e) => looking(d, e),
+            None => d,
+        }
     };
     const SEEN: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
     // 0.96 like the keys.
