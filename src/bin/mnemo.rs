@@ -445,6 +445,10 @@ struct SimArgs {
     /// Detections without appearance embeddings (what a bag's vision_msgs detections carry).
     #[arg(long)]
     no_appearance: bool,
+    /// Share of detections whose appearance embedding is unrelated to the object (an image
+    /// region mostly covered by a nearer object, say) [default: 0].
+    #[arg(long)]
+    appearance_outlier_rate: Option<f64>,
     /// Size of the depth image sent with each keyframe (used for occlusion checks), WxH
     /// [default: 64x48].
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
@@ -475,6 +479,9 @@ impl SimArgs {
             confusion_rate: self.confusion_rate.unwrap_or(d.confusion_rate),
             patrols_per_day: self.patrols_per_day.unwrap_or(d.patrols_per_day),
             appearance: !self.no_appearance,
+            appearance_outlier_rate: self
+                .appearance_outlier_rate
+                .unwrap_or(d.appearance_outlier_rate),
             depth_width_px: self.depth_size.map_or(d.depth_width_px, |s| s.0),
             depth_height_px: self.depth_size.map_or(d.depth_height_px, |s| s.1),
             ..d

@@ -83,6 +83,11 @@ pub struct SimConfig {
     /// Whether detections carry appearance embeddings (`vision_msgs` detections in a bag
     /// cannot; the world and the detector's random draws are the same either way).
     pub appearance: bool,
+    /// Share of detections whose appearance embedding has nothing to do with the object (as a
+    /// descriptor of an image region mostly covered by something else gives), in [0, 1]. Drawn
+    /// from a random stream of its own: the world and the detector's other draws do not change.
+    #[serde(default)]
+    pub appearance_outlier_rate: f64,
 }
 
 impl Default for SimConfig {
@@ -105,6 +110,7 @@ impl Default for SimConfig {
             depth_width_px: 64,
             depth_height_px: 48,
             appearance: true,
+            appearance_outlier_rate: 0.0,
         }
     }
 }
@@ -184,6 +190,7 @@ impl SimConfig {
         prob("remove-rate", self.remove_rate)?;
         nonneg("add-rate", self.add_rate)?;
         prob("confusion-rate", self.confusion_rate)?;
+        prob("appearance-outlier-rate", self.appearance_outlier_rate)?;
         if self.patrols_per_day == 0 || self.patrols_per_day > 12 {
             return Err(SimError {
                 name: "patrols-per-day",
@@ -730,6 +737,7 @@ pub fn simulate(
         rng: rng.fork(2),
     };
     let mut detector_rng = rng.fork(3);
+    let mut outlier_rng = Rng::new(cfg.seed ^ 0x0cc1_0de5_a11c_e000);
     for (i, f) in layout.furniture.iter().enumerate() {
         let id = world.objects.len();
         world.objects.push(GtObject {
@@ -848,12 +856,18 @@ pub fn simulate(
                     p_cam.z + sigma * detector_rng.normal(),
                 );
                 let scale = (1.0 + 0.05 * detector_rng.normal()).max(0.5);
-                let seen_appearance = unit(
+                let mut seen_appearance = unit(
                     obj.appearance
                         .iter()
                         .map(|a| f64::from(*a) + APPEARANCE_NOISE * detector_rng.normal())
                         .collect(),
                 );
+                if cfg.appearance_outlier_rate > 0.0
+                    && outlier_rng.chance(cfg.appearance_outlier_rate)
+                {
+                    seen_appearance =
+                        unit((0..APPEARANCE_DIM).map(|_| outlier_rng.normal()).collect());
+                }
                 detections.push(Detection {
                     label: label.to_string(),
                     score: detector_rng.range(0.55, 0.95) as f32,
@@ -1012,6 +1026,11 @@ mod tests {
             ..SimConfig::default()
         };
         assert_eq!(cfg.validate().unwrap_err().name, "days");
+        let cfg = SimConfig {
+            appearance_outlier_rate: f64::NAN,
+            ..SimConfig::default()
+        };
+        assert_eq!(cfg.validate().unwrap_err().name, "appearance-outlier-rate");
     }
 
     #[test]

@@ -263,6 +263,58 @@ fn no_appearance_changes_only_the_embeddings() {
     assert!(embeddings > 0);
 }
 
+/// `--appearance-outlier-rate` replaces about that share of the embeddings with ones unrelated
+/// to the object, from a random stream of its own: same keyframes, same detections otherwise.
+#[test]
+fn appearance_outliers_change_only_that_share_of_the_embeddings() {
+    let cfg = SimConfig {
+        seed: 7,
+        days: 1,
+        rooms: 2,
+        objects: 20,
+        ..SimConfig::default()
+    };
+    let collect = |cfg: &SimConfig| {
+        let mut out = Vec::new();
+        mnemo::sim::simulate(cfg, |o| out.push(o.clone())).unwrap();
+        out
+    };
+    let clean = collect(&cfg);
+    let noisy = collect(&SimConfig {
+        appearance_outlier_rate: 0.2,
+        ..cfg.clone()
+    });
+    assert_eq!(
+        noisy,
+        collect(&SimConfig {
+            appearance_outlier_rate: 0.2,
+            ..cfg
+        })
+    );
+    assert_eq!(clean.len(), noisy.len());
+    let (mut n, mut replaced) = (0usize, 0usize);
+    for (a, b) in clean.iter().zip(&noisy) {
+        assert_eq!(a.stamp_ns, b.stamp_ns);
+        assert_eq!(a.detections.len(), b.detections.len());
+        for (da, db) in a.detections.iter().zip(&b.detections) {
+            assert_eq!((&da.label, da.score), (&db.label, db.score));
+            assert_eq!(da.position_m, db.position_m);
+            let (ea, eb) = (
+                da.embedding.as_ref().unwrap(),
+                db.embedding.as_ref().unwrap(),
+            );
+            n += 1;
+            replaced += usize::from(ea != eb);
+        }
+    }
+    // False positives' embeddings are random either way and never replaced.
+    let share = replaced as f64 / n as f64;
+    assert!(
+        n > 300 && (0.12..0.25).contains(&share),
+        "{replaced} of {n}"
+    );
+}
+
 #[test]
 fn relations_rebuilt_in_bulk_equal_brute_force_across_cells_and_threads() {
     use mnemo::core::RelationKind;
