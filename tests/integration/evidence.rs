@@ -1746,3 +1746,42 @@ fn keys_missed_beside_a_look_alike_that_moved_there_since_are_not_its_duplicate(
     assert_eq!(k.state, ObjectState::Missing, "{k:?}");
     assert_sound_and_restorable(&m, &[other]);
 }
+
+#[test]
+fn a_plate_whose_first_sighting_looked_wrong_takes_the_look_of_its_later_sightings() {
+    // A plate's first sighting looks like nothing it is (a box mostly covered by something
+    // nearer gives such a descriptor); its later sightings, all alike, fail that one sighting's
+    // bound and start a second track. The two are one plate, and it looks like the later
+    // sightings: an hour later it is seen as it looks and nothing has changed. Control: the
+    // plate was seen looking one way three times before the sightings that look another: its
+    // look stands, so those an hour later are a different plate put there (the first goes
+    // missing).
+    const WRONG: [f32; 4] = [0.0, 0.0, 1.0, 0.0];
+    const PLATE: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const OTHER: [f32; 4] = [0.0, 1.0, 0.0, 0.0];
+    for first_wrong in [true, false] {
+        let mut m = memory_with(|_| {});
+        let (first_look, first_seen, later) = if first_wrong {
+            (WRONG, 1, PLATE)
+        } else {
+            (PLATE, 3, OTHER)
+        };
+        let mut t = plates(&mut m, T0, first_seen, 0.0, first_look);
+        t = plates(&mut m, t, 5, 0.0, later);
+        let reportable: Vec<_> = m.objects().iter().filter(|o| o.is_reportable()).collect();
+        assert_eq!(reportable.len(), 1, "{:#?}", m.objects());
+        let plate = reportable[0].id;
+        let back_at = t + HOUR;
+        plates(&mut m, back_at, 6, 0.0, later);
+        let changes = changes_since(&m, back_at - 1);
+        if first_wrong {
+            assert!(changes.is_empty(), "{changes:?}");
+            assert!(m.object(plate).unwrap().state.is_present());
+            assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 1);
+        } else {
+            assert_eq!(m.object(plate).unwrap().state, ObjectState::Missing);
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes[0].kind, mnemo::core::EventKind::Missing);
+        }
+    }
+}

@@ -1482,7 +1482,16 @@ impl Memory {
             let replaced = gap > 0
                 && newer.first_seen_ns.saturating_sub(older.last_seen_ns) >= gap
                 && appearance(a, b).is_some_and(|c| c < self.appearance_bound(newer.times_seen));
+            // Too early to say which look is the object's: the older track's look rests on a
+            // sighting or two, the newer one's on a single one, and they disagree. One of
+            // them may have looked wrong (a box mostly covered by something nearer); the next
+            // sighting, matched to one of them, decides, and the merge then keeps that look
+            // (`pool_embeddings`).
+            let undecided = older.times_seen <= FEW_SIGHTINGS_FOR_A_LOOK
+                && newer.times_seen <= 1
+                && appearance(a, b).is_some_and(|c| c < self.appearance_bound(1));
             if replaced
+                || undecided
                 || f64::from(d2).sqrt() > self.merge_limit_m(a, b)
                 || b.retired
                 || b.state == ObjectState::Missing
@@ -1515,6 +1524,7 @@ impl Memory {
         self.reid_withdraw(drop);
         self.missed_since.remove(&keep);
         let (vk, vd) = (self.scatter_m2_of(keep), self.scatter_m2_of(drop));
+        let agree = self.appearance_bound(self.objects[keep.index()].times_seen.min(d.times_seen));
         {
             self.touch(keep);
             let k = &mut self.objects[keep.index()];
@@ -1545,6 +1555,13 @@ impl Memory {
                 k.label_votes.add(label, votes);
             }
             k.label = k.label_votes.majority_label();
+            pool_embeddings(
+                &mut k.embedding,
+                k.times_seen,
+                d.embedding.as_deref(),
+                d.times_seen,
+                agree,
+            );
             k.times_seen = k.times_seen.saturating_add(d.times_seen);
             k.last_seen_ns = k.last_seen_ns.max(d.last_seen_ns);
             k.first_seen_ns = k.first_seen_ns.min(d.first_seen_ns);

@@ -1551,6 +1551,60 @@ fn blend_embedding(mean: &mut Option<Vec<f32>>, new: &[f32], times_seen: u32) {
     }
 }
 
+/// A track's look resting on this many sightings or fewer may be one sighting that looked
+/// wrong (a box mostly covered by something nearer): merged with a track that disagrees and
+/// was seen more often, it takes that track's look.
+const FEW_SIGHTINGS_FOR_A_LOOK: u32 = 2;
+
+/// Pools the appearance of two tracks of one object. When they agree (cosine at least
+/// `agree`), the means are averaged, each weighted by its sightings (capped like
+/// [`blend_embedding`]'s running mean). When they disagree and the survivor's look rests on
+/// [`FEW_SIGHTINGS_FOR_A_LOOK`] sightings or fewer, one of those may have looked wrong (a box
+/// mostly covered by something nearer, say): the other track, seen more often, carries the
+/// object's look. Two tracks that each rest on several sightings and disagree are more likely
+/// two objects taken for one: the survivor keeps its own look.
+///
+/// Without this the survivor of a duplicate merge kept its own mean, however few sightings it
+/// rested on: a track whose first sighting looked wrong turned every later sighting of its
+/// object into another duplicate, and the object into a "replacement" in the next patrol.
+fn pool_embeddings(
+    keep: &mut Option<Vec<f32>>,
+    keep_seen: u32,
+    other: Option<&[f32]>,
+    other_seen: u32,
+    agree: f32,
+) {
+    let Some(o) = other else {
+        return;
+    };
+    if !o.iter().all(|x| x.is_finite()) {
+        return;
+    }
+    match keep {
+        Some(k) if k.len() == o.len() => {
+            if super::embed::cosine(k, o) < agree {
+                if keep_seen <= FEW_SIGHTINGS_FOR_A_LOOK && other_seen > keep_seen {
+                    k.copy_from_slice(o);
+                }
+                return;
+            }
+            let (wk, wo) = (
+                keep_seen.clamp(1, 20) as f32,
+                other_seen.clamp(1, 20) as f32,
+            );
+            for (a, b) in k.iter_mut().zip(o) {
+                *a = *a * wk + b * wo;
+            }
+            let n = k.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                k.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        Some(_) => {}
+        None => *keep = Some(o.to_vec()),
+    }
+}
+
 /// Cosine similarity of two objects' appearance, when both have one of the same dimension.
 fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
     match (&a.embedding, &b.embedding) {
