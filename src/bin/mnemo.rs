@@ -243,6 +243,11 @@ enum Command {
         /// ppocr_rec.onnx, e.g. models/): text landmarks.
         #[arg(long, value_name = "DIR")]
         ocr: Option<PathBuf>,
+        /// Describe each detection's colours in the keyframe's image, so that look-alike
+        /// instances (a red and a white mug) are told apart (`vision_msgs` detections carry no
+        /// appearance).
+        #[arg(long)]
+        appearance: bool,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -576,6 +581,7 @@ fn run(cli: Cli) -> Result<()> {
             detector,
             detector_labels,
             ocr,
+            appearance,
             json,
         } => replay_cmd(
             &bag,
@@ -593,6 +599,7 @@ fn run(cli: Cli) -> Result<()> {
                     detector,
                     detector_labels,
                     ocr,
+                    appearance,
                 },
             },
             || embedder_of(&embedder),
@@ -1364,6 +1371,8 @@ struct ReplayModels {
     detector: Option<PathBuf>,
     detector_labels: Option<PathBuf>,
     ocr: Option<PathBuf>,
+    /// Colour descriptors for keyframe and detector detections (`--appearance`).
+    appearance: bool,
 }
 
 impl ReplayModels {
@@ -1384,7 +1393,10 @@ impl ReplayModels {
                 model,
                 self.detector_labels.as_deref(),
                 &rt,
-                detector::DetectorConfig::default(),
+                detector::DetectorConfig {
+                    appearance: self.appearance,
+                    ..detector::DetectorConfig::default()
+                },
             )?));
         } else if self.detector_labels.is_some() {
             anyhow::bail!("--detector-labels needs --detector");
@@ -1459,6 +1471,7 @@ fn replay_cmd(
         pipeline: PipelineConfig {
             map_frame: frames.map,
             base_frame: frames.base,
+            appearance: perception.appearance,
             ..PipelineConfig::default()
         },
         ..ReplayConfig::default()

@@ -140,6 +140,14 @@ pub struct MemoryConfig {
     /// all a newcomer back within `gate_base_m` of the object's spot needs. Without appearance
     /// such a newcomer away from the spot is not taken for the object at all.
     pub min_appearance_cosine_long_missing: f32,
+    /// When set, the smallest appearance cosine at which a sighting may be matched to a track
+    /// (association only), in [-1, 1], instead of `min_appearance_cosine` and
+    /// `min_appearance_cosine_single`; re-identification and duplicates keep those. For
+    /// appearance descriptors less steady from one sighting to the next than a learned
+    /// embedding, such as the node's colour descriptors (`appearance.enabled`), whose part
+    /// covered by something nearer or whose shade drifts with the light would otherwise split
+    /// one object into several tracks.
+    pub association_min_appearance_cosine: Option<f32>,
     /// Radius of a place around the trajectory point that created it, m.
     pub place_radius_m: f64,
     /// Two objects closer than this (centre to centre) are `near`, m.
@@ -184,6 +192,7 @@ impl Default for MemoryConfig {
             min_appearance_cosine: 0.85,
             min_appearance_cosine_single: 0.80,
             min_appearance_cosine_long_missing: 0.92,
+            association_min_appearance_cosine: None,
             place_radius_m: 2.0,
             near_relation_m: 1.0,
             on_tolerance_m: 0.12,
@@ -286,6 +295,15 @@ impl MemoryConfig {
                 value: self.min_appearance_cosine_single.to_string(),
                 reason: "must be in [-1, min_appearance_cosine]",
             });
+        }
+        if let Some(c) = self.association_min_appearance_cosine {
+            if !(-1.0..=1.0).contains(&c) {
+                return Err(CoreError::InvalidConfig {
+                    name: "association_min_appearance_cosine",
+                    value: c.to_string(),
+                    reason: "must be in [-1, 1]",
+                });
+            }
         }
         if !(-1.0..=1.0).contains(&self.min_appearance_cosine_long_missing) {
             return Err(CoreError::InvalidConfig {
@@ -434,6 +452,20 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "occlusion_lift_std_errors",
+            ),
+            (
+                MemoryConfig {
+                    association_min_appearance_cosine: Some(f32::NAN),
+                    ..MemoryConfig::default()
+                },
+                "association_min_appearance_cosine",
+            ),
+            (
+                MemoryConfig {
+                    association_min_appearance_cosine: Some(-1.5),
+                    ..MemoryConfig::default()
+                },
+                "association_min_appearance_cosine",
             ),
             (
                 MemoryConfig {

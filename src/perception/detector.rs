@@ -48,6 +48,9 @@ pub struct DetectorConfig {
     pub iou_threshold: f32,
     /// At most this many boxes per image.
     pub max_detections: usize,
+    /// Give each box the colour descriptor of its pixels ([`super::appearance`]), so that
+    /// look-alike instances are told apart by appearance.
+    pub appearance: bool,
 }
 
 impl Default for DetectorConfig {
@@ -56,6 +59,7 @@ impl Default for DetectorConfig {
             score_threshold: 0.25,
             iou_threshold: 0.45,
             max_detections: 300,
+            appearance: false,
         }
     }
 }
@@ -370,6 +374,11 @@ impl KeyframeModel for YoloDetector {
                 b.h_px * sy,
             );
             if let Some((position_m, extent_m)) = placed {
+                let embedding = if self.config.appearance {
+                    box_appearance(&b, &job.image)
+                } else {
+                    None
+                };
                 found.detections.push(Detection {
                     label: b.label,
                     score: b.score,
@@ -377,12 +386,25 @@ impl KeyframeModel for YoloDetector {
                     frame: DetectionFrame::Camera,
                     extent_m,
                     text: None,
-                    embedding: None,
+                    embedding,
                 });
             }
         }
         Ok(())
     }
+}
+
+/// The colour descriptor of a box's pixels in the image it was found in (clipped to the
+/// image); `None` when too little of it is inside.
+fn box_appearance(b: &Box2D, image: &ColorImage) -> Option<Vec<f32>> {
+    let clip = |x: f64, max: u32| x.round().clamp(0.0, f64::from(max)) as u32;
+    let rect = super::appearance::PixelRect {
+        x0: clip(b.cx_px - b.w_px / 2.0, image.width_px),
+        y0: clip(b.cy_px - b.h_px / 2.0, image.height_px),
+        x1: clip(b.cx_px + b.w_px / 2.0, image.width_px),
+        y1: clip(b.cy_px + b.h_px / 2.0, image.height_px),
+    };
+    super::appearance::describe(&image.rgb, image.width_px, image.height_px, rect)
 }
 
 /// Boxes as a `vision_msgs/Detection2DArray`, for the pipeline's back-projection through the
@@ -421,6 +443,54 @@ pub fn to_detection2d_array(boxes: &[Box2D], header: &Header) -> Detection2DArra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_box_is_described_by_its_own_pixels_clipped_to_the_image() {
+        // Left half red, right half blue.
+        let (w, h) = (200u32, 100u32);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                if i % w < 100 {
+                    [200, 30, 30]
+                } else {
+                    [30, 30, 200]
+                }
+            })
+            .collect();
+        let image = ColorImage {
+            stamp_ns: 0,
+            width_px: w,
+            height_px: h,
+            rgb,
+        };
+        let b = |cx_px: f64, w_px: f64| Box2D {
+            label: "mug".into(),
+            score: 0.9,
+            cx_px,
+            cy_px: 50.0,
+            w_px,
+            h_px: 40.0,
+        };
+        let red = super::super::appearance::describe(
+            &image.rgb,
+            w,
+            h,
+            super::super::appearance::PixelRect {
+                x0: 0,
+                y0: 0,
+                x1: 50,
+                y1: 50,
+            },
+        )
+        .unwrap();
+        let cos = |e: &[f32]| crate::core::embed::cosine(e, &red);
+        assert!(cos(&box_appearance(&b(50.0, 40.0), &image).unwrap()) > 0.999);
+        assert!(cos(&box_appearance(&b(150.0, 40.0), &image).unwrap()) < 0.01);
+        // Half outside on the left: the part inside is still red.
+        assert!(cos(&box_appearance(&b(0.0, 40.0), &image).unwrap()) > 0.999);
+        // Wholly outside.
+        assert!(box_appearance(&b(-100.0, 40.0), &image).is_none());
+    }
 
     #[test]
     fn names_parse_like_ultralytics_writes_them() {

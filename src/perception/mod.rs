@@ -9,10 +9,12 @@
 //! [`captioner`] (encoder-decoder VLM captioning with a KV cache);
 //! [`worker`] runs keyframe perception (captioning) off the ingest path; [`detector`] runs
 //! YOLO-family exports whose boxes the pipeline back-projects through depth; [`ocr`] reads text
-//! with PP-OCR.
+//! with PP-OCR; [`appearance`] describes each detection's colours in the keyframe's image (no
+//! model) so that look-alike instances are told apart.
 //!
 //! Nothing here is on the ingest path: the core only sees the [`crate::core::Embedder`] trait.
 
+pub mod appearance;
 pub mod captioner;
 pub mod detector;
 pub mod embedder;

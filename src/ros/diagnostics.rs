@@ -158,6 +158,7 @@ pub fn diagnostics(
             kv("bad_odometry", p.bad_odometry),
             kv("stamps_backwards", p.stamps_backwards),
             kv("time_jumps", p.time_jumps),
+            kv("appearance_described", p.appearance_described),
         ],
     };
     let database = match store {

@@ -193,6 +193,7 @@ impl NodeCore {
         if let Some(model) = &self.config.detector_model {
             let dc = detector::DetectorConfig {
                 score_threshold: self.config.detector_score_threshold,
+                appearance: self.config.pipeline.appearance,
                 ..detector::DetectorConfig::default()
             };
             match detector::YoloDetector::open(

@@ -760,6 +760,7 @@ impl NodeConfig {
             tf_wait_s: r.f64("tf.wait_s", d.tf_wait_s, 0.0, 60.0)?,
             max_waiting: r.usize("tf.max_waiting", d.max_waiting, 1, 100_000)?,
             depth_slop_s: r.f64("sync.slop_s", d.depth_slop_s, 0.0, 10.0)?,
+            appearance: r.bool("appearance.enabled", d.appearance)?,
         };
         if pipeline.max_depth_m <= pipeline.min_depth_m {
             return Err(invalid(

@@ -64,6 +64,10 @@ pub struct PipelineConfig {
     pub max_waiting: usize,
     /// Largest stamp difference between detections and the depth image used with them, s.
     pub depth_slop_s: f64,
+    /// Give each keyframe detection the colour descriptor of its image region
+    /// ([`crate::perception::appearance`]) when the keyframe has a colour image, so that
+    /// look-alike instances are told apart by appearance (`vision_msgs` detections carry none).
+    pub appearance: bool,
 }
 
 impl Default for PipelineConfig {
@@ -78,6 +82,7 @@ impl Default for PipelineConfig {
             tf_wait_s: 0.5,
             max_waiting: 64,
             depth_slop_s: 0.05,
+            appearance: false,
         }
     }
 }
@@ -228,6 +233,8 @@ pub struct PipelineStats {
     /// simulator reset): dynamic TF, waiting messages and image buffers were cleared, static
     /// transforms kept.
     pub time_jumps: u64,
+    /// Keyframe detections given a colour descriptor (`PipelineConfig::appearance`).
+    pub appearance_described: u64,
 }
 
 /// An odometry or detection stamp this far behind the newest one seen is a jump back in time,
@@ -696,7 +703,7 @@ impl Pipeline {
     fn emit(
         &mut self,
         frame: KeyframeFrame,
-        detections: Vec<Detection>,
+        mut detections: Vec<Detection>,
         depth: Option<DepthImage>,
         out: &mut Vec<Output>,
     ) {
@@ -720,6 +727,16 @@ impl Pipeline {
                 decoded
             }
         };
+        if self.config.appearance {
+            if let Some(image) = &color {
+                self.stats.appearance_described += crate::perception::appearance::attach(
+                    &mut detections,
+                    &frame.camera,
+                    &frame.world_from_camera,
+                    image,
+                ) as u64;
+            }
+        }
         out.push(Output::Keyframe(Box::new(Keyframe {
             observation: Observation {
                 stamp_ns: frame.stamp_ns,
@@ -1184,5 +1201,70 @@ mod tests {
         );
         // Nothing within 50 ms of the second keyframe.
         assert!(second.color.is_none());
+    }
+
+    #[test]
+    fn keyframe_detections_get_the_colours_of_their_image_region_when_asked() {
+        // A red square around the image centre (where the test mug at 2 m on the optical axis
+        // projects) on a blue background.
+        let (w, h) = (640u32, 480u32);
+        let mut data = Vec::with_capacity((3 * w * h) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                let centre = (280..360).contains(&x) && (200..280).contains(&y);
+                data.extend_from_slice(if centre {
+                    &[220, 20, 20]
+                } else {
+                    &[20, 20, 220]
+                });
+            }
+        }
+        let picture = Image {
+            header: header(1_000_000_000, "cam"),
+            width: w,
+            height: h,
+            encoding: "rgb8".into(),
+            step: 3 * w,
+            data,
+            ..Image::default()
+        };
+        let mut embeddings = Vec::new();
+        for appearance in [false, true] {
+            let mut p = Pipeline::new(PipelineConfig {
+                appearance,
+                ..PipelineConfig::default()
+            });
+            let mut out = Vec::new();
+            p.push(Input::TfStatic(tf(0, "map", "odom", 0.0)), &mut out);
+            p.push(Input::TfStatic(tf(0, "base_link", "cam", 0.0)), &mut out);
+            p.push(Input::CameraInfo(info()), &mut out);
+            p.push(Input::ColorImage(picture.clone()), &mut out);
+            p.push(
+                Input::Tf(tf(1_000_000_000, "odom", "base_link", 0.0)),
+                &mut out,
+            );
+            p.push(Input::Detections3D(detections(1_000_000_000)), &mut out);
+            let [Output::Keyframe(k)] = out.as_slice() else {
+                panic!("{out:?}")
+            };
+            embeddings.push(k.observation.detections[0].embedding.clone());
+            assert_eq!(p.stats().appearance_described, u64::from(appearance));
+        }
+        assert_eq!(embeddings[0], None);
+        let red = crate::perception::appearance::describe(
+            &[220, 20, 20].repeat(16),
+            4,
+            4,
+            crate::perception::appearance::PixelRect {
+                x0: 0,
+                y0: 0,
+                x1: 4,
+                y1: 4,
+            },
+        )
+        .unwrap();
+        let e = embeddings[1].clone().expect("described");
+        // The mug's box (0.1 m at 2 m: about 27 px) lies inside the red square.
+        assert!(crate::core::embed::cosine(&e, &red) > 0.99);
     }
 }

@@ -311,3 +311,98 @@ fn back_projected_points_agree_with_the_real_stereo_pair() {
         );
     }
 }
+
+/// Colour descriptors (`perception::appearance`) of the same scene region seen by the two
+/// cameras of the real pair (the right region found through the ground-truth disparity) must
+/// pass the core's appearance test, and those of different regions mostly fail it: 400 boxes
+/// of 32-128 px a side, placed by a fixed pseudo-random sequence where at least 80 % of the
+/// disparity is known.
+#[test]
+fn colour_descriptors_match_across_the_real_stereo_pair_and_tell_regions_apart() {
+    use mnemo::core::embed::cosine;
+    use mnemo::perception::appearance::{describe, PixelRect};
+    let s = load();
+    let threshold = mnemo::core::MemoryConfig::default().min_appearance_cosine;
+    let (w, h) = (s.w as u32, s.h as u32);
+    let (left, right) = (s.left.as_raw(), s.right.as_raw());
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u32| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % u64::from(n)) as u32
+    };
+    // (left box, the right image's box at the median disparity)
+    let mut boxes: Vec<(PixelRect, PixelRect)> = Vec::new();
+    while boxes.len() < 400 {
+        let (bw, bh) = (32 + next(97), 32 + next(97));
+        let (x, y) = (next(w - bw), next(h - bh));
+        let mut d: Vec<f32> = (y..y + bh)
+            .flat_map(|yy| (x..x + bw).map(move |xx| (xx, yy)))
+            .map(|(xx, yy)| s.d(xx as usize, yy as usize))
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        if d.len() * 5 < (bw * bh) as usize * 4 {
+            continue;
+        }
+        d.sort_by(f32::total_cmp);
+        let xr = x as f32 - d[d.len() / 2];
+        if xr < 0.0 {
+            continue;
+        }
+        let xr = xr.round() as u32;
+        boxes.push((
+            PixelRect {
+                x0: x,
+                y0: y,
+                x1: x + bw,
+                y1: y + bh,
+            },
+            PixelRect {
+                x0: xr,
+                y0: y,
+                x1: xr + bw,
+                y1: y + bh,
+            },
+        ));
+    }
+    let overlap =
+        |a: &PixelRect, b: &PixelRect| a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    let (mut same, mut different) = (Vec::new(), Vec::new());
+    for (i, (l, r)) in boxes.iter().enumerate() {
+        let a = describe(left, w, h, *l).unwrap();
+        same.push(cosine(&a, &describe(right, w, h, *r).unwrap()));
+        let (l2, r2) = boxes[(i * 7 + 13) % boxes.len()];
+        if !overlap(l, &l2) {
+            different.push(cosine(&a, &describe(right, w, h, r2).unwrap()));
+        }
+    }
+    let share = |v: &[f32], f: &dyn Fn(f32) -> bool| {
+        v.iter().filter(|c| f(**c)).count() as f64 / v.len() as f64
+    };
+    let kept = share(&same, &|c| c >= threshold);
+    let told_apart = share(&different, &|c| c < threshold);
+    same.sort_by(f32::total_cmp);
+    different.sort_by(f32::total_cmp);
+    eprintln!(
+        "same region: {} pairs, {:.1} % at or above {threshold} (lowest {:.3}, median {:.3}); \
+         different regions: {} pairs, {:.1} % below it (median {:.3})",
+        same.len(),
+        100.0 * kept,
+        same[0],
+        same[same.len() / 2],
+        different.len(),
+        100.0 * told_apart,
+        different[different.len() / 2]
+    );
+    assert!(kept >= 0.99, "same regions kept: {kept}");
+    assert!(
+        different.len() >= 200,
+        "{} different pairs",
+        different.len()
+    );
+    assert!(
+        told_apart >= 0.6,
+        "different regions told apart: {told_apart}"
+    );
+}

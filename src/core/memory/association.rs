@@ -159,7 +159,10 @@ impl Memory {
                 }
                 // With appearance on both sides, a different-looking instance is not a match.
                 if let (Some(a), Some(b)) = (&det.embedding, &obj.embedding) {
-                    let min_cos = self.appearance_bound(obj.times_seen);
+                    let min_cos = self
+                        .config
+                        .association_min_appearance_cosine
+                        .unwrap_or_else(|| self.appearance_bound(obj.times_seen));
                     if a.len() == b.len() && crate::core::embed::cosine(a, b) < min_cos {
                         return;
                     }
