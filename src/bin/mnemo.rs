@@ -1486,10 +1486,17 @@ fn replay_cmd(
         );
         config.remaps.push((from.to_string(), to.to_string()));
     }
+    // Colour descriptors match sightings to tracks at their own, looser bound.
+    let memory_config = mnemo::core::config::MemoryConfig {
+        association_min_appearance_cosine: perception
+            .appearance
+            .then_some(mnemo::perception::appearance::ASSOCIATION_MIN_COSINE),
+        ..mnemo::sim::memory_config()
+    };
     let mut persistent = match db {
         Some(path) => Some(PersistentMemory::open(
             path,
-            Some(mnemo::sim::memory_config()),
+            Some(memory_config.clone()),
             embedder()?,
             CommitPolicy::default(),
             RetentionConfig::default(),
@@ -1498,10 +1505,7 @@ fn replay_cmd(
     };
     let mut ram = match persistent {
         Some(_) => None,
-        None => Some(mnemo::core::Memory::new(
-            mnemo::sim::memory_config(),
-            embedder()?,
-        )?),
+        None => Some(mnemo::core::Memory::new(memory_config, embedder()?)?),
     };
     let bar = if std::io::stderr().is_terminal() && !json {
         indicatif::ProgressBar::new(0)

@@ -771,7 +771,18 @@ impl NodeConfig {
                 ),
             ));
         }
+        // Colour descriptors match a sighting to its track at a looser cosine than the core's
+        // default (see `perception::appearance`).
+        let association_min_cosine = r.f32(
+            "appearance.association_min_cosine",
+            crate::perception::appearance::ASSOCIATION_MIN_COSINE,
+            -1.0,
+            1.0,
+        )?;
         let memory = MemoryConfig {
+            association_min_appearance_cosine: pipeline
+                .appearance
+                .then_some(association_min_cosine),
             gate_base_m: r.f64("association.gate_base_m", m.gate_base_m, 0.0, 10.0)?,
             gate_per_depth: r.f64("association.gate_per_depth", m.gate_per_depth, 0.0, 1.0)?,
             gate_extent_fraction: r.f64(
@@ -1057,6 +1068,30 @@ mod tests {
     }
 
     #[test]
+    fn colour_descriptors_bring_their_own_association_bound() {
+        let config = |pairs: &[(&str, &str)]| {
+            let mut p = BTreeMap::new();
+            for (k, v) in pairs {
+                p.insert(k.to_string(), parse_value(k, v).unwrap());
+            }
+            NodeConfig::from_params(&p).unwrap()
+        };
+        // Off (the default): the core's own bounds.
+        assert_eq!(config(&[]).memory.association_min_appearance_cosine, None);
+        let on = config(&[("appearance.enabled", "true")]);
+        assert!(on.pipeline.appearance);
+        assert_eq!(
+            on.memory.association_min_appearance_cosine,
+            Some(crate::perception::appearance::ASSOCIATION_MIN_COSINE)
+        );
+        let tuned = config(&[
+            ("appearance.enabled", "true"),
+            ("appearance.association_min_cosine", "0.7"),
+        ]);
+        assert_eq!(tuned.memory.association_min_appearance_cosine, Some(0.7));
+    }
+
+    #[test]
     fn bad_values_name_the_parameter() {
         let bad = |k: &str, v: &str| {
             let mut p = BTreeMap::new();
@@ -1075,6 +1110,7 @@ mod tests {
             ("camera.max_depth_m", "0.1"),
             ("captioning.enabled", "true"),
             ("topics.odom", "''"),
+            ("appearance.association_min_cosine", "1.5"),
         ] {
             let e = bad(k, v);
             assert!(e.starts_with(&format!("parameter {k}")), "{k}:={v}: {e}");

@@ -734,6 +734,7 @@ impl Pipeline {
                     &frame.camera,
                     &frame.world_from_camera,
                     image,
+                    depth.as_ref(),
                 ) as u64;
             }
         }
