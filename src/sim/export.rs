@@ -4,13 +4,14 @@
 //! One object per keyframe: `stamp_ns`, `world_from_body`, `body_from_camera` and
 //! `world_from_camera` as `[x, y, z, qx, qy, qz, qw]`, `camera` intrinsics, the rendered
 //! `depth` image (metres, `null` for no reading) and `detections` (label, score, frame
-//! `camera`/`world`, position, map-aligned extent).
+//! `camera`/`world`, position, map-aligned extent, the appearance `embedding` or `null`, and
+//! `source`: the index of the ground-truth object seen, `null` for a false positive).
 
 use std::io::Write;
 
 use nalgebra::Isometry3;
 
-use super::scenario::{body_from_camera, simulate, GroundTruth, SimConfig, SimError};
+use super::scenario::{body_from_camera, simulate_with_sources, GroundTruth, SimConfig, SimError};
 use crate::core::DetectionFrame;
 
 fn pose(iso: &Isometry3<f64>) -> [f64; 7] {
@@ -37,14 +38,15 @@ pub enum ExportError {
 pub fn write_jsonl(cfg: &SimConfig, out: &mut impl Write) -> Result<GroundTruth, ExportError> {
     let mut err = None;
     let body_from_camera = body_from_camera();
-    let truth = simulate(cfg, |o| {
+    let truth = simulate_with_sources(cfg, |o, sources| {
         if err.is_some() {
             return;
         }
         let detections: Vec<serde_json::Value> = o
             .detections
             .iter()
-            .map(|d| {
+            .zip(sources)
+            .map(|(d, source)| {
                 serde_json::json!({
                     "label": d.label,
                     "score": d.score,
@@ -54,6 +56,8 @@ pub fn write_jsonl(cfg: &SimConfig, out: &mut impl Write) -> Result<GroundTruth,
                     },
                     "position": [d.position_m.x, d.position_m.y, d.position_m.z],
                     "extent": [d.extent_m.x, d.extent_m.y, d.extent_m.z],
+                    "embedding": d.embedding,
+                    "source": source,
                 })
             })
             .collect();

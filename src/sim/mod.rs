@@ -13,7 +13,7 @@ pub mod scenario;
 pub mod world;
 
 pub use qa::{evaluate, questions, EvalReport, Question};
-pub use scenario::{simulate, GroundTruth, SimConfig, SimError};
+pub use scenario::{simulate, simulate_with_sources, GroundTruth, SimConfig, SimError};
 
 use crate::core::config::MemoryConfig;
 use crate::core::embed::LexicalEmbedder;

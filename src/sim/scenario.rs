@@ -726,6 +726,18 @@ pub fn simulate(
     cfg: &SimConfig,
     mut sink: impl FnMut(&Observation),
 ) -> Result<GroundTruth, SimError> {
+    simulate_with_sources(cfg, |obs, _| sink(obs))
+}
+
+/// [`simulate`], also handing `sink` each detection's source: the index of the ground-truth
+/// object it saw (into [`GroundTruth::objects`]), `None` for a false positive.
+///
+/// # Errors
+/// [`SimError`] when a knob is out of range.
+pub fn simulate_with_sources(
+    cfg: &SimConfig,
+    mut sink: impl FnMut(&Observation, &[Option<usize>]),
+) -> Result<GroundTruth, SimError> {
     cfg.validate()?;
     let mut rng = Rng::new(cfg.seed);
     let layout = Layout::build(cfg.rooms, &mut rng.fork(1));
@@ -811,6 +823,7 @@ pub fn simulate(
                 .filter(|(_, b)| b.dist2(&cam_pos) < reach2)
                 .collect();
             let mut detections = Vec::new();
+            let mut sources = Vec::new();
             let mut visible_small: Vec<(f64, &'static str)> = Vec::new();
             for obj in world.objects.iter_mut() {
                 let Some(pl) = obj.placements.iter_mut().find(|pl| pl.covers(t)) else {
@@ -868,6 +881,7 @@ pub fn simulate(
                     seen_appearance =
                         unit((0..APPEARANCE_DIM).map(|_| outlier_rng.normal()).collect());
                 }
+                sources.push(Some(obj.id));
                 detections.push(Detection {
                     label: label.to_string(),
                     score: detector_rng.range(0.55, 0.95) as f32,
@@ -886,6 +900,7 @@ pub fn simulate(
                 let d = detector_rng.range(0.6, 4.0);
                 let score = detector_rng.range(0.3, 0.6) as f32;
                 let appearance = unit((0..APPEARANCE_DIM).map(|_| detector_rng.normal()).collect());
+                sources.push(None);
                 detections.push(Detection {
                     label: c.label.to_string(),
                     score,
@@ -933,15 +948,18 @@ pub fn simulate(
                         .unwrap_or("hallway");
                     caption_for(room, &mut visible_small)
                 });
-            sink(&Observation {
-                stamp_ns: t,
-                world_from_body,
-                world_from_camera,
-                camera,
-                detections,
-                caption,
-                depth: Some(depth),
-            });
+            sink(
+                &Observation {
+                    stamp_ns: t,
+                    world_from_body,
+                    world_from_camera,
+                    camera,
+                    detections,
+                    caption,
+                    depth: Some(depth),
+                },
+                &sources,
+            );
             keyframes += 1;
             t += period;
         }

@@ -25,7 +25,10 @@
 //! look-alike that may have been carried there is checked (and keeps waiting while one it was
 //! left to may yet be seen), needs a closer look than one an hour after the object went
 //! missing (none without appearance), unless it is back at the spot; and an object missed
-//! beside a look-alike that moved there since is not that look-alike's duplicate.
+//! beside a look-alike that moved there since is not that look-alike's duplicate. Last, looks:
+//! a plate whose first sighting looked wrong takes the look of its later sightings (a look
+//! resting on several sightings stands), and a looser association bound (the node's, for
+//! colour descriptors) keeps a shifted look on its track.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -1782,6 +1785,36 @@ fn a_plate_whose_first_sighting_looked_wrong_takes_the_look_of_its_later_sightin
             assert_eq!(m.object(plate).unwrap().state, ObjectState::Missing);
             assert_eq!(changes.len(), 1, "{changes:?}");
             assert_eq!(changes[0].kind, mnemo::core::EventKind::Missing);
+        }
+    }
+}
+
+#[test]
+fn a_looser_association_bound_keeps_a_shifted_look_on_its_track() {
+    // A plate seen five times looking one way; an hour later, sightings at cosine 0.6 with that
+    // look (a colour descriptor whose shade moved with the light). By the core's bounds they
+    // are another plate put there: the first goes missing. With
+    // `association_min_appearance_cosine` 0.5 (the node's bound for colour descriptors) they
+    // are the same plate, seen again: nothing changed.
+    const LOOK: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const SHIFTED: [f32; 4] = [0.6, 0.8, 0.0, 0.0];
+    for loose in [false, true] {
+        let mut m = memory_with(|c| {
+            c.association_min_appearance_cosine = loose.then_some(0.5);
+        });
+        let t = plates(&mut m, T0, 5, 0.0, LOOK);
+        let plate = m.objects()[0].id;
+        let back_at = t + HOUR;
+        plates(&mut m, back_at, 4, 0.0, SHIFTED);
+        let changes = changes_since(&m, back_at - 1);
+        let reportable = m.objects().iter().filter(|o| o.is_reportable()).count();
+        if loose {
+            assert!(changes.is_empty(), "{changes:?}");
+            assert_eq!(reportable, 1);
+            assert_eq!(m.object(plate).unwrap().times_seen, 9);
+        } else {
+            assert_eq!(m.object(plate).unwrap().state, ObjectState::Missing);
+            assert_eq!(reportable, 2);
         }
     }
 }

@@ -155,6 +155,54 @@ fn detection_2d_boxes_are_back_projected_through_depth() {
     assert!(r.where_median_error_m <= 0.3, "{r:?}");
 }
 
+/// A bag whose colour image shows each object in its colour (`sim_to_bag.py --paint-objects`,
+/// nearer objects covering farther ones), replayed with colour descriptors and the node's
+/// association bound for them: most detections are described, not those something nearer
+/// covers, and the memory holds the world's objects without duplicate tracks and finds its
+/// changes. (`examples/appearance_e2e.rs` measures this over many worlds.)
+#[test]
+fn painted_bags_replayed_with_colour_descriptors_answer_the_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim(1);
+    let (bag, truth) = bag(
+        dir.path(),
+        &cfg,
+        &["--image-size", "320x240", "--paint-objects"],
+    );
+    let mut config = ReplayConfig::default();
+    config.pipeline.appearance = true;
+    let mut m = Memory::new(
+        mnemo::core::config::MemoryConfig {
+            association_min_appearance_cosine: Some(
+                mnemo::perception::appearance::ASSOCIATION_MIN_COSINE,
+            ),
+            ..memory_config()
+        },
+        Box::new(LexicalEmbedder::default()),
+    )
+    .unwrap();
+    let summary = replay_into(&mut m, &bag, &config);
+    let true_detections: u64 = {
+        let mut n = 0;
+        mnemo::sim::simulate_with_sources(&cfg, |_, sources| {
+            n += sources.iter().filter(|s| s.is_some()).count() as u64;
+        })
+        .unwrap();
+        n
+    };
+    let described = summary.pipeline.appearance_described;
+    assert!(
+        described * 2 > true_detections && described < true_detections,
+        "{described} of {true_detections}"
+    );
+    let r = score(&m, &truth);
+    assert!(
+        r.objects_in_memory.abs_diff(r.objects_in_world) <= 2,
+        "{r:?}"
+    );
+    assert!(r.change_f1 >= 0.85 && r.where_found_rate >= 0.95, "{r:?}");
+}
+
 #[test]
 fn damaged_bags_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

@@ -19,8 +19,18 @@ For replay-speed benches a bag can be made denser than the simulator's keyframes
   --depth-encoding E  32FC1 (metres, default) or 16UC1 (millimetres, 0 = no reading)
   --max-seconds S     only the first S seconds after the first keyframe
 
+For appearance from the colour image (the node's `appearance.enabled`, replay's --appearance):
+  --paint-objects     every true detection's box (its map-aligned box projected into the
+                      image) is painted in its object's colour, made from the object's mean
+                      appearance embedding (identical twins share a colour, one class's
+                      instances look alike), under a per-sighting brightness of 0.8-1.2,
+                      shaded top to bottom with some pixel noise:
+                      furniture first, then small objects far to near, so nearer objects cover
+                      farther ones. False positives paint nothing (nothing is there).
+
 Usage: sim_to_bag.py EXPORT.jsonl OUT_BAG_DIR [--distro jazzy|humble] [--detections-2d]
        [--no-images] [--rate-hz R] [--image-size WxH] [--depth-encoding E] [--max-seconds S]
+       [--paint-objects]
 """
 import argparse
 import json
@@ -108,6 +118,57 @@ def camera_detections_in(f, world_from_camera):
     return out
 
 
+# Fixed projection of a 16-d appearance embedding to a colour.
+PAINT_PROJECTION = np.random.default_rng(20261206).normal(size=(3, 16))
+
+
+def source_colours(frames):
+    """One colour per ground-truth object: its sightings' mean appearance embedding (the
+    detector's noise averages out; identical twins share one), projected to RGB."""
+    sums = {}
+    for f in frames:
+        for det in f["detections"]:
+            if det.get("source") is not None and det.get("embedding") is not None:
+                e = np.array(det["embedding"], dtype=np.float64)
+                sums[det["source"]] = sums.get(det["source"], 0.0) + e
+    return {src: 128.0 + 100.0 * np.tanh(PAINT_PROJECTION @ (v / np.linalg.norm(v)))
+            for src, v in sums.items()}
+
+
+def object_boxes(f, cam, w, h, colours, rng):
+    """Each true detection's projected box in a W x H image, in painting order (furniture
+    first, then small objects far to near): (x0, y0, x1, y1, depth of its centre, colour
+    under a per-sighting brightness of 0.8-1.2, whether it is furniture)."""
+    sx, sy = w / cam["width"], h / cam["height"]
+    wc = f["world_from_camera"]
+    cw = inverse(wc)
+    boxes = []
+    for det in f["detections"]:
+        if det.get("source") not in colours:
+            continue
+        p = np.array(det["position"], dtype=np.float64)
+        pw = p if det["frame"] == "world" else np.array(compose(wc, list(p) + [0, 0, 0, 1])[:3])
+        half = np.array(det["extent"]) / 2.0
+        us, vs = [], []
+        for c in range(8):
+            corner = pw + half * np.array([1 if c & 1 else -1, 1 if c & 2 else -1, 1 if c & 4 else -1])
+            pc = compose(cw, list(corner) + [0, 0, 0, 1])[:3]
+            if pc[2] < 0.05:
+                break
+            us.append(cam["fx"] * pc[0] / pc[2] + cam["cx"])
+            vs.append(cam["fy"] * pc[1] / pc[2] + cam["cy"])
+        else:
+            z = compose(cw, list(pw) + [0, 0, 0, 1])[2]
+            colour = np.clip(colours[det["source"]] * rng.uniform(0.8, 1.2), 0, 255)
+            furniture = max(det["extent"]) > 0.45
+            x0, y0 = max(0, int(round(min(us) * sx))), max(0, int(round(min(vs) * sy)))
+            x1, y1 = min(w, int(round(max(us) * sx))), min(h, int(round(max(vs) * sy)))
+            if x1 > x0 and y1 > y0:
+                boxes.append((not furniture, -z, x0, y0, x1, y1, z, colour, furniture))
+    boxes.sort(key=lambda b: (b[0], b[1]))
+    return [b[2:] for b in boxes]
+
+
 def densify(frames, rate_hz):
     """Frames at `rate_hz` between keyframes of one patrol (see the module docs)."""
     if rate_hz <= 0 or len(frames) < 2:
@@ -142,6 +203,7 @@ def main():
     ap.add_argument("--image-size", default=None, help="WxH")
     ap.add_argument("--depth-encoding", default="32FC1", choices=["32FC1", "16UC1"])
     ap.add_argument("--max-seconds", type=float, default=None)
+    ap.add_argument("--paint-objects", action="store_true")
     args = ap.parse_args()
     size = None
     if args.image_size:
@@ -194,6 +256,8 @@ def main():
     if not frames:
         sys.exit("no keyframes in the export")
     frames = densify(frames, args.rate_hz)
+    colours = source_colours(frames) if args.paint_objects else {}
+    paint_rng = np.random.default_rng(7)
     if args.max_seconds is not None:
         end = frames[0]["stamp_ns"] + int(args.max_seconds * 1e9)
         frames = [f for f in frames if f["stamp_ns"] <= end]
@@ -263,6 +327,12 @@ def main():
                     cols = np.arange(size[0]) * dw // size[0]
                     d = d[rows][:, cols]
                     dh, dw = d.shape
+                boxes = object_boxes(f, cam, dw, dh, colours, paint_rng) if args.paint_objects else []
+                # An RGB-D camera sees the painted objects' surfaces too (small objects are not
+                # in the simulator's depth rendering): nearer ones cover farther ones.
+                for x0, y0, x1, y1, z, _, furniture in boxes:
+                    if not furniture:
+                        d[y0:y1, x0:x1] = np.fmin(d[y0:y1, x0:x1], z)
                 if args.depth_encoding == "16UC1":
                     mm = np.where(np.isfinite(d), np.clip(np.round(d * 1000.0), 0, 65535), 0)
                     data, step = mm.astype("<u2").tobytes(), dw * 2
@@ -277,6 +347,12 @@ def main():
                     # A small rendering: nearer is brighter, no reading is dark blue.
                     shade = np.where(np.isfinite(d), np.clip(255 * (1.0 - d / 6.0), 0, 255), 0)
                     rgb = np.stack([shade, shade * 0.9, np.where(np.isfinite(d), shade * 0.8, 80)], -1)
+                    for x0, y0, x1, y1, _, colour, _ in boxes:
+                        # Shading: lit from above (brighter at the top, 25 % darker at the
+                        # bottom) and 4 % pixel noise, so that a region is not one flat colour.
+                        ramp = np.linspace(1.1, 0.85, y1 - y0)[:, None, None]
+                        grain = paint_rng.normal(1.0, 0.04, size=(y1 - y0, x1 - x0, 1))
+                        rgb[y0:y1, x0:x1] = np.clip(colour * ramp * grain, 0, 255)
                     write(c_rgb, ns, Image(
                         header=header(ns, "camera_color_optical_frame"), height=dh, width=dw,
                         encoding="rgb8", is_bigendian=0, step=dw * 3,
