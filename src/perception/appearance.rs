@@ -54,31 +54,25 @@ pub struct PixelRect {
     pub y1: u32,
 }
 
-/// Adds one RGB pixel of weight `weight` to `hist`, split linearly between the two nearest
-/// bins along hue (circular), saturation and grey brightness: a shade that drifts across a bin
-/// edge between two sightings (light, exposure) moves its weight gradually, not all at once.
-fn add_soft(hist: &mut [f64; APPEARANCE_DIM], r: u8, g: u8, b: u8, weight: f64) {
+/// A pixel as the histogram sees it: grey, with its brightness in 0..=1, or chromatic, with its
+/// hue in sixths of the circle (0..6) and its saturation scaled to 0..=1 over the chromatic
+/// range.
+enum Shade {
+    Grey(f32),
+    Chromatic { sixths: f32, saturation: f32 },
+}
+
+fn shade(r: u8, g: u8, b: u8) -> Shade {
     let (r, g, b) = (
         f32::from(r) / 255.0,
         f32::from(g) / 255.0,
         f32::from(b) / 255.0,
     );
     let max = r.max(g).max(b);
-    let min = r.min(g).min(b);
-    let chroma = max - min;
+    let chroma = max - r.min(g).min(b);
     let saturation = if max > 0.0 { chroma / max } else { 0.0 };
-    // Position between bin centres, clamped to the first and last centre.
-    let split = |pos: f32, bins: usize| -> (usize, usize, f64) {
-        let p = (pos - 0.5).clamp(0.0, (bins - 1) as f32);
-        let lo = (p.floor() as usize).min(bins - 1);
-        (lo, (lo + 1).min(bins - 1), f64::from(p - lo as f32))
-    };
     if saturation < MIN_SATURATION || max < MIN_VALUE || chroma <= 0.0 {
-        let (lo, hi, f) = split(max * GREY_BINS as f32, GREY_BINS);
-        let base = HUE_BINS * SATURATION_BINS;
-        hist[base + lo] += weight * (1.0 - f);
-        hist[base + hi] += weight * f;
-        return;
+        return Shade::Grey(max);
     }
     let sixths = if max == r {
         ((g - b) / chroma).rem_euclid(6.0)
@@ -87,17 +81,41 @@ fn add_soft(hist: &mut [f64; APPEARANCE_DIM], r: u8, g: u8, b: u8, weight: f64) 
     } else {
         (r - g) / chroma + 4.0
     };
-    // Hue is circular: between the last bin's centre and the first's, it splits across the wrap.
-    let hp = (sixths / 6.0 * HUE_BINS as f32 - 0.5).rem_euclid(HUE_BINS as f32);
-    let h_lo = (hp.floor() as usize) % HUE_BINS;
-    let (h_hi, hf) = ((h_lo + 1) % HUE_BINS, f64::from(hp - hp.floor()));
-    let (s_lo, s_hi, sf) = split(
-        (saturation - MIN_SATURATION) / (1.0 - MIN_SATURATION) * SATURATION_BINS as f32,
-        SATURATION_BINS,
-    );
-    for (h, wh) in [(h_lo, 1.0 - hf), (h_hi, hf)] {
-        for (s, ws) in [(s_lo, 1.0 - sf), (s_hi, sf)] {
-            hist[h * SATURATION_BINS + s] += weight * wh * ws;
+    Shade::Chromatic {
+        sixths,
+        saturation: (saturation - MIN_SATURATION) / (1.0 - MIN_SATURATION),
+    }
+}
+
+/// Adds one RGB pixel of weight `weight` to `hist`, split linearly between the two nearest
+/// bins along hue (circular), saturation and grey brightness: a shade that drifts across a bin
+/// edge between two sightings (light, exposure) moves its weight gradually, not all at once.
+fn add_soft(hist: &mut [f64; APPEARANCE_DIM], r: u8, g: u8, b: u8, weight: f64) {
+    // Position between bin centres, clamped to the first and last centre.
+    let split = |pos: f32, bins: usize| -> (usize, usize, f64) {
+        let p = (pos - 0.5).clamp(0.0, (bins - 1) as f32);
+        let lo = (p.floor() as usize).min(bins - 1);
+        (lo, (lo + 1).min(bins - 1), f64::from(p - lo as f32))
+    };
+    match shade(r, g, b) {
+        Shade::Grey(value) => {
+            let (lo, hi, f) = split(value * GREY_BINS as f32, GREY_BINS);
+            let base = HUE_BINS * SATURATION_BINS;
+            hist[base + lo] += weight * (1.0 - f);
+            hist[base + hi] += weight * f;
+        }
+        Shade::Chromatic { sixths, saturation } => {
+            // Hue is circular: between the last bin's centre and the first's, it splits
+            // across the wrap.
+            let hp = (sixths / 6.0 * HUE_BINS as f32 - 0.5).rem_euclid(HUE_BINS as f32);
+            let h_lo = (hp.floor() as usize) % HUE_BINS;
+            let (h_hi, hf) = ((h_lo + 1) % HUE_BINS, f64::from(hp - hp.floor()));
+            let (s_lo, s_hi, sf) = split(saturation * SATURATION_BINS as f32, SATURATION_BINS);
+            for (h, wh) in [(h_lo, 1.0 - hf), (h_hi, hf)] {
+                for (s, ws) in [(s_lo, 1.0 - sf), (s_hi, sf)] {
+                    hist[h * SATURATION_BINS + s] += weight * wh * ws;
+                }
+            }
         }
     }
 }
@@ -106,32 +124,16 @@ fn add_soft(hist: &mut [f64; APPEARANCE_DIM], r: u8, g: u8, b: u8, weight: f64) 
 /// bin; [`add_soft`] gives a pixel's weight to this bin and its nearest neighbours).
 #[cfg(test)]
 fn bin(r: u8, g: u8, b: u8) -> usize {
-    let (r, g, b) = (
-        f32::from(r) / 255.0,
-        f32::from(g) / 255.0,
-        f32::from(b) / 255.0,
-    );
-    let max = r.max(g).max(b);
-    let min = r.min(g).min(b);
-    let chroma = max - min;
-    let saturation = if max > 0.0 { chroma / max } else { 0.0 };
-    if saturation < MIN_SATURATION || max < MIN_VALUE || chroma <= 0.0 {
-        let g = ((max * GREY_BINS as f32) as usize).min(GREY_BINS - 1);
-        return HUE_BINS * SATURATION_BINS + g;
+    match shade(r, g, b) {
+        Shade::Grey(value) => {
+            HUE_BINS * SATURATION_BINS + ((value * GREY_BINS as f32) as usize).min(GREY_BINS - 1)
+        }
+        Shade::Chromatic { sixths, saturation } => {
+            let h = ((sixths / 6.0 * HUE_BINS as f32) as usize).min(HUE_BINS - 1);
+            let s = ((saturation * SATURATION_BINS as f32) as usize).min(SATURATION_BINS - 1);
+            h * SATURATION_BINS + s
+        }
     }
-    // Hue in sixths of the circle, 0..6.
-    let sixths = if max == r {
-        ((g - b) / chroma).rem_euclid(6.0)
-    } else if max == g {
-        (b - r) / chroma + 2.0
-    } else {
-        (r - g) / chroma + 4.0
-    };
-    let h = ((sixths / 6.0 * HUE_BINS as f32) as usize).min(HUE_BINS - 1);
-    let s = (((saturation - MIN_SATURATION) / (1.0 - MIN_SATURATION) * SATURATION_BINS as f32)
-        as usize)
-        .min(SATURATION_BINS - 1);
-    h * SATURATION_BINS + s
 }
 
 /// The descriptor of `rect` in an RGB8 image (`rgb`: row-major, `3 * width * height` bytes):

@@ -228,9 +228,11 @@ fn inconsistent_parts_are_refused_with_a_reason() {
     ));
 }
 
-/// `--no-appearance` drops the embeddings and nothing else: same keyframes, same detections.
-#[test]
-fn no_appearance_changes_only_the_embeddings() {
+/// A small world's detections beside those of the same world with `tweak` applied: the
+/// keyframes, labels, scores and positions must not change (checked here), only embeddings.
+fn detections_beside(
+    tweak: impl FnOnce(&mut SimConfig),
+) -> Vec<(mnemo::core::Detection, mnemo::core::Detection)> {
     let cfg = SimConfig {
         seed: 7,
         days: 1,
@@ -238,80 +240,54 @@ fn no_appearance_changes_only_the_embeddings() {
         objects: 20,
         ..SimConfig::default()
     };
+    let mut changed = cfg.clone();
+    tweak(&mut changed);
     let collect = |cfg: &SimConfig| {
         let mut out = Vec::new();
         mnemo::sim::simulate(cfg, |o| out.push(o.clone())).unwrap();
         out
     };
-    let with = collect(&cfg);
-    let without = collect(&SimConfig {
-        appearance: false,
-        ..cfg
-    });
-    assert_eq!(with.len(), without.len());
-    let mut embeddings = 0;
-    for (a, b) in with.iter().zip(&without) {
-        assert_eq!(a.stamp_ns, b.stamp_ns);
-        assert_eq!(a.detections.len(), b.detections.len());
-        for (da, db) in a.detections.iter().zip(&b.detections) {
-            embeddings += usize::from(da.embedding.is_some());
-            assert!(db.embedding.is_none());
+    let (a, b) = (collect(&cfg), collect(&changed));
+    assert_eq!(b, collect(&changed), "not deterministic");
+    assert_eq!(a.len(), b.len());
+    let mut pairs = Vec::new();
+    for (ka, kb) in a.into_iter().zip(b) {
+        assert_eq!(ka.stamp_ns, kb.stamp_ns);
+        assert_eq!(ka.detections.len(), kb.detections.len());
+        for (da, db) in ka.detections.into_iter().zip(kb.detections) {
             assert_eq!((&da.label, da.score), (&db.label, db.score));
             assert_eq!(da.position_m, db.position_m);
+            pairs.push((da, db));
         }
     }
-    assert!(embeddings > 0);
+    pairs
+}
+
+/// `--no-appearance` drops the embeddings and nothing else: same keyframes, same detections.
+#[test]
+fn no_appearance_changes_only_the_embeddings() {
+    let pairs = detections_beside(|c| c.appearance = false);
+    assert!(!pairs.is_empty());
+    for (with, without) in &pairs {
+        assert!(with.embedding.is_some() && without.embedding.is_none());
+    }
 }
 
 /// `--appearance-outlier-rate` replaces about that share of the embeddings with ones unrelated
 /// to the object, from a random stream of its own: same keyframes, same detections otherwise.
 #[test]
 fn appearance_outliers_change_only_that_share_of_the_embeddings() {
-    let cfg = SimConfig {
-        seed: 7,
-        days: 1,
-        rooms: 2,
-        objects: 20,
-        ..SimConfig::default()
-    };
-    let collect = |cfg: &SimConfig| {
-        let mut out = Vec::new();
-        mnemo::sim::simulate(cfg, |o| out.push(o.clone())).unwrap();
-        out
-    };
-    let clean = collect(&cfg);
-    let noisy = collect(&SimConfig {
-        appearance_outlier_rate: 0.2,
-        ..cfg.clone()
-    });
-    assert_eq!(
-        noisy,
-        collect(&SimConfig {
-            appearance_outlier_rate: 0.2,
-            ..cfg
-        })
-    );
-    assert_eq!(clean.len(), noisy.len());
-    let (mut n, mut replaced) = (0usize, 0usize);
-    for (a, b) in clean.iter().zip(&noisy) {
-        assert_eq!(a.stamp_ns, b.stamp_ns);
-        assert_eq!(a.detections.len(), b.detections.len());
-        for (da, db) in a.detections.iter().zip(&b.detections) {
-            assert_eq!((&da.label, da.score), (&db.label, db.score));
-            assert_eq!(da.position_m, db.position_m);
-            let (ea, eb) = (
-                da.embedding.as_ref().unwrap(),
-                db.embedding.as_ref().unwrap(),
-            );
-            n += 1;
-            replaced += usize::from(ea != eb);
-        }
-    }
+    let pairs = detections_beside(|c| c.appearance_outlier_rate = 0.2);
+    let replaced = pairs
+        .iter()
+        .filter(|(a, b)| a.embedding.as_ref().unwrap() != b.embedding.as_ref().unwrap())
+        .count();
     // False positives' embeddings are random either way and never replaced.
-    let share = replaced as f64 / n as f64;
+    let share = replaced as f64 / pairs.len() as f64;
     assert!(
-        n > 300 && (0.12..0.25).contains(&share),
-        "{replaced} of {n}"
+        pairs.len() > 300 && (0.12..0.25).contains(&share),
+        "{replaced} of {}",
+        pairs.len()
     );
 }
 
