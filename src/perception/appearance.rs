@@ -238,7 +238,7 @@ pub fn detection_rect(
 /// node's `appearance.association_min_cosine`). Far below the core's 0.85 for learned
 /// embeddings: a sighting's colours shift with the light and with whatever edges into its
 /// box, and a strict bound splits one object into several tracks. Replayed painted bags
-/// (`examples/appearance_e2e.rs`, seeds 1-60): mean `change_f1` 0.892 at 0.5, 0.819 at the
+/// (`examples/appearance_e2e.rs`, seeds 1-60): mean `change_f1` 0.892 at 0.5, 0.823 at the
 /// core's bounds, 0.868 by position alone.
 pub const ASSOCIATION_MIN_COSINE: f32 = 0.5;
 
