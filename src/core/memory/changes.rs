@@ -1479,9 +1479,10 @@ impl Memory {
             // enough for someone to take the older one away and put this one down, and looks
             // different (a third plate where the second stood). The older one, missed from now
             // on, goes missing or is re-identified elsewhere.
+            let look = appearance(a, b);
             let replaced = gap > 0
                 && newer.first_seen_ns.saturating_sub(older.last_seen_ns) >= gap
-                && appearance(a, b).is_some_and(|c| c < self.appearance_bound(newer.times_seen));
+                && look.is_some_and(|c| c < self.appearance_bound(newer.times_seen));
             // Too early to say which look is the object's: the older track's look rests on a
             // sighting or two, the newer one's on a single one, and they disagree. One of
             // them may have looked wrong (a box mostly covered by something nearer); the next
@@ -1489,7 +1490,7 @@ impl Memory {
             // (`pool_embeddings`).
             let undecided = older.times_seen <= FEW_SIGHTINGS_FOR_A_LOOK
                 && newer.times_seen <= 1
-                && appearance(a, b).is_some_and(|c| c < self.appearance_bound(1));
+                && look.is_some_and(|c| c < self.appearance_bound(1));
             if replaced
                 || undecided
                 || f64::from(d2).sqrt() > self.merge_limit_m(a, b)

@@ -1537,17 +1537,25 @@ fn blend_embedding(mean: &mut Option<Vec<f32>>, new: &[f32], times_seen: u32) {
         return;
     }
     match mean {
-        Some(m) if m.len() == new.len() => {
-            let w = times_seen.clamp(1, 20) as f32;
-            for (a, b) in m.iter_mut().zip(new) {
-                *a = *a * w + b;
-            }
-            let n = m.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                m.iter_mut().for_each(|x| *x /= n);
-            }
-        }
+        Some(m) if m.len() == new.len() => mix_into(m, sightings_weight(times_seen), new, 1.0),
         _ => *mean = Some(new.to_vec()),
+    }
+}
+
+/// The weight of a mean resting on `sightings` sightings: capped at 20, so that an object's
+/// look can still follow a slow change of light or of the object itself.
+fn sightings_weight(sightings: u32) -> f32 {
+    sightings.clamp(1, 20) as f32
+}
+
+/// `m = normalise(m * wm + other * wo)`: a weighted mean of two unit vectors, kept unit.
+fn mix_into(m: &mut [f32], wm: f32, other: &[f32], wo: f32) {
+    for (a, b) in m.iter_mut().zip(other) {
+        *a = *a * wm + b * wo;
+    }
+    let n = m.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        m.iter_mut().for_each(|x| *x /= n);
     }
 }
 
@@ -1588,17 +1596,12 @@ fn pool_embeddings(
                 }
                 return;
             }
-            let (wk, wo) = (
-                keep_seen.clamp(1, 20) as f32,
-                other_seen.clamp(1, 20) as f32,
+            mix_into(
+                k,
+                sightings_weight(keep_seen),
+                o,
+                sightings_weight(other_seen),
             );
-            for (a, b) in k.iter_mut().zip(o) {
-                *a = *a * wk + b * wo;
-            }
-            let n = k.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                k.iter_mut().for_each(|x| *x /= n);
-            }
         }
         Some(_) => {}
         None => *keep = Some(o.to_vec()),
