@@ -7,21 +7,72 @@
 //! Usage: `cargo run --release --example appearance_e2e -- FIRST_SEED LAST_SEED [IMAGE_WxH]
 //! [ASSOCIATION_MIN_COSINE|core]` (image 640x480 and the node's association bound by default;
 //! `core`: the core's own bounds; `DAYS=3` for three-day worlds). Needs the `.venv` that `bash .ci/setup` creates. Prints one
-//! line per seed (with `EXPLAIN=1` also the scored changes of the colour run) and the means.
+//! line per seed (with `EXPLAIN=1` also the scored changes of the colour run), the means, and
+//! how steady the descriptors were (pairs of sightings scoring below 0.85).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
 use mnemo::core::config::MemoryConfig;
+use mnemo::core::embed::cosine;
 use mnemo::core::{LexicalEmbedder, Memory};
 use mnemo::replay::{replay, ReplayConfig};
 use mnemo::ros::pipeline::Output;
 use mnemo::sim::{evaluate, memory_config, questions, EvalReport, GroundTruth, SimConfig};
 
+/// How steady the colour descriptors were: of consecutive sightings of one object, and of two
+/// objects of one label in one keyframe, how many pairs scored below 0.85 (`(below, pairs)`).
+#[derive(Default)]
+struct Steadiness {
+    same_object: (usize, usize),
+    different_objects: (usize, usize),
+}
+
+impl Steadiness {
+    /// Counts one keyframe's described detections; `sources[i]` is detection `i`'s object.
+    fn add(
+        &mut self,
+        detections: &[mnemo::core::Detection],
+        sources: &[Option<usize>],
+        last: &mut HashMap<usize, Vec<f32>>,
+    ) {
+        let below = |a: &[f32], b: &[f32]| usize::from(cosine(a, b) < 0.85);
+        let seen: Vec<(usize, &str, &Vec<f32>)> = detections
+            .iter()
+            .zip(sources)
+            .filter_map(|(d, s)| {
+                Some((
+                    s.as_ref().copied()?,
+                    d.label.as_str(),
+                    d.embedding.as_ref()?,
+                ))
+            })
+            .collect();
+        for (i, &(src, label, e)) in seen.iter().enumerate() {
+            if let Some(prev) = last.insert(src, e.clone()) {
+                self.same_object.0 += below(&prev, e);
+                self.same_object.1 += 1;
+            }
+            for &(other, other_label, f) in &seen[i + 1..] {
+                if other != src && other_label == label {
+                    self.different_objects.0 += below(e, f);
+                    self.different_objects.1 += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Replays `bag`, with colour descriptors when `appearance` is `Some(association bound)`, and
+/// scores the memory; with `sources` (each keyframe's detection sources) also counts how
+/// steady the descriptors were.
 fn replay_and_score(
     bag: &Path,
     appearance: Option<Option<f32>>,
     truth: &GroundTruth,
+    sources: Option<&[Vec<Option<usize>>]>,
+    steadiness: &mut Steadiness,
 ) -> (EvalReport, u64) {
     let mut config = ReplayConfig::default();
     config.pipeline.appearance = appearance.is_some();
@@ -30,13 +81,23 @@ fn replay_and_score(
         ..memory_config()
     };
     let mut m = Memory::new(memory, Box::new(LexicalEmbedder::default())).unwrap();
+    let (mut keyframe, mut last) = (0, HashMap::new());
     let summary = replay(
         bag,
         &config,
         |o| {
             let _ = match o {
                 Output::Pose(p) => m.ingest_pose(p).map(|_| ()),
-                Output::Keyframe(k) => m.ingest(&k.observation).map(|_| ()),
+                Output::Keyframe(k) => {
+                    // The bag has one camera frame per simulated keyframe, in order.
+                    if let Some(s) = sources.and_then(|s| s.get(keyframe)) {
+                        if s.len() == k.observation.detections.len() {
+                            steadiness.add(&k.observation.detections, s, &mut last);
+                        }
+                    }
+                    keyframe += 1;
+                    m.ingest(&k.observation).map(|_| ())
+                }
             };
             Ok(())
         },
@@ -72,6 +133,7 @@ fn main() {
         std::env::var_os("MNEMO_PYTHON").map_or_else(|| root.join(".venv/bin/python"), Into::into);
     let dir = tempfile::tempdir().unwrap();
     let (mut sum_pos, mut sum_col, mut n) = (0.0, 0.0, 0.0);
+    let mut steadiness = Steadiness::default();
     println!("seed  f1_positions  f1_colours  objects world/positions/colours  described");
     for seed in first..=last {
         let cfg = SimConfig {
@@ -96,8 +158,16 @@ fn main() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (pos, _) = replay_and_score(&bag, None, &truth);
-        let (col, described) = replay_and_score(&bag, Some(association), &truth);
+        let mut sources = Vec::new();
+        mnemo::sim::simulate_with_sources(&cfg, |_, s| sources.push(s.to_vec())).unwrap();
+        let (pos, _) = replay_and_score(&bag, None, &truth, None, &mut steadiness);
+        let (col, described) = replay_and_score(
+            &bag,
+            Some(association),
+            &truth,
+            Some(&sources),
+            &mut steadiness,
+        );
         println!(
             "{seed:4}  {:12.3}  {:10.3}  {} / {} / {}  {described}",
             pos.change_f1,
@@ -118,5 +188,14 @@ fn main() {
         sum_pos / n,
         sum_col / n,
         n
+    );
+    let share = |(below, pairs): (usize, usize)| 100.0 * below as f64 / pairs.max(1) as f64;
+    println!(
+        "descriptors below 0.85: {:.1} % of {} consecutive sightings of one object, \
+         {:.1} % of {} pairs of objects of one label in one keyframe",
+        share(steadiness.same_object),
+        steadiness.same_object.1,
+        share(steadiness.different_objects),
+        steadiness.different_objects.1
     );
 }
