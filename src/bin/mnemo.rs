@@ -213,12 +213,29 @@ enum Command {
         /// Read bag topic FROM as TO (repeatable), e.g. --remap /robot/odom:=/odom.
         #[arg(long, value_name = "FROM:=TO")]
         remap: Vec<String>,
-        /// The fixed frame (REP-105).
-        #[arg(long, default_value = "map")]
-        map_frame: String,
-        /// The body frame (REP-105).
-        #[arg(long, default_value = "base_link")]
-        base_frame: String,
+        /// Configure the replay as the node: a ROS 2 params file (what `--ros-args
+        /// --params-file` takes, e.g. launch/params/mnemo.yaml), read for the node --node-name.
+        /// Used: frames, topics, camera depth range, keyframe policy, TF and sync, appearance,
+        /// association and change-detection knobs, store retention (with --db), embedder,
+        /// perception providers and the keyframe models. Not used: db_path, rerun, QoS,
+        /// lifecycle, DDS and commit settings. Flags given here win over the file.
+        #[arg(long, value_name = "FILE")]
+        params_file: Option<PathBuf>,
+        /// The node whose sections of --params-file apply: a name (mnemo) or a fully
+        /// qualified name (/robot1/mnemo).
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "mnemo",
+            requires = "params_file"
+        )]
+        node_name: String,
+        /// The fixed frame (REP-105) [default: map, or the params file's map_frame].
+        #[arg(long)]
+        map_frame: Option<String>,
+        /// The body frame (REP-105) [default: base_link, or the params file's base_frame].
+        #[arg(long)]
+        base_frame: Option<String>,
         /// Visualise in Rerun: save[=FILE.rrd] (default rerun-recordings/<bag>.rrd),
         /// connect[=HOST:PORT|URL] (a running viewer), spawn (start one), or off.
         #[arg(
@@ -227,9 +244,10 @@ enum Command {
             default_value = "off"
         )]
         rerun: String,
-        /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`).
-        #[arg(long, default_value = "lexical")]
-        embedder: String,
+        /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`)
+        /// [default: lexical, or the params file's embedder].
+        #[arg(long)]
+        embedder: Option<String>,
         /// Caption keyframes with an exported captioning model (README "Perception models").
         #[arg(long, value_name = "DIR")]
         captioner: Option<PathBuf>,
@@ -573,6 +591,8 @@ fn run(cli: Cli) -> Result<()> {
             bag,
             db,
             remap,
+            params_file,
+            node_name,
             map_frame,
             base_frame,
             rerun,
@@ -583,27 +603,33 @@ fn run(cli: Cli) -> Result<()> {
             ocr,
             appearance,
             json,
-        } => replay_cmd(
-            &bag,
-            db.as_deref(),
-            ReplayOpts {
-                remaps: &remap,
-                frames: Frames {
-                    map: map_frame,
-                    base: base_frame,
+        } => {
+            let node = replay_node_config(params_file.as_deref(), &node_name)?;
+            let flags = ReplayFlags {
+                map_frame,
+                base_frame,
+                embedder,
+                captioner,
+                detector,
+                detector_labels,
+                ocr,
+                appearance,
+            };
+            let setup = ReplaySetup::new(&node, flags, &remap)?;
+            let runtime = node.runtime.clone();
+            let embedder = setup.embedder.clone();
+            replay_cmd(
+                &bag,
+                db.as_deref(),
+                ReplayOpts {
+                    rerun: &rerun,
+                    json,
+                    params_file: params_file.as_deref(),
+                    setup,
                 },
-                rerun: &rerun,
-                json,
-                perception: ReplayModels {
-                    captioner,
-                    detector,
-                    detector_labels,
-                    ocr,
-                    appearance,
-                },
-            },
-            || embedder_of(&embedder),
-        ),
+                || Ok(embedder.open(&runtime)?),
+            )
+        }
         Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
         Command::Forget {
             db,
@@ -1358,21 +1384,146 @@ fn demo(sim: &SimConfig) -> Result<()> {
     Ok(())
 }
 
-/// `mnemo replay`: the bag through the pipeline into a memory (RAM or database).
-/// The REP-105 frames of a replay.
-struct Frames {
-    map: String,
-    base: String,
+/// The node's configuration a replay starts from: the sections of `params_file` for
+/// `node_name`, or the node's defaults without a file. Unknown keys are warned about, as the
+/// node does; a bad file or value is an error naming it.
+fn replay_node_config(
+    params_file: Option<&Path>,
+    node_name: &str,
+) -> Result<mnemo::ros::params::NodeConfig> {
+    use mnemo::ros::params::{read_params_file, NodeConfig};
+    let params = match params_file {
+        Some(path) => {
+            let fqn = if node_name.starts_with('/') {
+                node_name.to_string()
+            } else {
+                format!("/{node_name}")
+            };
+            read_params_file(path, &fqn)?
+        }
+        None => Default::default(),
+    };
+    let node = NodeConfig::from_params(&params)?;
+    if let Some(path) = params_file {
+        for key in &node.unknown {
+            eprintln!(
+                "warning: {}: parameter {key} is not one of mnemo_node's (ignored)",
+                path.display()
+            );
+        }
+    }
+    Ok(node)
+}
+
+/// `mnemo replay` flags that override the node's configuration when given.
+struct ReplayFlags {
+    map_frame: Option<String>,
+    base_frame: Option<String>,
+    embedder: Option<String>,
+    captioner: Option<PathBuf>,
+    detector: Option<PathBuf>,
+    detector_labels: Option<PathBuf>,
+    ocr: Option<PathBuf>,
+    /// `--appearance` (only turns descriptors on; the file may too).
+    appearance: bool,
+}
+
+/// Everything a replay is configured with: the node's configuration with the flags applied.
+struct ReplaySetup {
+    replay: mnemo::replay::ReplayConfig,
+    memory: mnemo::core::config::MemoryConfig,
+    retention: RetentionConfig,
+    embedder: mnemo::perception::EmbedderChoice,
+    models: ReplayModels,
+}
+
+impl ReplaySetup {
+    fn new(
+        node: &mnemo::ros::params::NodeConfig,
+        flags: ReplayFlags,
+        remaps: &[String],
+    ) -> Result<Self> {
+        let mut replay = mnemo::replay::ReplayConfig::from_node(node);
+        let mut memory = node.memory.clone();
+        if let Some(f) = flags.map_frame {
+            replay.pipeline.map_frame = f;
+        }
+        if let Some(f) = flags.base_frame {
+            replay.pipeline.base_frame = f;
+        }
+        if flags.appearance {
+            // Colour descriptors match sightings to tracks at their own, looser bound.
+            replay.pipeline.appearance = true;
+            memory.association_min_appearance_cosine = Some(node.appearance_association_min_cosine);
+        }
+        for r in remaps {
+            let (from, to) = r
+                .split_once(":=")
+                .ok_or_else(|| anyhow::anyhow!("--remap {r:?}: expected FROM:=TO"))?;
+            anyhow::ensure!(
+                !from.is_empty() && !to.is_empty(),
+                "--remap {r:?}: expected FROM:=TO"
+            );
+            replay.remaps.push((from.to_string(), to.to_string()));
+        }
+        let embedder = match flags.embedder {
+            Some(spec) => spec
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--embedder {e}"))?,
+            None => node.embedder.clone(),
+        };
+        let s = &node.store;
+        let retention = RetentionConfig {
+            hot_window_s: s.hot_window_s,
+            consolidate_after_s: s.consolidate_after_s,
+            max_age_s: s.max_age_s,
+            ..RetentionConfig::default()
+        };
+        // A model named by a flag replaces the file's; `--detector-labels` goes with a
+        // detector named either way.
+        let captioner = flags.captioner.or_else(|| {
+            node.captioning
+                .then(|| node.captioner_model_dir.clone())
+                .flatten()
+        });
+        let detector_labels = match (&flags.detector, flags.detector_labels) {
+            (_, Some(l)) => Some(l),
+            (None, None) => node.detector_labels.clone(),
+            (Some(_), None) => None,
+        };
+        let models = ReplayModels {
+            captioner,
+            caption_max_tokens: node.caption_max_tokens,
+            detector: flags.detector.or_else(|| node.detector_model.clone()),
+            detector_labels,
+            detector_score_threshold: node.detector_score_threshold,
+            ocr: flags.ocr.or_else(|| node.ocr_model_dir.clone()),
+            appearance: replay.pipeline.appearance,
+            runtime: node.runtime.clone(),
+        };
+        Ok(Self {
+            replay,
+            memory,
+            retention,
+            embedder,
+            models,
+        })
+    }
 }
 
 /// The keyframe models of a replay (all optional).
 struct ReplayModels {
     captioner: Option<PathBuf>,
+    /// Caption length cap (0: the model's generation config).
+    caption_max_tokens: usize,
     detector: Option<PathBuf>,
     detector_labels: Option<PathBuf>,
+    detector_score_threshold: f32,
     ocr: Option<PathBuf>,
-    /// Colour descriptors for keyframe and detector detections (`--appearance`).
+    /// Colour descriptors for keyframe and detector detections.
     appearance: bool,
+    /// ONNX Runtime providers and threads.
+    runtime: mnemo::perception::RuntimeConfig,
 }
 
 impl ReplayModels {
@@ -1380,20 +1531,23 @@ impl ReplayModels {
     /// for it by name).
     fn open(&self) -> Result<Vec<Box<dyn mnemo::perception::worker::KeyframeModel>>> {
         use mnemo::perception::worker::{CaptionModel, KeyframeModel};
-        use mnemo::perception::{captioner, detector, ocr, RuntimeConfig};
-        let rt = RuntimeConfig::default();
+        use mnemo::perception::{captioner, detector, ocr};
+        let rt = &self.runtime;
         let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
         if let Some(dir) = &self.captioner {
-            models.push(Box::new(CaptionModel(Box::new(
-                captioner::OnnxCaptioner::open_dir(dir, &rt)?,
-            ))));
+            let mut c = captioner::OnnxCaptioner::open_dir(dir, rt)?;
+            if self.caption_max_tokens > 0 {
+                c.set_max_new_tokens(self.caption_max_tokens);
+            }
+            models.push(Box::new(CaptionModel(Box::new(c))));
         }
         if let Some(model) = &self.detector {
             models.push(Box::new(detector::YoloDetector::open(
                 model,
                 self.detector_labels.as_deref(),
-                &rt,
+                rt,
                 detector::DetectorConfig {
+                    score_threshold: self.detector_score_threshold,
                     appearance: self.appearance,
                     ..detector::DetectorConfig::default()
                 },
@@ -1402,7 +1556,7 @@ impl ReplayModels {
             anyhow::bail!("--detector-labels needs --detector");
         }
         if let Some(dir) = &self.ocr {
-            models.push(Box::new(ocr::Ocr::open_dir(dir, &rt)?));
+            models.push(Box::new(ocr::Ocr::open_dir(dir, rt)?));
         }
         Ok(models)
     }
@@ -1410,11 +1564,11 @@ impl ReplayModels {
 
 /// How a replay reads and reports.
 struct ReplayOpts<'a> {
-    remaps: &'a [String],
-    frames: Frames,
     rerun: &'a str,
     json: bool,
-    perception: ReplayModels,
+    /// The params file the setup came from, if any (reported in the summary).
+    params_file: Option<&'a Path>,
+    setup: ReplaySetup,
 }
 
 /// What keyframe perception did during a replay.
@@ -1431,6 +1585,7 @@ struct PerceptionSummary {
     mean_latency_ms: f64,
 }
 
+/// `mnemo replay`: the bag through the pipeline into a memory (RAM or database).
 fn replay_cmd(
     bag: &Path,
     db: Option<&Path>,
@@ -1438,17 +1593,23 @@ fn replay_cmd(
     embedder: impl Fn() -> Result<Box<dyn mnemo::core::Embedder>>,
 ) -> Result<()> {
     use mnemo::perception::worker::{apply_result, KeyframeJob, PerceptionWorker};
-    use mnemo::replay::{replay, ReplayConfig};
-    use mnemo::ros::pipeline::{Output, PipelineConfig};
+    use mnemo::replay::replay;
+    use mnemo::ros::pipeline::Output;
     use mnemo::viz::{RerunTarget, RerunViz};
     use std::io::IsTerminal;
     let ReplayOpts {
-        remaps,
-        frames,
         rerun,
         json,
-        perception,
+        params_file,
+        setup,
     } = opts;
+    let ReplaySetup {
+        replay: config,
+        memory: memory_config,
+        retention,
+        embedder: _,
+        models: perception,
+    } = setup;
     let models = perception.open()?;
     // Offline, every keyframe waits for its models (nothing dropped, results deterministic);
     // the node never waits.
@@ -1467,39 +1628,13 @@ fn replay_cmd(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| bag.display().to_string());
     let mut viz = RerunViz::new(target, &bag_name)?;
-    let mut config = ReplayConfig {
-        pipeline: PipelineConfig {
-            map_frame: frames.map,
-            base_frame: frames.base,
-            appearance: perception.appearance,
-            ..PipelineConfig::default()
-        },
-        ..ReplayConfig::default()
-    };
-    for r in remaps {
-        let (from, to) = r
-            .split_once(":=")
-            .ok_or_else(|| anyhow::anyhow!("--remap {r:?}: expected FROM:=TO"))?;
-        anyhow::ensure!(
-            !from.is_empty() && !to.is_empty(),
-            "--remap {r:?}: expected FROM:=TO"
-        );
-        config.remaps.push((from.to_string(), to.to_string()));
-    }
-    // Colour descriptors match sightings to tracks at their own, looser bound.
-    let memory_config = mnemo::core::config::MemoryConfig {
-        association_min_appearance_cosine: perception
-            .appearance
-            .then_some(mnemo::perception::appearance::ASSOCIATION_MIN_COSINE),
-        ..mnemo::sim::memory_config()
-    };
     let mut persistent = match db {
         Some(path) => Some(PersistentMemory::open(
             path,
             Some(memory_config.clone()),
             embedder()?,
             CommitPolicy::default(),
-            RetentionConfig::default(),
+            retention,
         )?),
         None => None,
     };
@@ -1610,6 +1745,7 @@ fn replay_cmd(
     v["realtime_factor"] = serde_json::json!(summary.bag_duration_s / wall_s.max(1e-9));
     v["digest"] = serde_json::json!(format!("{:016x}", memory.digest()));
     v["db"] = serde_json::json!(db.map(|p| p.display().to_string()));
+    v["params_file"] = serde_json::json!(params_file.map(|p| p.display().to_string()));
     v["rerun"] = match viz.target() {
         RerunTarget::Off => serde_json::Value::Null,
         t => serde_json::json!(t.to_string()),

@@ -319,12 +319,24 @@ impl MemoryConfig {
                 reason: "must be in [0, 1]",
             });
         }
+        let mut grouped = std::collections::BTreeSet::new();
         for group in &self.compatible_labels {
             if group.iter().any(|l| l.trim().is_empty()) {
                 return Err(CoreError::InvalidConfig {
                     name: "compatible_labels",
                     value: format!("{group:?}"),
                     reason: "labels must be non-empty",
+                });
+            }
+            // A label belongs to one group: two groups sharing a label are one group.
+            if group
+                .iter()
+                .any(|l| !grouped.insert(l.trim().to_lowercase()))
+            {
+                return Err(CoreError::InvalidConfig {
+                    name: "compatible_labels",
+                    value: format!("{group:?}"),
+                    reason: "a label is in two groups (or twice in one): merge them into one group",
                 });
             }
         }
@@ -466,6 +478,23 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "association_min_appearance_cosine",
+            ),
+            (
+                MemoryConfig {
+                    compatible_labels: vec![
+                        vec!["cup".into(), "mug".into()],
+                        vec!["Mug".into(), "glass".into()],
+                    ],
+                    ..MemoryConfig::default()
+                },
+                "compatible_labels",
+            ),
+            (
+                MemoryConfig {
+                    compatible_labels: vec![vec!["cup".into(), " ".into()]],
+                    ..MemoryConfig::default()
+                },
+                "compatible_labels",
             ),
             (
                 MemoryConfig {

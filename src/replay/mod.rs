@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::ros::msg::{self, RosMessage};
+use crate::ros::params::NodeConfig;
 use crate::ros::pipeline::{Input, Output, Pipeline, PipelineConfig, PipelineStats};
 
 /// Why a bag could not be replayed at all.
@@ -55,6 +56,8 @@ pub struct Topics {
     pub camera_info: String,
     /// `sensor_msgs/Image` or `sensor_msgs/CompressedImage` (jpeg/png) colour (optional).
     pub color: String,
+    /// `sensor_msgs/CompressedImage` colour (optional), read like `color`, as the node does.
+    pub color_compressed: String,
     /// `sensor_msgs/Image` depth aligned with colour (optional).
     pub depth: String,
     /// `vision_msgs/Detection3DArray` or `Detection2DArray`.
@@ -69,6 +72,7 @@ impl Default for Topics {
             odom: "/odom".into(),
             camera_info: "/camera/color/camera_info".into(),
             color: "/camera/color/image_raw".into(),
+            color_compressed: "/camera/color/image_raw/compressed".into(),
             depth: "/camera/depth/image_raw".into(),
             detections: "/detections".into(),
         }
@@ -84,6 +88,29 @@ pub struct ReplayConfig {
     pub remaps: Vec<(String, String)>,
     /// The pipeline's settings.
     pub pipeline: PipelineConfig,
+}
+
+impl ReplayConfig {
+    /// What a replay takes from the node's parameters (`NodeConfig`, e.g. read from the robot's
+    /// params file): the input topics and the whole pipeline (frames, camera depth range,
+    /// keyframe policy, TF and sync, appearance), so that a bag is ingested as the node
+    /// configured the same way would ingest it live. No remaps (the node's are in its topics).
+    pub fn from_node(node: &NodeConfig) -> Self {
+        let t = &node.topics;
+        Self {
+            topics: Topics {
+                odom: t.odom.topic.clone(),
+                camera_info: t.camera_info.topic.clone(),
+                color: t.color.topic.clone(),
+                color_compressed: t.color_compressed.topic.clone(),
+                depth: t.depth.topic.clone(),
+                detections: t.detections.topic.clone(),
+                ..Topics::default()
+            },
+            remaps: Vec::new(),
+            pipeline: node.pipeline.clone(),
+        }
+    }
 }
 
 /// What a replay read and did.
@@ -215,6 +242,7 @@ pub fn replay(
         (t.odom.as_str(), Slot::Odom),
         (t.camera_info.as_str(), Slot::CameraInfo),
         (t.color.as_str(), Slot::Color),
+        (t.color_compressed.as_str(), Slot::Color),
         (t.depth.as_str(), Slot::Depth),
         (t.detections.as_str(), Slot::Detections),
     ];

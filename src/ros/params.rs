@@ -526,6 +526,9 @@ pub struct NodeConfig {
     pub pipeline: PipelineConfig,
     /// Association gates and change detection of the memory.
     pub memory: MemoryConfig,
+    /// `appearance.association_min_cosine`: the association bound that colour descriptors
+    /// bring (`memory.association_min_appearance_cosine` holds it while `appearance.enabled`).
+    pub appearance_association_min_cosine: f32,
     /// Input topics and QoS.
     pub topics: InputTopics,
     /// Persistence.
@@ -610,6 +613,24 @@ impl<'a> Reader<'a> {
         self.effective
             .insert(name.into(), ParamValue::String(s.clone()));
         Ok(s)
+    }
+
+    /// A `string[]` (a plain string is taken as a one-element array, as `-p name:=text` gives).
+    fn strings(&mut self, name: &str, default: &[&str]) -> Result<Vec<String>, ParamError> {
+        let v: Vec<String> = match self.get(name) {
+            None => default.iter().map(|s| s.to_string()).collect(),
+            Some(ParamValue::StringArray(a)) => a.clone(),
+            Some(ParamValue::String(s)) => vec![s.clone()],
+            Some(v) => {
+                return Err(invalid(
+                    name,
+                    format!("expected a string array, got {}", v.type_name()),
+                ))
+            }
+        };
+        self.effective
+            .insert(name.into(), ParamValue::StringArray(v.clone()));
+        Ok(v)
     }
 
     fn parsed<T: FromStr<Err = String>>(
@@ -702,6 +723,36 @@ impl<'a> Reader<'a> {
 
 const DAY_S: f64 = 86_400.0;
 
+/// Default of `association.compatible_labels`: the household look-alikes detectors confuse
+/// (the simulator's too), one group per element, labels separated by commas.
+pub const DEFAULT_COMPATIBLE_LABELS: &[&str] = &["cup,mug", "book,notebook"];
+
+/// Groups of labels that may associate, from `association.compatible_labels` (each element
+/// `"cup,mug"`: two or more labels separated by commas; `[]`: none).
+fn compatible_label_groups(name: &str, groups: &[String]) -> Result<Vec<Vec<String>>, ParamError> {
+    let mut out: Vec<Vec<String>> = Vec::with_capacity(groups.len());
+    for g in groups {
+        let labels: Vec<String> = g.split(',').map(|l| l.trim().to_string()).collect();
+        if labels.len() < 2 || labels.iter().any(String::is_empty) {
+            return Err(invalid(
+                name,
+                format!(
+                    "{g:?}: a group is two or more labels separated by commas, e.g. \"cup,mug\""
+                ),
+            ));
+        }
+        out.push(labels);
+    }
+    // The core's rules for groups (a label in one group only), named as the parameter.
+    MemoryConfig {
+        compatible_labels: out.clone(),
+        ..MemoryConfig::default()
+    }
+    .validate()
+    .map_err(|e| invalid(name, e.to_string()))?;
+    Ok(out)
+}
+
 impl NodeConfig {
     /// The node's default name.
     pub const DEFAULT_NAME: &'static str = "mnemo";
@@ -779,10 +830,15 @@ impl NodeConfig {
             -1.0,
             1.0,
         )?;
+        let compatible_labels = compatible_label_groups(
+            "association.compatible_labels",
+            &r.strings("association.compatible_labels", DEFAULT_COMPATIBLE_LABELS)?,
+        )?;
         let memory = MemoryConfig {
             association_min_appearance_cosine: pipeline
                 .appearance
                 .then_some(association_min_cosine),
+            compatible_labels,
             gate_base_m: r.f64("association.gate_base_m", m.gate_base_m, 0.0, 10.0)?,
             gate_per_depth: r.f64("association.gate_per_depth", m.gate_per_depth, 0.0, 1.0)?,
             gate_extent_fraction: r.f64(
@@ -922,6 +978,7 @@ impl NodeConfig {
             autostart: r.bool("autostart", true)?,
             pipeline,
             memory,
+            appearance_association_min_cosine: association_min_cosine,
             topics,
             store,
             perception_queue: r.usize("perception.queue_size", 4, 1, 1000)?,
@@ -1089,6 +1146,50 @@ mod tests {
             ("appearance.association_min_cosine", "0.7"),
         ]);
         assert_eq!(tuned.memory.association_min_appearance_cosine, Some(0.7));
+    }
+
+    #[test]
+    fn look_alike_groups_are_a_parameter() {
+        let groups = |v: &str| {
+            let k = "association.compatible_labels";
+            let mut p = BTreeMap::new();
+            p.insert(k.to_string(), parse_value(k, v).unwrap());
+            NodeConfig::from_params(&p).map(|c| c.memory.compatible_labels)
+        };
+        // The default: the household look-alikes, the simulator's groups (so `mnemo replay`
+        // without a params file builds the memory `mnemo eval` scores).
+        let default = NodeConfig::from_params(&BTreeMap::new()).unwrap();
+        assert_eq!(
+            default.memory,
+            MemoryConfig {
+                association_min_appearance_cosine: None,
+                ..crate::sim::memory_config()
+            }
+        );
+        assert_eq!(
+            default.effective["association.compatible_labels"],
+            ParamValue::StringArray(vec!["cup,mug".into(), "book,notebook".into()])
+        );
+        assert_eq!(
+            groups("['cup, mug', 'book,notebook,journal']").unwrap(),
+            [vec!["cup", "mug"], vec!["book", "notebook", "journal"]]
+        );
+        assert!(groups("[]").unwrap().is_empty());
+        // One group given as a plain string (`-p association.compatible_labels:=cup,mug`).
+        assert_eq!(groups("cup,mug").unwrap(), [vec!["cup", "mug"]]);
+        for bad in [
+            "['cup']",
+            "['cup,']",
+            "[',']",
+            "['cup,mug', 'Mug,glass']",
+            "[1, 2]",
+        ] {
+            let e = groups(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("parameter association.compatible_labels"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

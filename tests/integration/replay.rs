@@ -256,3 +256,151 @@ fn damaged_bags_are_reported_not_fatal() {
     assert_eq!(s.pipeline.poses, 0);
     assert_eq!(s.pipeline.keyframes, whole.pipeline.keyframes);
 }
+
+/// `mnemo replay` failing: its stderr.
+fn replay_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "replay {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `mnemo replay --params-file` configures the replay as the node: the documented file (the
+/// node's defaults) replays as no file does, the file's topics, frames and memory knobs
+/// apply to the node it names (and `/**` to every node), flags win over the file, and a bad
+/// file or value stops the replay with a message naming it.
+#[test]
+fn replay_reads_the_nodes_params_file() {
+    use crate::common::mnemo_json;
+    let dir = tempfile::tempdir().unwrap();
+    let (bag, _) = bag(dir.path(), &sim(6), &["--no-images"]);
+    let bag_s = bag.to_str().unwrap();
+    let plain = mnemo_json(&["replay", bag_s, "--json"]);
+    assert!(plain["keyframes"].as_u64().unwrap() > 100, "{plain}");
+    assert!(plain["params_file"].is_null());
+    // The in-process replay with default settings and the simulator's look-alikes is what the
+    // binary does without a file (the node's default look-alike groups are the same).
+    let (memory, _) = replay_into_memory(&bag, &ReplayConfig::default());
+    assert_eq!(plain["digest"], format!("{:016x}", memory.digest()));
+
+    let documented = Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/params/mnemo.yaml");
+    let documented = documented.to_str().unwrap();
+    let same = mnemo_json(&["replay", bag_s, "--params-file", documented, "--json"]);
+    assert_eq!(same["digest"], plain["digest"]);
+    assert_eq!(same["params_file"], documented);
+
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // Topics: the file renames the detections topic, so the bag's is not read...
+    let renamed = write(
+        "renamed.yaml",
+        "/**:\n  ros__parameters:\n    topics:\n      detections: /robot/detections\n",
+    );
+    let r = mnemo_json(&["replay", bag_s, "--params-file", &renamed, "--json"]);
+    assert_eq!(r["keyframes"], 0, "{r}");
+    assert!(r["messages_by_topic"].get("/detections").is_none(), "{r}");
+    // ...until a remap reads it under that name: the same memory as before.
+    let r = mnemo_json(&[
+        "replay",
+        bag_s,
+        "--params-file",
+        &renamed,
+        "--remap",
+        "/detections:=/robot/detections",
+        "--json",
+    ]);
+    assert_eq!(r["digest"], plain["digest"], "{r}");
+
+    // Memory knobs, for the node named: declaring missing after one view changes the memory;
+    // another node's section does not apply.
+    let knobs = write(
+        "knobs.yaml",
+        "mnemo:\n  ros__parameters:\n    changes:\n      missing_after_views: 1\n      \
+         missing_after_views_with_candidate: 1\n      missing_min_absence_s: 0.0\n\
+         other:\n  ros__parameters:\n    map_frame: nowhere\n",
+    );
+    let r = mnemo_json(&["replay", bag_s, "--params-file", &knobs, "--json"]);
+    assert_ne!(r["digest"], plain["digest"], "{r}");
+    assert_eq!(r["keyframes"], plain["keyframes"]);
+    // `--node-name other`: its map frame, which the bag's TF does not reach: no keyframe...
+    let r = mnemo_json(&[
+        "replay",
+        bag_s,
+        "--params-file",
+        &knobs,
+        "--node-name",
+        "other",
+        "--json",
+    ]);
+    assert_eq!(r["keyframes"], 0, "{r}");
+    // ...and the flag wins over the file: back to the plain memory.
+    let r = mnemo_json(&[
+        "replay",
+        bag_s,
+        "--params-file",
+        &knobs,
+        "--node-name",
+        "/other",
+        "--map-frame",
+        "map",
+        "--json",
+    ]);
+    assert_eq!(r["digest"], plain["digest"], "{r}");
+
+    // Look-alike groups are a node parameter too: none, and a detector's cup seen as a mug
+    // becomes a second object.
+    let no_groups = write(
+        "groups.yaml",
+        "/**:\n  ros__parameters:\n    association:\n      compatible_labels: []\n",
+    );
+    let r = mnemo_json(&["replay", bag_s, "--params-file", &no_groups, "--json"]);
+    assert_ne!(r["digest"], plain["digest"], "{r}");
+
+    // Bad input: each a clear error naming what is wrong, before anything is written.
+    let db = dir.path().join("never.db");
+    let db_s = db.to_str().unwrap();
+    let err = replay_fails(&[
+        bag_s,
+        "--params-file",
+        "/nonexistent/mnemo.yaml",
+        "--db",
+        db_s,
+    ]);
+    assert!(err.contains("/nonexistent/mnemo.yaml"), "{err}");
+    let bad_value = write(
+        "bad.yaml",
+        "/**:\n  ros__parameters:\n    association:\n      gate_base_m: wide\n",
+    );
+    let err = replay_fails(&[bag_s, "--params-file", &bad_value, "--db", db_s]);
+    assert!(err.contains("association.gate_base_m"), "{err}");
+    let bad_groups = write(
+        "badgroups.yaml",
+        "/**:\n  ros__parameters:\n    association:\n      compatible_labels: [\"cup\"]\n",
+    );
+    let err = replay_fails(&[bag_s, "--params-file", &bad_groups, "--db", db_s]);
+    assert!(err.contains("association.compatible_labels"), "{err}");
+    let err = replay_fails(&[bag_s, "--node-name", "other"]);
+    assert!(err.contains("--params-file"), "{err}");
+    assert!(!db.exists());
+    // An unknown key is warned about, not fatal (a shared `/**` section may hold other
+    // nodes' keys).
+    let unknown = write(
+        "unknown.yaml",
+        "/**:\n  ros__parameters:\n    some_other_nodes_key: 1\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
+        .args(["replay", bag_s, "--params-file", &unknown, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("some_other_nodes_key"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["digest"], plain["digest"]);
+}
