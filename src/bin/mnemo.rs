@@ -230,12 +230,6 @@ enum Command {
             requires = "params_file"
         )]
         node_name: String,
-        /// The fixed frame (REP-105) [default: map, or the params file's map_frame].
-        #[arg(long)]
-        map_frame: Option<String>,
-        /// The body frame (REP-105) [default: base_link, or the params file's base_frame].
-        #[arg(long)]
-        base_frame: Option<String>,
         /// Visualise in Rerun: save[=FILE.rrd] (default rerun-recordings/<bag>.rrd),
         /// connect[=HOST:PORT|URL] (a running viewer), spawn (start one), or off.
         #[arg(
@@ -244,28 +238,8 @@ enum Command {
             default_value = "off"
         )]
         rerun: String,
-        /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`)
-        /// [default: lexical, or the params file's embedder].
-        #[arg(long)]
-        embedder: Option<String>,
-        /// Caption keyframes with an exported captioning model (README "Perception models").
-        #[arg(long, value_name = "DIR")]
-        captioner: Option<PathBuf>,
-        /// Run a YOLOv8/YOLO11 ONNX export on keyframes; boxes are placed through the depth.
-        #[arg(long, value_name = "MODEL.onnx")]
-        detector: Option<PathBuf>,
-        /// Class names for --detector, one per line (default: the model's metadata).
-        #[arg(long, value_name = "FILE")]
-        detector_labels: Option<PathBuf>,
-        /// Read text on keyframes with the PP-OCR models in DIR (ppocr_det.onnx,
-        /// ppocr_rec.onnx, e.g. models/): text landmarks.
-        #[arg(long, value_name = "DIR")]
-        ocr: Option<PathBuf>,
-        /// Describe each detection's colours in the keyframe's image, so that look-alike
-        /// instances (a red and a white mug) are told apart (`vision_msgs` detections carry no
-        /// appearance).
-        #[arg(long)]
-        appearance: bool,
+        #[command(flatten)]
+        flags: ReplayFlags,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -593,28 +567,11 @@ fn run(cli: Cli) -> Result<()> {
             remap,
             params_file,
             node_name,
-            map_frame,
-            base_frame,
             rerun,
-            embedder,
-            captioner,
-            detector,
-            detector_labels,
-            ocr,
-            appearance,
+            flags,
             json,
         } => {
             let node = replay_node_config(params_file.as_deref(), &node_name)?;
-            let flags = ReplayFlags {
-                map_frame,
-                base_frame,
-                embedder,
-                captioner,
-                detector,
-                detector_labels,
-                ocr,
-                appearance,
-            };
             let setup = ReplaySetup::new(&node, flags, &remap)?;
             let runtime = node.runtime.clone();
             let embedder = setup.embedder.clone();
@@ -1415,16 +1372,37 @@ fn replay_node_config(
     Ok(node)
 }
 
-/// `mnemo replay` flags that override the node's configuration when given.
+/// `mnemo replay` flags that override the node's configuration (`--params-file` or the
+/// node's defaults) when given.
+#[derive(Args)]
 struct ReplayFlags {
+    /// The fixed frame (REP-105) [default: map, or the params file's map_frame].
+    #[arg(long)]
     map_frame: Option<String>,
+    /// The body frame (REP-105) [default: base_link, or the params file's base_frame].
+    #[arg(long)]
     base_frame: Option<String>,
+    /// Text matching for captions and labels: lexical, minilm or minilm=DIR (see `query`)
+    /// [default: lexical, or the params file's embedder].
+    #[arg(long)]
     embedder: Option<String>,
+    /// Caption keyframes with an exported captioning model (README "Perception models").
+    #[arg(long, value_name = "DIR")]
     captioner: Option<PathBuf>,
+    /// Run a YOLOv8/YOLO11 ONNX export on keyframes; boxes are placed through the depth.
+    #[arg(long, value_name = "MODEL.onnx")]
     detector: Option<PathBuf>,
+    /// Class names for --detector, one per line (default: the model's metadata).
+    #[arg(long, value_name = "FILE")]
     detector_labels: Option<PathBuf>,
+    /// Read text on keyframes with the PP-OCR models in DIR (ppocr_det.onnx,
+    /// ppocr_rec.onnx, e.g. models/): text landmarks.
+    #[arg(long, value_name = "DIR")]
     ocr: Option<PathBuf>,
-    /// `--appearance` (only turns descriptors on; the file may too).
+    /// Describe each detection's colours in the keyframe's image, so that look-alike
+    /// instances (a red and a white mug) are told apart (`vision_msgs` detections carry no
+    /// appearance) [default: off, or the params file's appearance.enabled].
+    #[arg(long)]
     appearance: bool,
 }
 
@@ -1488,7 +1466,11 @@ impl ReplaySetup {
         });
         let detector_labels = match (&flags.detector, flags.detector_labels) {
             (_, Some(l)) => Some(l),
-            (None, None) => node.detector_labels.clone(),
+            // The file's labels go with the file's model (the node ignores them without one).
+            (None, None) => node
+                .detector_model
+                .as_ref()
+                .and(node.detector_labels.clone()),
             (Some(_), None) => None,
         };
         let models = ReplayModels {

@@ -257,13 +257,16 @@ fn damaged_bags_are_reported_not_fatal() {
     assert_eq!(s.pipeline.keyframes, whole.pipeline.keyframes);
 }
 
-/// `mnemo replay` failing: its stderr.
+/// `mnemo replay` failing: its stderr. ONNX Runtime comes from the venv, as for
+/// `common::mnemo_json`.
 fn replay_fails(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .arg("replay")
-        .args(args)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
+    cmd.arg("replay").args(args);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
+    if let Some(lib) = mnemo::perception::onnxruntime_in_venv(&venv) {
+        cmd.env("ORT_DYLIB_PATH", lib);
+    }
+    let out = cmd.output().unwrap();
     assert!(!out.status.success(), "replay {args:?} succeeded");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -278,7 +281,14 @@ fn replay_reads_the_nodes_params_file() {
     let dir = tempfile::tempdir().unwrap();
     let (bag, _) = bag(dir.path(), &sim(6), &["--no-images"]);
     let bag_s = bag.to_str().unwrap();
-    let plain = mnemo_json(&["replay", bag_s, "--json"]);
+    // `mnemo replay BAG ARGS.. --json`.
+    let replay = |args: &[&str]| {
+        let mut all = vec!["replay", bag_s];
+        all.extend_from_slice(args);
+        all.push("--json");
+        mnemo_json(&all)
+    };
+    let plain = replay(&[]);
     assert!(plain["keyframes"].as_u64().unwrap() > 100, "{plain}");
     assert!(plain["params_file"].is_null());
     // The in-process replay with default settings and the simulator's look-alikes is what the
@@ -288,7 +298,7 @@ fn replay_reads_the_nodes_params_file() {
 
     let documented = Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/params/mnemo.yaml");
     let documented = documented.to_str().unwrap();
-    let same = mnemo_json(&["replay", bag_s, "--params-file", documented, "--json"]);
+    let same = replay(&["--params-file", documented]);
     assert_eq!(same["digest"], plain["digest"]);
     assert_eq!(same["params_file"], documented);
 
@@ -302,18 +312,15 @@ fn replay_reads_the_nodes_params_file() {
         "renamed.yaml",
         "/**:\n  ros__parameters:\n    topics:\n      detections: /robot/detections\n",
     );
-    let r = mnemo_json(&["replay", bag_s, "--params-file", &renamed, "--json"]);
+    let r = replay(&["--params-file", &renamed]);
     assert_eq!(r["keyframes"], 0, "{r}");
     assert!(r["messages_by_topic"].get("/detections").is_none(), "{r}");
     // ...until a remap reads it under that name: the same memory as before.
-    let r = mnemo_json(&[
-        "replay",
-        bag_s,
+    let r = replay(&[
         "--params-file",
         &renamed,
         "--remap",
         "/detections:=/robot/detections",
-        "--json",
     ]);
     assert_eq!(r["digest"], plain["digest"], "{r}");
 
@@ -325,31 +332,20 @@ fn replay_reads_the_nodes_params_file() {
          missing_after_views_with_candidate: 1\n      missing_min_absence_s: 0.0\n\
          other:\n  ros__parameters:\n    map_frame: nowhere\n",
     );
-    let r = mnemo_json(&["replay", bag_s, "--params-file", &knobs, "--json"]);
+    let r = replay(&["--params-file", &knobs]);
     assert_ne!(r["digest"], plain["digest"], "{r}");
     assert_eq!(r["keyframes"], plain["keyframes"]);
     // `--node-name other`: its map frame, which the bag's TF does not reach: no keyframe...
-    let r = mnemo_json(&[
-        "replay",
-        bag_s,
-        "--params-file",
-        &knobs,
-        "--node-name",
-        "other",
-        "--json",
-    ]);
+    let r = replay(&["--params-file", &knobs, "--node-name", "other"]);
     assert_eq!(r["keyframes"], 0, "{r}");
     // ...and the flag wins over the file: back to the plain memory.
-    let r = mnemo_json(&[
-        "replay",
-        bag_s,
+    let r = replay(&[
         "--params-file",
         &knobs,
         "--node-name",
         "/other",
         "--map-frame",
         "map",
-        "--json",
     ]);
     assert_eq!(r["digest"], plain["digest"], "{r}");
 
@@ -359,7 +355,7 @@ fn replay_reads_the_nodes_params_file() {
         "groups.yaml",
         "/**:\n  ros__parameters:\n    association:\n      compatible_labels: []\n",
     );
-    let r = mnemo_json(&["replay", bag_s, "--params-file", &no_groups, "--json"]);
+    let r = replay(&["--params-file", &no_groups]);
     assert_ne!(r["digest"], plain["digest"], "{r}");
 
     // Bad input: each a clear error naming what is wrong, before anything is written.
@@ -385,6 +381,14 @@ fn replay_reads_the_nodes_params_file() {
     );
     let err = replay_fails(&[bag_s, "--params-file", &bad_groups, "--db", db_s]);
     assert!(err.contains("association.compatible_labels"), "{err}");
+    // The file's keyframe models are opened as the flags' are: one that is not there stops
+    // the replay.
+    let detector = write(
+        "detector.yaml",
+        "/**:\n  ros__parameters:\n    detector:\n      model: /nonexistent/yolo.onnx\n",
+    );
+    let err = replay_fails(&[bag_s, "--params-file", &detector, "--db", db_s]);
+    assert!(err.contains("/nonexistent/yolo.onnx"), "{err}");
     let err = replay_fails(&[bag_s, "--node-name", "other"]);
     assert!(err.contains("--params-file"), "{err}");
     assert!(!db.exists());
