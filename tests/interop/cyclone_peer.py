@@ -681,11 +681,16 @@ def scenario(args, report):
 
         # parameter services (ros2-client serves them with the enhanced mapping: plain payloads)
         gp = peer.call(peer.svc("get_parameters"), "rcl_interfaces/srv/GetParameters", header=False,
-                       names=["map_frame", "service_mapping", "use_sim_time", "keyframe.max_interval_s"])
-        check(gp is not None and len(gp.values) == 4, f"get_parameters answers 4 values (got {gp and len(gp.values)})", report)
+                       names=["map_frame", "service_mapping", "use_sim_time", "keyframe.max_interval_s",
+                              "association.compatible_labels"])
+        check(gp is not None and len(gp.values) == 5, f"get_parameters answers 5 values (got {gp and len(gp.values)})", report)
         vals = [(v.type, v.string_value, v.bool_value, v.double_value) for v in gp.values]
         check(vals[0][1] == "map" and vals[1][1] == "cyclone" and vals[2][0] == 1 and vals[3][0] == 3 and vals[3][3] == 0.0,
               f"get_parameters values are the ones in effect (got {vals})", report)
+        groups = gp.values[4]
+        check(groups.type == 9 and list(groups.string_array_value) == ["cup,mug", "book,notebook"],
+              f"a string[] parameter (look-alike groups) arrives typed (got {groups.type} {list(groups.string_array_value)})",
+              report)
         lp = peer.call(peer.svc("list_parameters"), "rcl_interfaces/srv/ListParameters", header=False, prefixes=[], depth=0)
         check(lp is not None and "db_path" in lp.result.names and "topics.odom" in lp.result.names,
               f"list_parameters lists the node's parameters ({lp and len(lp.result.names)} names)", report)
