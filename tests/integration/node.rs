@@ -34,6 +34,13 @@ fn a_bad_parameter_stops_the_node_naming_it() {
     let (code, err) = run_node(&["--ros-args", "-p", "detections_type:=4d"], &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("detections_type"), "{err}");
+    // A look-alike group of one label, and a label in two groups.
+    for groups in ["['cup']", "['cup,mug', 'mug,glass']"] {
+        let arg = format!("association.compatible_labels:={groups}");
+        let (code, err) = run_node(&["--ros-args", "-p", &arg], &[]);
+        assert_eq!(code, 2, "{groups}: {err}");
+        assert!(err.contains("association.compatible_labels"), "{err}");
+    }
     let (code, err) = run_node(
         &["--ros-args", "--params-file", "/nonexistent/mnemo.yaml"],
         &[],
