@@ -203,6 +203,43 @@ fn painted_bags_replayed_with_colour_descriptors_answer_the_ground_truth() {
     assert!(r.change_f1 >= 0.85 && r.where_found_rate >= 0.95, "{r:?}");
 }
 
+/// A colour camera recorded through `image_transport` (`sensor_msgs/CompressedImage` on
+/// `.../image_raw/compressed`, as the node also subscribes): the replay reads it by default and,
+/// the png being lossless, builds the same memory as from the raw images, colour descriptors
+/// included.
+#[test]
+fn compressed_colour_on_the_image_transport_topic_replays_as_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim(2);
+    let common = [
+        "--image-size",
+        "160x120",
+        "--paint-objects",
+        "--max-seconds",
+        "140",
+    ];
+    let (raw, _) = bag(dir.path(), &cfg, &common);
+    let compressed: Vec<&str> = common.iter().copied().chain(["--compressed-png"]).collect();
+    let (png, _) = bag(dir.path(), &cfg, &compressed);
+    let mut config = ReplayConfig::default();
+    config.pipeline.appearance = true;
+    let (a, sa) = replay_into_memory(&raw, &config);
+    let (b, sb) = replay_into_memory(&png, &config);
+    assert_eq!(
+        sb.messages_by_topic["/camera/color/image_raw/compressed"],
+        sa.messages_by_topic["/camera/color/image_raw"],
+        "{sb:?}"
+    );
+    assert!(!sb.messages_by_topic.contains_key("/camera/color/image_raw"));
+    assert_eq!(sb.pipeline.bad_images, 0, "{sb:?}");
+    assert!(sa.pipeline.appearance_described > 50, "{sa:?}");
+    assert_eq!(
+        sb.pipeline.appearance_described,
+        sa.pipeline.appearance_described
+    );
+    assert_eq!(a.digest(), b.digest());
+}
+
 #[test]
 fn damaged_bags_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

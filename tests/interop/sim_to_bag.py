@@ -19,6 +19,10 @@ For replay-speed benches a bag can be made denser than the simulator's keyframes
   --depth-encoding E  32FC1 (metres, default) or 16UC1 (millimetres, 0 = no reading)
   --max-seconds S     only the first S seconds after the first keyframe
 
+  --compressed-png    the colour image as sensor_msgs/CompressedImage (lossless png, format
+                      "rgb8; png compressed rgb8") on image_transport's topic
+                      /camera/color/image_raw/compressed instead of a raw Image
+
 For appearance from the colour image (the node's `appearance.enabled`, replay's --appearance):
   --paint-objects     every true detection's box (its map-aligned box projected into the
                       image) is painted in its object's colour, made from the object's mean
@@ -169,6 +173,21 @@ def object_boxes(f, cam, w, h, colours, rng):
     return [b[2:] for b in boxes]
 
 
+def png_rgb8(rgb):
+    """A PNG file (8-bit RGB, no filtering) of an HxWx3 uint8 array, with zlib alone."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    h, w, _ = rgb.shape
+    rows = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+
+
 def densify(frames, rate_hz):
     """Frames at `rate_hz` between keyframes of one patrol (see the module docs)."""
     if rate_hz <= 0 or len(frames) < 2:
@@ -204,6 +223,7 @@ def main():
     ap.add_argument("--depth-encoding", default="32FC1", choices=["32FC1", "16UC1"])
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--paint-objects", action="store_true")
+    ap.add_argument("--compressed-png", action="store_true")
     args = ap.parse_args()
     size = None
     if args.image_size:
@@ -227,6 +247,7 @@ def main():
     Transform, TfStamped = T["geometry_msgs/msg/Transform"], T["geometry_msgs/msg/TransformStamped"]
     TFMessage, Odometry = T["tf2_msgs/msg/TFMessage"], T["nav_msgs/msg/Odometry"]
     CameraInfo, Image = T["sensor_msgs/msg/CameraInfo"], T["sensor_msgs/msg/Image"]
+    CompressedImage = T["sensor_msgs/msg/CompressedImage"]
     Roi = T["sensor_msgs/msg/RegionOfInterest"]
     Hyp, HypPose = T["vision_msgs/msg/ObjectHypothesis"], T["vision_msgs/msg/ObjectHypothesisWithPose"]
     Box3, Det3, Det3Arr = (T["vision_msgs/msg/BoundingBox3D"], T["vision_msgs/msg/Detection3D"],
@@ -270,7 +291,12 @@ def main():
         c_tf = conn("/tf", "tf2_msgs/msg/TFMessage")
         c_odom = conn("/odom", "nav_msgs/msg/Odometry")
         c_info = conn("/camera/color/camera_info", "sensor_msgs/msg/CameraInfo")
-        c_rgb = None if args.no_images else conn("/camera/color/image_raw", "sensor_msgs/msg/Image")
+        if args.no_images:
+            c_rgb = None
+        elif args.compressed_png:
+            c_rgb = conn("/camera/color/image_raw/compressed", "sensor_msgs/msg/CompressedImage")
+        else:
+            c_rgb = conn("/camera/color/image_raw", "sensor_msgs/msg/Image")
         c_depth = None if args.no_images and not args.detections_2d else conn("/camera/depth/image_raw", "sensor_msgs/msg/Image")
         det_type = "vision_msgs/msg/Detection2DArray" if args.detections_2d else "vision_msgs/msg/Detection3DArray"
         c_det = conn("/detections", det_type)
@@ -353,10 +379,17 @@ def main():
                         ramp = np.linspace(1.1, 0.85, y1 - y0)[:, None, None]
                         grain = paint_rng.normal(1.0, 0.04, size=(y1 - y0, x1 - x0, 1))
                         rgb[y0:y1, x0:x1] = np.clip(colour * ramp * grain, 0, 255)
-                    write(c_rgb, ns, Image(
-                        header=header(ns, "camera_color_optical_frame"), height=dh, width=dw,
-                        encoding="rgb8", is_bigendian=0, step=dw * 3,
-                        data=rgb.astype(np.uint8).reshape(-1)), "sensor_msgs/msg/Image")
+                    if args.compressed_png:
+                        write(c_rgb, ns, CompressedImage(
+                            header=header(ns, "camera_color_optical_frame"),
+                            format="rgb8; png compressed rgb8",
+                            data=np.frombuffer(png_rgb8(rgb.astype(np.uint8)), dtype=np.uint8)),
+                            "sensor_msgs/msg/CompressedImage")
+                    else:
+                        write(c_rgb, ns, Image(
+                            header=header(ns, "camera_color_optical_frame"), height=dh, width=dw,
+                            encoding="rgb8", is_bigendian=0, step=dw * 3,
+                            data=rgb.astype(np.uint8).reshape(-1)), "sensor_msgs/msg/Image")
             hyps = lambda det: [HypPose(hypothesis=Hyp(class_id=det["label"], score=float(det["score"])),
                                         pose=PoseCov(pose=pose_msg([0, 0, 0, 0, 0, 0, 1]), covariance=cov))]
             if args.detections_2d:
