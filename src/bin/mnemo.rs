@@ -230,6 +230,10 @@ enum Command {
             requires = "params_file"
         )]
         node_name: String,
+        /// Set one of the node's parameters, over --params-file (repeatable), as the node's
+        /// `-p NAME:=VALUE`: e.g. -p changes.missing_after_views:=2.
+        #[arg(short = 'p', long = "param", value_name = "NAME:=VALUE")]
+        params: Vec<String>,
         /// Visualise in Rerun: save[=FILE.rrd] (default rerun-recordings/<bag>.rrd),
         /// connect[=HOST:PORT|URL] (a running viewer), spawn (start one), or off.
         #[arg(
@@ -567,11 +571,12 @@ fn run(cli: Cli) -> Result<()> {
             remap,
             params_file,
             node_name,
+            params,
             rerun,
             flags,
             json,
         } => {
-            let node = replay_node_config(params_file.as_deref(), &node_name)?;
+            let node = replay_node_config(params_file.as_deref(), &node_name, &params)?;
             let setup = ReplaySetup::new(&node, flags, &remap)?;
             let runtime = node.runtime.clone();
             let embedder = setup.embedder.clone();
@@ -1342,14 +1347,15 @@ fn demo(sim: &SimConfig) -> Result<()> {
 }
 
 /// The node's configuration a replay starts from: the sections of `params_file` for
-/// `node_name`, or the node's defaults without a file. Unknown keys are warned about, as the
-/// node does; a bad file or value is an error naming it.
+/// `node_name` (or the node's defaults without a file), then the `NAME:=VALUE` overrides.
+/// Unknown keys are warned about, as the node does; a bad file or value is an error naming it.
 fn replay_node_config(
     params_file: Option<&Path>,
     node_name: &str,
+    overrides: &[String],
 ) -> Result<mnemo::ros::params::NodeConfig> {
-    use mnemo::ros::params::{read_params_file, NodeConfig};
-    let params = match params_file {
+    use mnemo::ros::params::{parse_value, read_params_file, NodeConfig};
+    let mut params = match params_file {
         Some(path) => {
             let fqn = if node_name.starts_with('/') {
                 node_name.to_string()
@@ -1360,14 +1366,23 @@ fn replay_node_config(
         }
         None => Default::default(),
     };
+    let mut given = Vec::new();
+    for p in overrides {
+        let (name, value) = p
+            .split_once(":=")
+            .map(|(n, v)| (n.trim(), v))
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("-p {p:?}: expected NAME:=VALUE"))?;
+        params.insert(name.to_string(), parse_value(name, value)?);
+        given.push(name);
+    }
     let node = NodeConfig::from_params(&params)?;
-    if let Some(path) = params_file {
-        for key in &node.unknown {
-            eprintln!(
-                "warning: {}: parameter {key} is not one of mnemo_node's (ignored)",
-                path.display()
-            );
-        }
+    for key in &node.unknown {
+        let from = match params_file {
+            Some(path) if !given.contains(&key.as_str()) => path.display().to_string(),
+            _ => "-p".to_string(),
+        };
+        eprintln!("warning: {from}: parameter {key} is not one of mnemo_node's (ignored)");
     }
     Ok(node)
 }

@@ -372,6 +372,27 @@ fn replay_reads_the_nodes_params_file() {
     let r = replay(&["--params-file", &knobs]);
     assert_ne!(r["digest"], plain["digest"], "{r}");
     assert_eq!(r["keyframes"], plain["keyframes"]);
+    // The same knobs as `-p NAME:=VALUE`, without a file; and `-p` over the file's values.
+    let by_p = replay(&[
+        "-p",
+        "changes.missing_after_views:=1",
+        "-p",
+        "changes.missing_after_views_with_candidate:=1",
+        "--param",
+        "changes.missing_min_absence_s:=0.0",
+    ]);
+    assert_eq!(by_p["digest"], r["digest"]);
+    let back = replay(&[
+        "--params-file",
+        &knobs,
+        "-p",
+        "changes.missing_after_views:=3",
+        "-p",
+        "changes.missing_after_views_with_candidate:=2",
+        "-p",
+        "changes.missing_min_absence_s:=30.0",
+    ]);
+    assert_eq!(back["digest"], plain["digest"]);
     // `--node-name other`: its map frame, which the bag's TF does not reach: no keyframe...
     let r = replay(&["--params-file", &knobs, "--node-name", "other"]);
     assert_eq!(r["keyframes"], 0, "{r}");
@@ -426,6 +447,10 @@ fn replay_reads_the_nodes_params_file() {
     );
     let err = replay_fails(&[bag_s, "--params-file", &detector, "--db", db_s]);
     assert!(err.contains("/nonexistent/yolo.onnx"), "{err}");
+    let err = replay_fails(&[bag_s, "-p", "association.gate_base_m", "--db", db_s]);
+    assert!(err.contains("expected NAME:=VALUE"), "{err}");
+    let err = replay_fails(&[bag_s, "-p", "association.gate_base_m:=wide", "--db", db_s]);
+    assert!(err.contains("association.gate_base_m"), "{err}");
     let err = replay_fails(&[bag_s, "--node-name", "other"]);
     assert!(err.contains("--params-file"), "{err}");
     assert!(!db.exists());
