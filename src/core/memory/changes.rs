@@ -1299,7 +1299,23 @@ impl Memory {
                     / f64::from(obj.times_seen.max(1)).sqrt();
                 let top_world =
                     obj.position_world + Vector3::new(0.0, 0.0, 0.5 * obj.extent_m.z + lift_m);
-                let p_cam = camera_from_world * top_world;
+                // A tall object near the image's edge may have its top (or the lifted test
+                // point) out of frame while most of it is in view, as a detector needs: the
+                // highest point of its vertical axis still in frame stands in for the top.
+                let top_cam = camera_from_world * top_world;
+                let most_cam = camera_from_world
+                    * (obj.position_world
+                        + Vector3::new(0.0, 0.0, IN_FRAME_HALF_HEIGHT * obj.extent_m.z));
+                let p_cam = if obs.camera.sees(&most_cam, 0.0) {
+                    highest_in_view(
+                        &obs.camera,
+                        self.config.frustum_margin_px,
+                        camera_from_world * obj.position_world,
+                        top_cam,
+                    )
+                } else {
+                    top_cam
+                };
                 let Some((u, v)) = obs.camera.project(&p_cam) else {
                     continue;
                 };
@@ -1645,4 +1661,33 @@ fn here_since(o: &MemoryObject) -> StampNs {
 /// Smallest dimension of an extent, m.
 fn min_extent(e: &Vector3<f64>) -> f64 {
     e.x.min(e.y).min(e.z).max(0.0)
+}
+
+/// How far above its centre (a fraction of its height) an object must be in frame to be
+/// expected in view when its top is not: a detector finds an object cut off at its top edge
+/// if most of it shows (the middle 70 % of its height).
+const IN_FRAME_HALF_HEIGHT: f64 = 0.35;
+
+/// The point nearest `top` on the segment from `centre` (in view) to `top` that `camera` sees
+/// (at least `margin_px` inside the image): `top` itself when in view, else found by bisection
+/// to a thousandth of the segment.
+fn highest_in_view(
+    camera: &crate::core::geometry::PinholeCamera,
+    margin_px: f64,
+    centre: Point3<f64>,
+    top: Point3<f64>,
+) -> Point3<f64> {
+    if camera.sees(&top, margin_px) || !camera.sees(&centre, margin_px) {
+        return top;
+    }
+    let (mut inside, mut outside) = (0.0, 1.0);
+    for _ in 0..10 {
+        let mid = 0.5 * (inside + outside);
+        if camera.sees(&centre.lerp(&top, mid), margin_px) {
+            inside = mid;
+        } else {
+            outside = mid;
+        }
+    }
+    centre.lerp(&top, inside)
 }
