@@ -56,6 +56,8 @@
 //! - the ROS 2 node lives under [`ros`] (`ros::node`, `ros::dds`, binary `mnemo_node`).
 
 #![warn(missing_docs)]
+// No unwrap()/expect() outside tests: input never reaches a panic (bad input is a typed error).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bench;
 pub mod core;

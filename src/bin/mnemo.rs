@@ -2,6 +2,9 @@
 //! shows a small demo, answers queries from a database, inspects and prunes databases, and runs
 //! the crash test. Thin: argument parsing and printing only.
 
+// No unwrap()/expect() outside tests: input never reaches a panic (bad input is a typed error).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

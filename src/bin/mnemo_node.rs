@@ -4,6 +4,9 @@
 //! them into a `NodeConfig` (a bad value stops it here, naming the parameter), then runs the
 //! DDS node until SIGINT/SIGTERM or a lifecycle `shutdown`.
 
+// No unwrap()/expect() outside tests: input never reaches a panic (bad input is a typed error).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::process::ExitCode;
 
 use mnemo::ros::dds;
