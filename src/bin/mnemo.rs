@@ -581,8 +581,6 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let node = replay_node_config(params_file.as_deref(), &node_name, &params)?;
             let setup = ReplaySetup::new(&node, flags, &remap)?;
-            let runtime = node.runtime.clone();
-            let embedder = setup.embedder.clone();
             replay_cmd(
                 &bag,
                 db.as_deref(),
@@ -592,7 +590,6 @@ fn run(cli: Cli) -> Result<()> {
                     params_file: params_file.as_deref(),
                     setup,
                 },
-                || Ok(embedder.open(&runtime)?),
             )
         }
         Command::ExportSim { sim, out } => export_sim(&sim.config(), &out),
@@ -1430,7 +1427,9 @@ struct ReplaySetup {
     memory: mnemo::core::config::MemoryConfig,
     retention: RetentionConfig,
     embedder: mnemo::perception::EmbedderChoice,
-    models: ReplayModels,
+    models: mnemo::perception::KeyframeModelsConfig,
+    /// ONNX Runtime for the models and the embedder.
+    runtime: mnemo::perception::RuntimeConfig,
 }
 
 impl ReplaySetup {
@@ -1468,97 +1467,35 @@ impl ReplaySetup {
                 .map_err(|e: String| anyhow::anyhow!("--embedder {e}"))?,
             None => node.embedder.clone(),
         };
-        let s = &node.store;
-        let retention = RetentionConfig {
-            hot_window_s: s.hot_window_s,
-            consolidate_after_s: s.consolidate_after_s,
-            max_age_s: s.max_age_s,
-            ..RetentionConfig::default()
-        };
+        let retention = node.store.retention();
         // A model named by a flag replaces the file's; `--detector-labels` goes with a
         // detector named either way.
-        let captioner = flags.captioner.or_else(|| {
-            node.captioning
-                .then(|| node.captioner_model_dir.clone())
-                .flatten()
-        });
-        let detector_labels = match (&flags.detector, flags.detector_labels) {
-            (_, Some(l)) => Some(l),
-            // The file's labels go with the file's model (the node ignores them without one).
-            (None, None) => node
-                .detector_model
-                .as_ref()
-                .and(node.detector_labels.clone()),
-            (Some(_), None) => None,
-        };
-        let models = ReplayModels {
-            captioner,
-            caption_max_tokens: node.caption_max_tokens,
-            detector: flags.detector.or_else(|| node.detector_model.clone()),
-            detector_labels,
-            detector_score_threshold: node.detector_score_threshold,
-            ocr: flags.ocr.or_else(|| node.ocr_model_dir.clone()),
-            appearance: replay.pipeline.appearance,
-            runtime: node.runtime.clone(),
-        };
+        let mut models = node.models.clone();
+        if flags.captioner.is_some() {
+            models.captioner_dir = flags.captioner;
+        }
+        if flags.detector.is_some() {
+            models.detector_model = flags.detector;
+            models.detector_labels = None;
+        }
+        if flags.detector_labels.is_some() {
+            anyhow::ensure!(
+                models.detector_model.is_some(),
+                "--detector-labels needs --detector"
+            );
+            models.detector_labels = flags.detector_labels;
+        }
+        if flags.ocr.is_some() {
+            models.ocr_dir = flags.ocr;
+        }
         Ok(Self {
             replay,
             memory,
             retention,
             embedder,
             models,
+            runtime: node.runtime.clone(),
         })
-    }
-}
-
-/// The keyframe models of a replay (all optional).
-struct ReplayModels {
-    captioner: Option<PathBuf>,
-    /// Caption length cap (0: the model's generation config).
-    caption_max_tokens: usize,
-    detector: Option<PathBuf>,
-    detector_labels: Option<PathBuf>,
-    detector_score_threshold: f32,
-    ocr: Option<PathBuf>,
-    /// Colour descriptors for keyframe and detector detections.
-    appearance: bool,
-    /// ONNX Runtime providers and threads.
-    runtime: mnemo::perception::RuntimeConfig,
-}
-
-impl ReplayModels {
-    /// Opens the models asked for; any that cannot be opened stops the replay (the user asked
-    /// for it by name).
-    fn open(&self) -> Result<Vec<Box<dyn mnemo::perception::worker::KeyframeModel>>> {
-        use mnemo::perception::worker::{CaptionModel, KeyframeModel};
-        use mnemo::perception::{captioner, detector, ocr};
-        let rt = &self.runtime;
-        let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
-        if let Some(dir) = &self.captioner {
-            let mut c = captioner::OnnxCaptioner::open_dir(dir, rt)?;
-            if self.caption_max_tokens > 0 {
-                c.set_max_new_tokens(self.caption_max_tokens);
-            }
-            models.push(Box::new(CaptionModel(Box::new(c))));
-        }
-        if let Some(model) = &self.detector {
-            models.push(Box::new(detector::YoloDetector::open(
-                model,
-                self.detector_labels.as_deref(),
-                rt,
-                detector::DetectorConfig {
-                    score_threshold: self.detector_score_threshold,
-                    appearance: self.appearance,
-                    ..detector::DetectorConfig::default()
-                },
-            )?));
-        } else if self.detector_labels.is_some() {
-            anyhow::bail!("--detector-labels needs --detector");
-        }
-        if let Some(dir) = &self.ocr {
-            models.push(Box::new(ocr::Ocr::open_dir(dir, rt)?));
-        }
-        Ok(models)
     }
 }
 
@@ -1586,12 +1523,7 @@ struct PerceptionSummary {
 }
 
 /// `mnemo replay`: the bag through the pipeline into a memory (RAM or database).
-fn replay_cmd(
-    bag: &Path,
-    db: Option<&Path>,
-    opts: ReplayOpts<'_>,
-    embedder: impl Fn() -> Result<Box<dyn mnemo::core::Embedder>>,
-) -> Result<()> {
+fn replay_cmd(bag: &Path, db: Option<&Path>, opts: ReplayOpts<'_>) -> Result<()> {
     use mnemo::perception::worker::{apply_result, KeyframeJob, PerceptionWorker};
     use mnemo::replay::replay;
     use mnemo::ros::pipeline::Output;
@@ -1607,10 +1539,17 @@ fn replay_cmd(
         replay: config,
         memory: memory_config,
         retention,
-        embedder: _,
-        models: perception,
+        embedder,
+        models,
+        runtime,
     } = setup;
-    let models = perception.open()?;
+    let embedder = || -> Result<Box<dyn mnemo::core::Embedder>> { Ok(embedder.open(&runtime)?) };
+    // Any model that cannot be opened stops the replay: the user asked for it by name.
+    let models = models
+        .open(&runtime, config.pipeline.appearance)
+        .into_iter()
+        .map(|r| r.map(|m| m.model).map_err(|f| anyhow::anyhow!("{f}")))
+        .collect::<Result<Vec<_>>>()?;
     // Offline, every keyframe waits for its models (nothing dropped, results deterministic);
     // the node never waits.
     let worker = (!models.is_empty()).then(|| PerceptionWorker::spawn_models(models, 1));

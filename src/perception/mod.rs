@@ -296,6 +296,131 @@ impl EmbedderChoice {
     }
 }
 
+/// Which keyframe models to run and how: the node's `captioning.*`, `detector.*` and
+/// `ocr.model_dir` parameters, or `mnemo replay`'s (which may come from the same file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyframeModelsConfig {
+    /// An exported captioning model's directory (`None`: no captions).
+    pub captioner_dir: Option<PathBuf>,
+    /// Caption length cap in tokens (0: the model's generation config).
+    pub caption_max_tokens: usize,
+    /// A YOLO-family ONNX export (`None`: no detector).
+    pub detector_model: Option<PathBuf>,
+    /// Its class names, one per line (`None`: the model's `names` metadata).
+    pub detector_labels: Option<PathBuf>,
+    /// Its score threshold.
+    pub detector_score_threshold: f32,
+    /// PP-OCR models directory (`None`: no text landmarks).
+    pub ocr_dir: Option<PathBuf>,
+}
+
+/// A keyframe model that opened, with a line for the log saying what runs where.
+pub struct OpenedModel {
+    /// The model.
+    pub model: Box<dyn worker::KeyframeModel>,
+    /// E.g. `detector yolo11n.onnx on cuda (80 classes)`.
+    pub description: String,
+}
+
+/// A keyframe model that did not open.
+#[derive(Debug)]
+pub struct ModelFailure {
+    /// Which, e.g. `detector (yolo11n.onnx)`.
+    pub what: String,
+    /// Why.
+    pub error: PerceptionError,
+    /// What is lost without it, e.g. `captions`.
+    pub loses: &'static str,
+}
+
+impl std::fmt::Display for ModelFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.error)
+    }
+}
+
+impl KeyframeModelsConfig {
+    /// Opens each model asked for, in order captioner, detector, OCR; each one opened or why
+    /// not (the node runs without a failed one, `mnemo replay` stops). `appearance`: the
+    /// detector describes its boxes' colours (the pipeline's `appearance`).
+    pub fn open(
+        &self,
+        runtime: &RuntimeConfig,
+        appearance: bool,
+    ) -> Vec<Result<OpenedModel, ModelFailure>> {
+        let mut out = Vec::new();
+        if let Some(dir) = &self.captioner_dir {
+            out.push(
+                captioner::OnnxCaptioner::open_dir(dir, runtime)
+                    .map(|mut c| {
+                        if self.caption_max_tokens > 0 {
+                            c.set_max_new_tokens(self.caption_max_tokens);
+                        }
+                        let description = format!(
+                            "captioner {} on {} (at most {} tokens)",
+                            dir.display(),
+                            c.provider().name(),
+                            c.generation().max_new_tokens
+                        );
+                        OpenedModel {
+                            model: Box::new(worker::CaptionModel(Box::new(c))),
+                            description,
+                        }
+                    })
+                    .map_err(|error| ModelFailure {
+                        what: format!("captioning ({})", dir.display()),
+                        error,
+                        loses: "captions",
+                    }),
+            );
+        }
+        if let Some(model) = &self.detector_model {
+            let config = detector::DetectorConfig {
+                score_threshold: self.detector_score_threshold,
+                appearance,
+                ..detector::DetectorConfig::default()
+            };
+            out.push(
+                detector::YoloDetector::open(
+                    model,
+                    self.detector_labels.as_deref(),
+                    runtime,
+                    config,
+                )
+                .map(|d| OpenedModel {
+                    description: format!(
+                        "detector {} on {} ({} classes)",
+                        model.display(),
+                        d.provider().name(),
+                        d.names().len()
+                    ),
+                    model: Box::new(d),
+                })
+                .map_err(|error| ModelFailure {
+                    what: format!("detector ({})", model.display()),
+                    error,
+                    loses: "it",
+                }),
+            );
+        }
+        if let Some(dir) = &self.ocr_dir {
+            out.push(
+                ocr::Ocr::open_dir(dir, runtime)
+                    .map(|o| OpenedModel {
+                        description: format!("ocr {} on {}", dir.display(), o.provider().name()),
+                        model: Box::new(o),
+                    })
+                    .map_err(|error| ModelFailure {
+                        what: format!("ocr ({})", dir.display()),
+                        error,
+                        loses: "text landmarks",
+                    }),
+            );
+        }
+        out
+    }
+}
+
 /// The ONNX Runtime library inside a Python venv's `onnxruntime` wheel
 /// (`VENV/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so.*`), what `.ci/setup`
 /// installs; `None` when there is none.

@@ -26,7 +26,7 @@ use crate::core::{Embedder, LexicalEmbedder, Memory};
 use crate::perception::worker::{
     CaptionModel, Captioner, KeyframeJob, KeyframeModel, PerceptionResult, PerceptionWorker,
 };
-use crate::store::{CommitPolicy, PersistentMemory, RetentionConfig};
+use crate::store::PersistentMemory;
 use crate::viz::markers::markers;
 use crate::viz::{RerunTarget, RerunViz};
 
@@ -165,68 +165,17 @@ impl NodeCore {
     /// `ocr.model_dir`) and runs them ([`NodeCore::set_models`]). A model that cannot be opened
     /// is logged as an error naming it and what was expected; the node runs without it.
     pub fn open_models(&mut self) {
-        use crate::perception::{captioner::OnnxCaptioner, detector, ocr::Ocr};
-        let rt = self.config.runtime.clone();
         let mut models: Vec<Box<dyn KeyframeModel>> = Vec::new();
         let mut failed = Vec::new();
         let mut opened = Vec::new();
-        if let (true, Some(dir)) = (self.config.captioning, &self.config.captioner_model_dir) {
-            match OnnxCaptioner::open_dir(dir, &rt) {
-                Ok(mut c) => {
-                    if self.config.caption_max_tokens > 0 {
-                        c.set_max_new_tokens(self.config.caption_max_tokens);
-                    }
-                    opened.push(format!(
-                        "captioner {} on {} (at most {} tokens)",
-                        dir.display(),
-                        c.provider().name(),
-                        c.generation().max_new_tokens
-                    ));
-                    models.push(Box::new(CaptionModel(Box::new(c))));
+        let (runtime, appearance) = (&self.config.runtime, self.config.pipeline.appearance);
+        for r in self.config.models.open(runtime, appearance) {
+            match r {
+                Ok(m) => {
+                    opened.push(m.description);
+                    models.push(m.model);
                 }
-                Err(e) => failed.push(format!(
-                    "captioning ({}): {e}; running without captions",
-                    dir.display()
-                )),
-            }
-        }
-        if let Some(model) = &self.config.detector_model {
-            let dc = detector::DetectorConfig {
-                score_threshold: self.config.detector_score_threshold,
-                appearance: self.config.pipeline.appearance,
-                ..detector::DetectorConfig::default()
-            };
-            match detector::YoloDetector::open(
-                model,
-                self.config.detector_labels.as_deref(),
-                &rt,
-                dc,
-            ) {
-                Ok(d) => {
-                    opened.push(format!(
-                        "detector {} on {} ({} classes)",
-                        model.display(),
-                        d.provider().name(),
-                        d.names().len()
-                    ));
-                    models.push(Box::new(d));
-                }
-                Err(e) => failed.push(format!(
-                    "detector ({}): {e}; running without it",
-                    model.display()
-                )),
-            }
-        }
-        if let Some(dir) = &self.config.ocr_model_dir {
-            match Ocr::open_dir(dir, &rt) {
-                Ok(o) => {
-                    opened.push(format!("ocr {} on {}", dir.display(), o.provider().name()));
-                    models.push(Box::new(o));
-                }
-                Err(e) => failed.push(format!(
-                    "ocr ({}): {e}; running without text landmarks",
-                    dir.display()
-                )),
+                Err(f) => failed.push(format!("{f}; running without {}", f.loses)),
             }
         }
         for o in opened {
@@ -384,22 +333,12 @@ impl NodeCore {
                         return CallbackResult::Failure;
                     }
                 }
-                let retention = RetentionConfig {
-                    hot_window_s: s.hot_window_s,
-                    consolidate_after_s: s.consolidate_after_s,
-                    max_age_s: s.max_age_s,
-                    ..RetentionConfig::default()
-                };
-                let policy = CommitPolicy {
-                    max_delay: std::time::Duration::from_secs_f64(s.commit_interval_s),
-                    max_changes: s.commit_max_changes,
-                };
                 PersistentMemory::open(
                     path,
                     Some(self.config.memory.clone()),
                     embedder,
-                    policy,
-                    retention,
+                    s.commit_policy(),
+                    s.retention(),
                 )
                 .map_err(|e| e.to_string())
             }

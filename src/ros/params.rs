@@ -511,6 +511,26 @@ pub struct StoreParams {
     pub max_age_s: Option<f64>,
 }
 
+impl StoreParams {
+    /// What stays in RAM and what is consolidated or deleted, as the store takes it.
+    pub fn retention(&self) -> crate::store::RetentionConfig {
+        crate::store::RetentionConfig {
+            hot_window_s: self.hot_window_s,
+            consolidate_after_s: self.consolidate_after_s,
+            max_age_s: self.max_age_s,
+            ..crate::store::RetentionConfig::default()
+        }
+    }
+
+    /// When the store commits (group commit).
+    pub fn commit_policy(&self) -> crate::store::CommitPolicy {
+        crate::store::CommitPolicy {
+            max_delay: std::time::Duration::from_secs_f64(self.commit_interval_s),
+            max_changes: self.commit_max_changes,
+        }
+    }
+}
+
 /// Everything the node is configured with, typed and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
@@ -535,21 +555,11 @@ pub struct NodeConfig {
     pub store: StoreParams,
     /// Keyframes waiting for perception; the oldest is dropped beyond it.
     pub perception_queue: usize,
-    /// Caption keyframes (needs `captioning.model_dir`).
-    pub captioning: bool,
-    /// Captioning model directory.
-    pub captioner_model_dir: Option<PathBuf>,
-    /// Caption length cap in tokens (0: the model's generation config).
-    pub caption_max_tokens: usize,
-    /// YOLO-family detector run on keyframes (`detector.model`; off when unset).
-    pub detector_model: Option<PathBuf>,
-    /// Its class names, one per line (`detector.labels`; else the model's metadata).
-    pub detector_labels: Option<PathBuf>,
-    /// Its score threshold.
-    pub detector_score_threshold: f32,
-    /// PP-OCR models directory for text landmarks (`ocr.model_dir`: `ppocr_det.onnx`,
+    /// Keyframe models: the captioner (`captioning.model_dir` while `captioning.enabled`,
+    /// `captioning.max_new_tokens`), the detector (`detector.model`, `detector.labels`,
+    /// `detector.score_threshold`; off when unset) and OCR (`ocr.model_dir`: `ppocr_det.onnx`,
     /// `ppocr_rec.onnx`; off when unset).
-    pub ocr_model_dir: Option<PathBuf>,
+    pub models: crate::perception::KeyframeModelsConfig,
     /// Rerun visualisation.
     pub rerun: RerunTarget,
     /// Text matching for queries and captions (parameter `embedder`).
@@ -982,13 +992,14 @@ impl NodeConfig {
             topics,
             store,
             perception_queue: r.usize("perception.queue_size", 4, 1, 1000)?,
-            captioning,
-            captioner_model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
-            caption_max_tokens: r.usize("captioning.max_new_tokens", 0, 0, 512)?,
-            detector_model: path(r.string("detector.model", "")?),
-            detector_labels: path(r.string("detector.labels", "")?),
-            detector_score_threshold: r.f64("detector.score_threshold", 0.25, 0.0, 1.0)? as f32,
-            ocr_model_dir: path(r.string("ocr.model_dir", "")?),
+            models: crate::perception::KeyframeModelsConfig {
+                captioner_dir: captioning.then(|| PathBuf::from(model_dir)),
+                caption_max_tokens: r.usize("captioning.max_new_tokens", 0, 0, 512)?,
+                detector_model: path(r.string("detector.model", "")?),
+                detector_labels: path(r.string("detector.labels", "")?),
+                detector_score_threshold: r.f64("detector.score_threshold", 0.25, 0.0, 1.0)? as f32,
+                ocr_dir: path(r.string("ocr.model_dir", "")?),
+            },
             rerun,
             embedder: r.parsed("embedder", "lexical")?,
             runtime: crate::perception::RuntimeConfig {
