@@ -181,16 +181,21 @@ pub fn brute_near(
     (inside, boundary)
 }
 
-/// Runs the `mnemo` binary, asserts it succeeded and parses its JSON output. ONNX Runtime
-/// comes from the venv (`bash .ci/setup`) when there is one, for commands that open models.
-pub fn mnemo_json<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde_json::Value {
+/// The `mnemo` binary with `args`. ONNX Runtime comes from the venv (`bash .ci/setup`) when
+/// there is one, for commands that open models.
+pub fn mnemo_command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mnemo"));
     cmd.args(args);
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
     if let Some(lib) = mnemo::perception::onnxruntime_in_venv(&venv) {
         cmd.env("ORT_DYLIB_PATH", lib);
     }
-    let out = cmd.output().unwrap();
+    cmd
+}
+
+/// Runs [`mnemo_command`], asserts it succeeded and parses its JSON output.
+pub fn mnemo_json<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde_json::Value {
+    let out = mnemo_command(args).output().unwrap();
     assert!(
         out.status.success(),
         "mnemo {args:?}: {}",

@@ -294,16 +294,12 @@ fn damaged_bags_are_reported_not_fatal() {
     assert_eq!(s.pipeline.keyframes, whole.pipeline.keyframes);
 }
 
-/// `mnemo replay` failing: its stderr. ONNX Runtime comes from the venv, as for
-/// `common::mnemo_json`.
+/// `mnemo replay` failing: its stderr.
 fn replay_fails(args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
-    cmd.arg("replay").args(args);
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
-    if let Some(lib) = mnemo::perception::onnxruntime_in_venv(&venv) {
-        cmd.env("ORT_DYLIB_PATH", lib);
-    }
-    let out = cmd.output().unwrap();
+    let out = crate::common::mnemo_command(&["replay"])
+        .args(args)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "replay {args:?} succeeded");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -460,8 +456,7 @@ fn replay_reads_the_nodes_params_file() {
         "unknown.yaml",
         "/**:\n  ros__parameters:\n    some_other_nodes_key: 1\n",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .args(["replay", bag_s, "--params-file", &unknown, "--json"])
+    let out = crate::common::mnemo_command(&["replay", bag_s, "--params-file", &unknown, "--json"])
         .output()
         .unwrap();
     assert!(out.status.success());
