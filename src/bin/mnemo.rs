@@ -1346,43 +1346,35 @@ fn demo(sim: &SimConfig) -> Result<()> {
     Ok(())
 }
 
-/// The node's configuration a replay starts from: the sections of `params_file` for
-/// `node_name` (or the node's defaults without a file), then the `NAME:=VALUE` overrides.
-/// Unknown keys are warned about, as the node does; a bad file or value is an error naming it.
+/// The node's configuration a replay starts from: what the node started as
+/// `mnemo_node --ros-args [--params-file FILE] -r __node:=NAME [-r __ns:=NS] [-p NAME:=VALUE ..]`
+/// would be configured with (the node's own argument and params-file handling: sections for
+/// its fully qualified name, `-p` over the file). Unknown keys are warned about, as the node
+/// does; a bad file, name or value is an error naming it.
 fn replay_node_config(
     params_file: Option<&Path>,
     node_name: &str,
     overrides: &[String],
 ) -> Result<mnemo::ros::params::NodeConfig> {
-    use mnemo::ros::params::{parse_value, read_params_file, NodeConfig};
-    let mut params = match params_file {
-        Some(path) => {
-            let fqn = if node_name.starts_with('/') {
-                node_name.to_string()
-            } else {
-                format!("/{node_name}")
-            };
-            read_params_file(path, &fqn)?
-        }
-        None => Default::default(),
-    };
-    let mut given = Vec::new();
-    for p in overrides {
-        let (name, value) = p
-            .split_once(":=")
-            .map(|(n, v)| (n.trim(), v))
-            .filter(|(n, _)| !n.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("-p {p:?}: expected NAME:=VALUE"))?;
-        params.insert(name.to_string(), parse_value(name, value)?);
-        given.push(name);
+    use mnemo::ros::params::{NodeConfig, RosArgs};
+    let mut args = vec!["--ros-args".to_string()];
+    if let Some(path) = params_file {
+        args.extend(["--params-file".into(), path.display().to_string()]);
     }
-    let node = NodeConfig::from_params(&params)?;
+    // `/robot1/mnemo` is the node `mnemo` in the namespace `/robot1`.
+    let (ns, name) = match node_name.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((ns, name)) => (ns, name),
+        None => ("/", node_name),
+    };
+    args.extend(["-r".into(), format!("__node:={name}")]);
+    args.extend(["-r".into(), format!("__ns:={ns}")]);
+    for p in overrides {
+        args.extend(["-p".into(), p.clone()]);
+    }
+    let node = NodeConfig::from_args(&RosArgs::parse(&args)?)?;
     for key in &node.unknown {
-        let from = match params_file {
-            Some(path) if !given.contains(&key.as_str()) => path.display().to_string(),
-            _ => "-p".to_string(),
-        };
-        eprintln!("warning: {from}: parameter {key} is not one of mnemo_node's (ignored)");
+        eprintln!("warning: unknown parameter {key} (ignored: not one of mnemo_node's)");
     }
     Ok(node)
 }

@@ -447,6 +447,8 @@ fn replay_reads_the_nodes_params_file() {
     assert!(err.contains("expected NAME:=VALUE"), "{err}");
     let err = replay_fails(&[bag_s, "-p", "association.gate_base_m:=wide", "--db", db_s]);
     assert!(err.contains("association.gate_base_m"), "{err}");
+    let err = replay_fails(&[bag_s, "--params-file", documented, "--node-name", "9lives"]);
+    assert!(err.contains("9lives") && err.contains("node name"), "{err}");
     let err = replay_fails(&[bag_s, "--node-name", "other"]);
     assert!(err.contains("--params-file"), "{err}");
     assert!(!db.exists());
