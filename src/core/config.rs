@@ -86,6 +86,21 @@ pub struct MemoryConfig {
     /// the real top however the estimate came out, short of looking over whatever stands in
     /// front of the object. Zero tests the estimated top itself.
     pub occlusion_lift_std_errors: f64,
+    /// Log-likelihood ratio (natural log) at which, of two confirmed look-alikes within
+    /// `gate_base_m` of each other, both in view with one sighting between them in at least
+    /// `missing_after_views` keyframes of one pass (none with both seen), one is taken to stand
+    /// there alone and the other is declared missing (when unseen `missing_min_absence_s`
+    /// before). The ratio weighs one object against two from the count (see
+    /// `twin_detection_recall`) and from where each sighting fell (σ = `detection_noise_m` +
+    /// `ambiguity_margin_per_depth` × depth per axis): a sighting on the other twin's spot
+    /// speaks for two. Without it the sightings of the twin left behind, spread over both spots
+    /// by position noise along the viewing ray, keep breaking each twin's own run of misses.
+    /// Zero turns the rule off.
+    pub twin_evidence_llr: f64,
+    /// How often the detector finds an object in view, in (0, 1): one sighting where two
+    /// look-alikes are in view is 1 / (2 (1 - r)) times likelier with one object there than
+    /// with two (`twin_evidence_llr`).
+    pub twin_detection_recall: f64,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -181,6 +196,8 @@ impl Default for MemoryConfig {
             occlusion_window_px: 8.0,
             detection_noise_m: 0.03,
             occlusion_lift_std_errors: 3.0,
+            twin_evidence_llr: 3.0,
+            twin_detection_recall: 0.85,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
             merge_extent_fraction: 0.5,
@@ -265,6 +282,14 @@ impl MemoryConfig {
         nonneg("occlusion_window_px", self.occlusion_window_px)?;
         nonneg("detection_noise_m", self.detection_noise_m)?;
         nonneg("occlusion_lift_std_errors", self.occlusion_lift_std_errors)?;
+        nonneg("twin_evidence_llr", self.twin_evidence_llr)?;
+        if !(self.twin_detection_recall > 0.0 && self.twin_detection_recall < 1.0) {
+            return Err(CoreError::InvalidConfig {
+                name: "twin_detection_recall",
+                value: self.twin_detection_recall.to_string(),
+                reason: "must be in (0, 1)",
+            });
+        }
         ratio("max_position_weight", self.max_position_weight)?;
         nonneg("merge_distance_m", self.merge_distance_m)?;
         if !(0.0..=1.0).contains(&self.merge_extent_fraction) {
@@ -464,6 +489,34 @@ mod tests {
                     ..MemoryConfig::default()
                 },
                 "occlusion_lift_std_errors",
+            ),
+            (
+                MemoryConfig {
+                    twin_evidence_llr: -0.5,
+                    ..MemoryConfig::default()
+                },
+                "twin_evidence_llr",
+            ),
+            (
+                MemoryConfig {
+                    twin_evidence_llr: f64::NAN,
+                    ..MemoryConfig::default()
+                },
+                "twin_evidence_llr",
+            ),
+            (
+                MemoryConfig {
+                    twin_detection_recall: 1.0,
+                    ..MemoryConfig::default()
+                },
+                "twin_detection_recall",
+            ),
+            (
+                MemoryConfig {
+                    twin_detection_recall: f64::NAN,
+                    ..MemoryConfig::default()
+                },
+                "twin_detection_recall",
             ),
             (
                 MemoryConfig {

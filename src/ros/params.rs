@@ -914,6 +914,18 @@ impl NodeConfig {
                 0.0,
                 10.0,
             )?,
+            twin_evidence_llr: r.f64(
+                "changes.twin_evidence_llr",
+                m.twin_evidence_llr,
+                0.0,
+                1000.0,
+            )?,
+            twin_detection_recall: r.f64(
+                "changes.twin_detection_recall",
+                m.twin_detection_recall,
+                0.01,
+                0.99,
+            )?,
             ..m
         };
         memory

@@ -30,7 +30,7 @@ use crate::core::episodic::{CaptionRecord, Event, EventKind, EventLogParts};
 use crate::core::error::CoreError;
 use crate::core::ids::{EventId, ObjectId, PlaceId, PlacementId};
 use crate::core::memory::{
-    joined, ColdEvents, Forget, ForgetReport, IngestStats, Memory, MemoryParts,
+    joined, ColdEvents, Forget, ForgetReport, IngestStats, Memory, MemoryParts, TwinDeficit,
 };
 use crate::core::scene_graph::{MemoryObject, Place, Placement};
 use crate::core::time::{StampNs, TimeWindow};
@@ -181,6 +181,9 @@ struct SavedState {
     /// The memory's newest keyframe stamp and fingerprints (`MemoryParts::recent_keyframes`).
     #[serde(default)]
     recent_keyframes: (StampNs, Vec<u64>),
+    /// The memory's evidence on look-alike pairs (`MemoryParts::twin_deficits`).
+    #[serde(default)]
+    twin_deficits: Vec<(ObjectId, ObjectId, TwinDeficit)>,
 }
 
 /// What one [`Store::write`] stored.
@@ -781,6 +784,7 @@ impl Store {
             current_place: st.current_place,
             stats: st.stats.clone(),
             recent_keyframes: st.recent_keyframes.clone(),
+            twin_deficits: st.twin_deficits.clone(),
             missed_since: object_rows.missed_since,
             sighting_scatter_m2: object_rows.sighting_scatter_m2,
         };
@@ -1067,6 +1071,7 @@ impl Store {
         state.current_place = memory.current_place();
         state.stats = memory.stats().clone();
         state.recent_keyframes.clone_from(memory.recent_keyframes());
+        state.twin_deficits = memory.twin_deficits();
         state.next_event_id = log.next_id();
         state.next_caption = log.next_caption();
         state.last_event_stamp_ns = log.last_stamp_ns();

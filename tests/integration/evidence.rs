@@ -28,7 +28,10 @@
 //! beside a look-alike that moved there since is not that look-alike's duplicate. Last, looks:
 //! a plate whose first sighting looked wrong takes the look of its later sightings (a look
 //! resting on several sightings stands), and a looser association bound (the node's, for
-//! colour descriptors) keeps a shifted look on its track.
+//! colour descriptors) keeps a shifted look on its track. And twins seen as one: a twin taken
+//! away goes missing though the other's sightings fall on both spots (the count rule), one
+//! carried elsewhere in the pass that finds it gone is reported moved, and twins seen one at a
+//! time, each on its own spot, both stay.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -1884,4 +1887,94 @@ fn a_looser_association_bound_keeps_a_shifted_look_on_its_track() {
             assert_eq!(reportable, 2);
         }
     }
+}
+
+/// The twin mugs an hour later, one sighting a keyframe at `ys` (position noise along the
+/// viewing ray spreads one mug's sightings over both spots); returns the next stamp.
+fn mugs_seen_one_at_a_time(m: &mut Memory, mut t: StampNs, ys: &[f64]) -> StampNs {
+    t += HOUR;
+    for y in ys {
+        ingest(m, t, vec![det("mug", [2.0, *y, 0.8])]);
+        t += S;
+    }
+    t
+}
+
+/// Only the right mug is left: two sightings beyond it, then one beyond the left mug, in turn.
+/// Each twin's run of misses is broken by a sighting that matches it outright, so without the
+/// count rule neither ever goes missing.
+const RIGHT_RIGHT_LEFT: [f64; 9] = [0.22, 0.20, 0.03, 0.21, 0.19, 0.02, 0.22, 0.20, 0.03];
+
+#[test]
+fn a_twin_taken_away_goes_missing_though_the_others_sightings_fall_on_both_spots() {
+    for llr in [MemoryConfig::default().twin_evidence_llr, 0.0] {
+        let mut m = memory_with(|c| c.twin_evidence_llr = llr);
+        let (left, right, t) = twin_mugs(&mut m);
+        let last_seen = m.object(left).unwrap().last_seen_ns;
+        mugs_seen_one_at_a_time(&mut m, t, &RIGHT_RIGHT_LEFT);
+        let left_now = m.object(left).unwrap();
+        assert!(m.object(right).unwrap().state.is_present());
+        if llr > 0.0 {
+            // Four keyframes with both in view and one sighting, three of them far likelier
+            // the right mug's: the left one is gone, last seen before this pass (the sighting
+            // it got in it was the right one's).
+            assert_eq!(left_now.state, ObjectState::Missing);
+            assert_eq!(left_now.last_seen_ns, last_seen);
+            assert_sound_and_restorable(&m, &[right]);
+        } else {
+            assert!(
+                left_now.state.is_present(),
+                "without the rule neither goes missing"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_twin_taken_elsewhere_in_the_pass_that_finds_it_gone_is_reported_moved() {
+    let mut m = memory_with(|_| {});
+    let (left, _, t) = twin_mugs(&mut m);
+    // The pass: the right mug's sightings on both spots (two of them matching the left mug
+    // outright, a visit of its own), then a mug 60 cm to the side, first seen a second after
+    // the left spot's last (stray) sighting.
+    let mut t = mugs_seen_one_at_a_time(&mut m, t, &[0.22, 0.035, 0.21, 0.035]);
+    let aside = [2.0, -0.6, 0.8];
+    for y in [0.20, 0.21] {
+        ingest(
+            &mut m,
+            t,
+            vec![det("mug", [2.0, y, 0.8]), det("mug", aside)],
+        );
+        t += S;
+    }
+    let moved: Vec<_> = changes_since(&m, T0 + HOUR)
+        .into_iter()
+        .filter(|c| c.object_id == left)
+        .map(|c| (c.kind, c.to_world))
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].0, mnemo::core::EventKind::Moved, "{moved:?}");
+    let to = moved[0].1.unwrap();
+    assert!((to[1] - aside[1]).abs() < 0.05, "{moved:?}");
+}
+
+#[test]
+fn twins_seen_one_at_a_time_on_their_own_spots_both_stay() {
+    // Both mugs there, the detector finding one per keyframe, each where it stands: the count
+    // says one, but sightings on both spots say two.
+    let mut m = memory_with(|_| {});
+    let (left, right, t) = twin_mugs(&mut m);
+    let t = mugs_seen_one_at_a_time(&mut m, t, &[0.0, 0.15, 0.0, 0.15, 0.01, 0.14]);
+    assert!(m.object(left).unwrap().state.is_present());
+    assert!(m.object(right).unwrap().state.is_present());
+    let deficits = m.twin_deficits();
+    assert_eq!(deficits.len(), 1, "{deficits:?}");
+    assert_eq!(deficits[0].2.views, 6);
+    // The evidence is cleared by a keyframe that sees both.
+    ingest(
+        &mut m,
+        t,
+        vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.15, 0.8])],
+    );
+    assert!(m.twin_deficits().is_empty());
 }

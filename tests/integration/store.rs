@@ -1253,3 +1253,58 @@ fn a_wait_ended_by_odometry_alone_reaches_the_disk() {
     drop(pm);
     assert_eq!(load(&path).to_parts(), expected);
 }
+
+/// The evidence on look-alike twins seen as one (`Memory::twin_deficits`) is saved with the
+/// state: a restart in the middle of a pass decides as an uninterrupted memory does.
+#[test]
+fn twin_evidence_survives_a_restart_mid_pass() {
+    use common::{det, keyframe, HOUR, S, T0};
+    let mut stream = Vec::new();
+    for i in 0..5 {
+        stream.push(keyframe(
+            T0 + i * S,
+            0.0,
+            0.0,
+            0.0,
+            vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.15, 0.8])],
+        ));
+    }
+    // An hour later only the right mug, its sightings on both spots.
+    for (i, y) in [0.22, 0.20, 0.03, 0.21].into_iter().enumerate() {
+        stream.push(keyframe(
+            T0 + HOUR + i as i64 * S,
+            0.0,
+            0.0,
+            0.0,
+            vec![det("mug", [2.0, y, 0.8])],
+        ));
+    }
+    let reference = in_ram(&stream);
+    let missing = |m: &Memory| {
+        m.objects()
+            .iter()
+            .filter(|o| o.is_reportable() && !o.state.is_present())
+            .count()
+    };
+    assert_eq!(
+        missing(&reference),
+        1,
+        "the rule should decide in this pass"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let split = 7;
+    let saved = {
+        let mut pm = open(&path, RetentionConfig::keep_everything());
+        ingest_all(&mut pm, &stream[..split]);
+        let saved = pm.memory().twin_deficits();
+        pm.close().unwrap();
+        saved
+    };
+    assert_eq!(saved.len(), 1, "two keyframes of evidence so far");
+    assert_eq!(load(&path).twin_deficits(), saved);
+    let mut pm = open(&path, RetentionConfig::keep_everything());
+    ingest_all(&mut pm, &stream[split..]);
+    assert_eq!(pm.memory().digest(), reference.digest());
+    assert_eq!(pm.memory().to_parts(), reference.to_parts());
+}

@@ -1247,7 +1247,8 @@ impl Memory {
         seen_now: &BTreeSet<ObjectId>,
         stamp: StampNs,
         robot_place: PlaceId,
-    ) {
+    ) -> Vec<ObjectId> {
+        let mut charged = Vec::new();
         // Everything in view lies in the frustum's ball (a centimetre more covers rounding).
         let (ball_center, ball_m) = frustum_ball_world(obs);
         let reach = ball_m + self.max_extent_seen_m + 0.01;
@@ -1355,9 +1356,12 @@ impl Memory {
                             .is_some_and(|n| !self.rival_as_likely(id, n)))
                 {
                     self.declare_missing(id, stamp);
+                } else {
+                    charged.push(id);
                 }
             }
         }
+        charged
     }
 
     /// `gone` is now known to be `survivor`: retire it, and hand its history (events) over.

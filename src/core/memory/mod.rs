@@ -10,14 +10,17 @@
 //! - `association`: detections into the map frame, gating, assignment, sightings;
 //! - `changes`: expected-but-unseen objects, missing / reappeared / moved, confirmation,
 //!   re-identification, duplicate merging;
-//! - `graph`: places, captions, the label index, text embeddings, relations.
+//! - `graph`: places, captions, the label index, text embeddings, relations;
+//! - `twins`: count evidence on look-alike pairs seen as one (which of two twins is gone).
 
 mod association;
 mod changes;
 mod forget;
 mod graph;
+mod twins;
 
 pub use forget::{Forget, ForgetReport};
+pub use twins::TwinDeficit;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -276,6 +279,10 @@ pub struct MemoryParts {
     /// objects past the end of a shorter list (parts from before it existed) have none yet.
     #[serde(default)]
     pub sighting_scatter_m2: Vec<f32>,
+    /// Look-alike pairs in view together and seen as one, with the evidence on which of them
+    /// is gone (see [`TwinDeficit`]), pairs increasing.
+    #[serde(default)]
+    pub twin_deficits: Vec<(ObjectId, ObjectId, TwinDeficit)>,
 }
 
 /// What changed since the last [`Memory::take_changes`]: the rows a store must rewrite. Events
@@ -439,6 +446,9 @@ pub struct Memory {
     /// keyframe: when each was first found gone, which bounds how long before that the new
     /// place of a move may have been seen.
     pub(crate) missed_since: BTreeMap<ObjectId, StampNs>,
+    /// Look-alike pairs (lower id first) in view together and seen as one, with the evidence
+    /// on which of them is gone (`twins`).
+    twin_deficits: BTreeMap<(ObjectId, ObjectId), TwinDeficit>,
     /// Per object (by index): mean squared distance of its sightings from its estimate, m².
     sighting_scatter_m2: Vec<f32>,
     current_place: Option<PlaceId>,
@@ -567,6 +577,7 @@ impl Memory {
             latest_stamp_ns: None,
             recent_keyframes: Default::default(),
             missed_since: BTreeMap::new(),
+            twin_deficits: BTreeMap::new(),
             sighting_scatter_m2: Vec::new(),
             current_place: None,
             stats: IngestStats::default(),
@@ -590,6 +601,7 @@ impl Memory {
             recent_keyframes: self.recent_keyframes.clone(),
             missed_since: self.missed_since.iter().map(|(id, t)| (*id, *t)).collect(),
             sighting_scatter_m2: self.sighting_scatter_m2.clone(),
+            twin_deficits: self.twin_deficits(),
         }
     }
 
@@ -731,6 +743,10 @@ impl Memory {
         if parts.current_place.is_some_and(|p| p.index() >= n_places)
             || parts.pending_reid.iter().any(|c| c.0.index() >= n_obj)
             || parts.missed_since.iter().any(|c| c.0.index() >= n_obj)
+            || parts
+                .twin_deficits
+                .iter()
+                .any(|(a, b, _)| a.index() >= n_obj || b.index() >= n_obj || a >= b)
         {
             return bad("a reference past the objects or places".to_string());
         }
@@ -766,6 +782,11 @@ impl Memory {
         m.stats = parts.stats;
         m.recent_keyframes = parts.recent_keyframes;
         m.missed_since = parts.missed_since.into_iter().collect();
+        m.twin_deficits = parts
+            .twin_deficits
+            .into_iter()
+            .map(|(a, b, d)| ((a, b), d))
+            .collect();
         m.sighting_scatter_m2 = parts.sighting_scatter_m2;
         m.sighting_scatter_m2.resize(n_obj, 0.0);
         m.pending_reid = parts.pending_reid.into_iter().collect();
@@ -1184,7 +1205,22 @@ impl Memory {
         let mut back_after: Vec<(ObjectId, StampNs)> = Vec::new();
         // Every present object seen in this keyframe, tentative ones too, likewise.
         let mut seen_after: Vec<(ObjectId, StampNs)> = Vec::new();
+        // Sightings of confirmed present objects, for the twins' count evidence.
+        let mut sightings: Vec<twins::Sighting> = Vec::new();
         for (det_index, det) in detections.iter().enumerate() {
+            if let association::Assoc::Match(id) | association::Assoc::Shared(id, _) =
+                assignment[det_index]
+            {
+                let o = &self.objects[id.index()];
+                if o.is_reportable() && o.state.is_present() {
+                    sightings.push(twins::Sighting {
+                        id,
+                        position_world: det.position_world,
+                        depth_m: det.depth_m,
+                        previous_seen_ns: o.last_seen_ns,
+                    });
+                }
+            }
             let id = match assignment[det_index] {
                 association::Assoc::Match(id) => {
                     let o = &self.objects[id.index()];
@@ -1228,7 +1264,9 @@ impl Memory {
             self.missing_duplicate_seen_again(id, previous, stamp);
         }
         if evidence_of_absence {
-            self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
+            let charged =
+                self.detect_changes(obs, &camera_from_world, &seen_now, stamp, robot_place);
+            self.weigh_twins(&sightings, &charged, stamp);
         }
         for id in &touched {
             // Duplicates arise when a track is born or drifts: check only then.
@@ -1449,6 +1487,15 @@ impl Memory {
                 }..,
             )
             .take_while(move |r| r.subject == id)
+    }
+
+    /// Look-alike pairs (lower id first) in view together and seen as one, with the evidence
+    /// on which of them is gone, pairs increasing.
+    pub fn twin_deficits(&self) -> Vec<(ObjectId, ObjectId, TwinDeficit)> {
+        self.twin_deficits
+            .iter()
+            .map(|((a, b), d)| (*a, *b, *d))
+            .collect()
     }
 
     /// New objects waiting for a re-identification, with their deadline.
