@@ -94,6 +94,8 @@ impl Memory {
         }
         let radius_m = self.config.gate_base_m;
         let pass_ns = self.config.missing_min_absence_ns();
+        // One sighting where two are in view: that much likelier with one object than two.
+        let count_llr = -(2.0 * (1.0 - self.config.twin_detection_recall)).ln();
         // (pair, the twin found gone, its last sighting before the pass)
         let mut decided: Vec<((ObjectId, ObjectId), ObjectId, StampNs)> = Vec::new();
         for &b in charged {
@@ -111,13 +113,7 @@ impl Memory {
                     let oa = &self.objects[s.id.index()];
                     oa.group == ob.group
                         && dist(s.id) <= radius_m
-                        && match (&oa.embedding, &ob.embedding) {
-                            (Some(x), Some(y)) if x.len() == y.len() => {
-                                crate::core::embed::cosine(x, y)
-                                    >= self.config.min_appearance_cosine
-                            }
-                            _ => true,
-                        }
+                        && appearance(oa, ob).is_none_or(|c| c >= self.config.min_appearance_cosine)
                 })
                 .min_by(|x, y| dist(x.id).total_cmp(&dist(y.id)).then(x.id.cmp(&y.id)));
             let Some(s) = twin else { continue };
@@ -128,7 +124,6 @@ impl Memory {
             let d2 = |o: &MemoryObject| (o.position_world - s.position_world).norm_squared();
             // Positive: the sighting is likelier `a`'s.
             let llr_a = (d2(ob) - d2(oa)) / (2.0 * sigma_m * sigma_m);
-            let count_llr = -(2.0 * (1.0 - self.config.twin_detection_recall)).ln();
             let (key, llr_lo, before) = if a < b {
                 ((a, b), llr_a, [s.previous_seen_ns, ob.last_seen_ns])
             } else {
@@ -145,7 +140,7 @@ impl Memory {
                 *entry = fresh;
             }
             entry.last_view_ns = stamp;
-            entry.views += 1;
+            entry.views = entry.views.saturating_add(1);
             entry.alone_llr[0] += count_llr + LN_2 - softplus(-llr_lo);
             entry.alone_llr[1] += count_llr + LN_2 - softplus(llr_lo);
             // The twin the evidence says is left, and the one gone.
