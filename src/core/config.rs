@@ -101,6 +101,13 @@ pub struct MemoryConfig {
     /// look-alikes are in view is 1 / (2 (1 - r)) times likelier with one object there than
     /// with two (`twin_evidence_llr`).
     pub twin_detection_recall: f64,
+    /// Whether a newcomer waits for the sweep, instead of being taken at once for an object
+    /// found gone within `reid_window_s`, while another present look-alike, not checked since
+    /// the newcomer turned up, looks more like it by more than half the rival margin (0.025
+    /// cosine): that one may be found gone moments later. Once it is, the newcomer goes to the
+    /// missing object it looks most like; once it is seen in place, to the first. Meanwhile
+    /// the newcomer does not shorten any other object's wait for `missing_after_views`.
+    pub wait_for_likelier_source: bool,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -197,6 +204,7 @@ impl Default for MemoryConfig {
             detection_noise_m: 0.03,
             occlusion_lift_std_errors: 3.0,
             twin_evidence_llr: 3.0,
+            wait_for_likelier_source: true,
             twin_detection_recall: 0.85,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,

@@ -926,6 +926,10 @@ impl NodeConfig {
                 0.01,
                 0.99,
             )?,
+            wait_for_likelier_source: r.bool(
+                "changes.wait_for_likelier_source",
+                m.wait_for_likelier_source,
+            )?,
             ..m
         };
         memory

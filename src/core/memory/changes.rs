@@ -161,15 +161,19 @@ impl Memory {
             return;
         }
         // A new object of a label whose instance went missing recently is that instance, moved
-        // (unless another instance, not checked since, looks more like it).
-        if let Some(old) = self.unrivalled_missing_match(id, true) {
-            self.merge_moved(old, id, stamp);
+        // (unless another instance, not checked since, looks more like it, or as much like it:
+        // then the sweep decides which of them it was, see `resolve_pending_reid`).
+        let recent = self.unrivalled_missing_match(id, true);
+        if let Some(old) = recent {
+            if !self.source_likelier_unchecked(old, id) {
+                self.merge_moved(old, id, stamp);
+                return;
+            }
+        } else if self.relink_to_better_newcomer(id, stamp) {
             return;
         }
-        if self.relink_to_better_newcomer(id, stamp) {
-            return;
-        }
-        // Only long-missing candidates: wait for one that goes missing in this sweep.
+        // Only long-missing candidates (or a recent one with an unchecked rival as likely):
+        // wait for one that goes missing in this sweep.
         if self.find_missing_match(id, false).is_some() {
             self.pending_reid
                 .insert(id, stamp.saturating_add(self.config.reid_window_ns()));
@@ -195,7 +199,9 @@ impl Memory {
             return;
         }
         if let Some(old) = self.unrivalled_missing_match(id, true) {
-            if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some() {
+            if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some()
+                && !self.source_likelier_unchecked(old, id)
+            {
                 self.merge_moved(old, id, stamp);
             }
         }
@@ -430,6 +436,53 @@ impl Memory {
         })
     }
 
+    /// Whether another present look-alike of `old`, last seen `min_move_gap_s` or more before
+    /// `new` was first seen and not since (so it may have been carried there just as well, and
+    /// its spot may yet be found empty in this sweep), looks more like `new` than `old` does by
+    /// more than [`HANDOVER_MARGIN`] (less than [`RIVAL_MARGIN`], which keeps `new` from `old`
+    /// outright, see [`Memory::better_rival`]): linking `old` to `new` now would likely be
+    /// undone by what the sweep is about to find, so `new` waits for it.
+    fn source_likelier_unchecked(&self, old: ObjectId, new: ObjectId) -> bool {
+        if !self.config.wait_for_likelier_source {
+            return false;
+        }
+        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
+        let Some(own) = appearance(o, n) else {
+            return false;
+        };
+        let min_gap = self.config.min_move_gap_ns().max(1);
+        let first_seen = n.first_seen_ns;
+        self.any_unchecked_rival(old, new, |rival| {
+            rival.last_seen_ns.saturating_add(min_gap) <= first_seen
+                && appearance(rival, n).is_some_and(|theirs| theirs > own + HANDOVER_MARGIN)
+        })
+    }
+
+    /// Whether newcomer `new` waits ([`Memory::resolve_pending_reid`]) while an object other
+    /// than `id` that looks like it was found gone within `reid_window_s` (its link deferred
+    /// for a look-alike that looked likelier and was not checked,
+    /// [`Memory::source_likelier_unchecked`]): `new` is no evidence that `id` in particular is
+    /// gone, so `id` needs its full `missing_after_views`. (A newcomer kept from a missing
+    /// object by a [`Memory::better_rival`] does not wait, and the rival goes missing on fewer
+    /// views.)
+    fn claim_deferred(&self, id: ObjectId, new: ObjectId) -> bool {
+        if !self.config.wait_for_likelier_source || !self.pending_reid.contains_key(&new) {
+            return false;
+        }
+        let n = &self.objects[new.index()];
+        let now = self.latest_stamp_ns.unwrap_or(0);
+        let recent = now.saturating_sub(self.config.reid_window_ns());
+        let Some(set) = self.missing_by_group.get(&n.group) else {
+            return false;
+        };
+        set.iter().any(|&b| {
+            let o = &self.objects[b.index()];
+            b != id
+                && o.missing_since_ns.is_some_and(|m| m >= recent)
+                && appearance(o, n).is_some_and(|c| c >= self.config.min_appearance_cosine)
+        })
+    }
+
     /// The reportable objects of look-alike group `group` (the label index holds them by label).
     fn group_members(&self, group: u32) -> impl Iterator<Item = ObjectId> + '_ {
         self.groups
@@ -513,6 +566,15 @@ impl Memory {
                 .find_new_match(old)
                 .filter(|n| left_to_rival(self, *n) && !self.better_rival(old, *n))
             {
+                // Another missing object the newcomer favours more is where it came from, or
+                // the sweep decides between them (`resolve_pending_reid`).
+                if self.config.wait_for_likelier_source
+                    && self
+                        .find_missing_match(new, false)
+                        .is_some_and(|b| b != old)
+                {
+                    continue;
+                }
                 self.merge_moved(old, new, stamp);
             }
         }
@@ -1351,9 +1413,9 @@ impl Memory {
                     stamp.saturating_sub(obj.last_seen_ns) >= self.config.missing_min_absence_ns();
                 if (absent_long_enough && obj.missed_views >= self.config.missing_after_views)
                     || (obj.missed_views >= self.config.missing_after_views_with_candidate
-                        && self
-                            .find_new_match(id)
-                            .is_some_and(|n| !self.rival_as_likely(id, n)))
+                        && self.find_new_match(id).is_some_and(|n| {
+                            !self.rival_as_likely(id, n) && !self.claim_deferred(id, n)
+                        }))
                 {
                     self.declare_missing(id, stamp);
                 } else {
@@ -1419,8 +1481,25 @@ impl Memory {
             .find_new_match(id)
             .filter(|n| !self.better_rival(id, *n))
         {
-            self.merge_moved(id, new, stamp);
-            return;
+            // A newcomer already waiting goes to the object it favours most of those found
+            // gone in this sweep.
+            let favours_another = self.config.wait_for_likelier_source
+                && self.pending_reid.contains_key(&new)
+                && self.find_missing_match(new, true).is_some_and(|b| {
+                    self.reid_order(&self.objects[new.index()], b, id) == std::cmp::Ordering::Less
+                });
+            let n = &self.objects[new.index()];
+            if n.retired || !(favours_another || self.source_likelier_unchecked(id, new)) {
+                self.merge_moved(id, new, stamp);
+                return;
+            }
+            // Another look-alike, unchecked since, looks more like the newcomer, or a missing
+            // one it favours more waits for it: `id` goes missing, and the newcomer waits for
+            // the sweep (a tentative one is weighed again when it is confirmed).
+            if n.confirmed {
+                let deadline = stamp.saturating_add(self.config.reid_window_ns());
+                self.pending_reid.entry(new).or_insert(deadline);
+            }
         }
         if self.hand_newcomer_to_better_old(id, stamp) {
             return;
