@@ -1220,6 +1220,26 @@ mod tests {
     }
 
     #[test]
+    fn the_wait_for_a_likelier_source_is_a_parameter() {
+        let k = "changes.wait_for_likelier_source";
+        let read = |v: &str| {
+            let mut p = BTreeMap::new();
+            p.insert(k.to_string(), parse_value(k, v).unwrap());
+            NodeConfig::from_params(&p).map(|c| c.memory.wait_for_likelier_source)
+        };
+        let default = NodeConfig::from_params(&BTreeMap::new()).unwrap();
+        assert!(default.memory.wait_for_likelier_source);
+        assert_eq!(default.effective[k], ParamValue::Bool(true));
+        assert!(!read("false").unwrap());
+        assert!(read("true").unwrap());
+        let e = read("0.5").unwrap_err().to_string();
+        assert!(
+            e.starts_with("parameter changes.wait_for_likelier_source"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_parameter() {
         let bad = |k: &str, v: &str| {
             let mut p = BTreeMap::new();

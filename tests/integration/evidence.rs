@@ -31,7 +31,10 @@
 //! colour descriptors) keeps a shifted look on its track. And twins seen as one: a twin taken
 //! away goes missing though the other's sightings fall on both spots (the count rule), one
 //! carried elsewhere in the pass that finds it gone is reported moved, and twins seen one at a
-//! time, each on its own spot, both stay.
+//! time, each on its own spot, both stay. Last, newcomers that may be another look-alike's:
+//! one likelier an unchecked look-alike's than a missing object's waits for that one's spot
+//! to be checked, and one left to a look-alike seen again goes to the missing object it
+//! favours most.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
