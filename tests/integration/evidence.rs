@@ -33,8 +33,9 @@
 //! carried elsewhere in the pass that finds it gone is reported moved, and twins seen one at a
 //! time, each on its own spot, both stay. Last, newcomers that may be another look-alike's:
 //! one likelier an unchecked look-alike's than a missing object's waits for that one's spot
-//! to be checked, and one left to a look-alike seen again goes to the missing object it
-//! favours most.
+//! to be checked, lets no look-alike go missing on fewer views meanwhile, and is not taken for
+//! a look-alike found gone that it favours less; and one left to a look-alike seen again goes
+//! to the missing object it favours most.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -2011,11 +2012,11 @@ fn twins_seen_one_at_a_time_on_their_own_spots_both_stay() {
 /// keys turn up at (2, -0.6) looking a little more like the keys behind (cosine 0.94) than
 /// like the first ones (0.90): by less than the rival margin (0.05), which would keep the
 /// newcomer from the first keys outright, and by more than half of it, so with `wait`
-/// (`wait_for_likelier_source`) the newcomer waits. Half a minute later, four views behind: the
-/// keys there are gone too (`behind_gone`) or still there. Returns the memory, the first keys
-/// and those behind.
+/// (`wait_for_likelier_source`) the newcomer waits. Half a minute later, four views behind,
+/// the keys there detected in those of `behind_seen` that are true (in none: they are gone
+/// too). Returns the memory, the first keys and those behind.
 fn two_keys_and_a_newcomer_as_much_like_either(
-    behind_gone: bool,
+    behind_seen: [bool; 4],
     wait: bool,
 ) -> (Memory, ObjectId, ObjectId) {
     const AHEAD_LOOK: [f32; 4] = [0.90, 0.436, 0.0, 0.0];
@@ -2050,16 +2051,8 @@ fn two_keys_and_a_newcomer_as_much_like_either(
     };
     assert_eq!(m.object(ahead).unwrap().state, found_gone);
     let mut t = t + 30 * S;
-    for _ in 0..4 {
-        behind(
-            &mut m,
-            t,
-            if behind_gone {
-                vec![]
-            } else {
-                vec![behind_keys()]
-            },
-        );
+    for seen in behind_seen {
+        behind(&mut m, t, if seen { vec![behind_keys()] } else { vec![] });
         t += S;
     }
     (m, ahead, behind_id)
@@ -2071,7 +2064,7 @@ fn a_newcomer_likelier_an_unchecked_look_alikes_waits_for_its_spot_to_be_checked
         // The keys behind are gone as well: the newcomer, a little more like them, is where
         // they went, and the first keys are missing. Without the wait the newcomer is taken
         // for the first keys when they are found gone, and the keys behind go missing.
-        let (m, ahead, behind) = two_keys_and_a_newcomer_as_much_like_either(true, wait);
+        let (m, ahead, behind) = two_keys_and_a_newcomer_as_much_like_either([false; 4], wait);
         let (a, b) = (m.object(ahead).unwrap(), m.object(behind).unwrap());
         let (went, stayed) = if wait { (b, a) } else { (a, b) };
         assert_eq!(stayed.state, ObjectState::Missing, "{stayed:?}");
@@ -2081,7 +2074,7 @@ fn a_newcomer_likelier_an_unchecked_look_alikes_waits_for_its_spot_to_be_checked
         assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 2);
         assert_sound_and_restorable(&m, &[went.id]);
         // The keys behind are still there: the newcomer is the first keys, moved, either way.
-        let (m, ahead, behind) = two_keys_and_a_newcomer_as_much_like_either(false, wait);
+        let (m, ahead, behind) = two_keys_and_a_newcomer_as_much_like_either([true; 4], wait);
         let (a, b) = (m.object(ahead).unwrap(), m.object(behind).unwrap());
         assert_eq!(a.state, ObjectState::Moved, "{a:?}");
         assert!((a.position_world - to).norm() < 0.05, "{a:?}");
@@ -2089,6 +2082,24 @@ fn a_newcomer_likelier_an_unchecked_look_alikes_waits_for_its_spot_to_be_checked
         assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 2);
         assert!(m.pending_reid().is_empty());
     }
+}
+
+#[test]
+fn a_waiting_newcomer_does_not_let_a_look_alike_go_missing_on_fewer_views() {
+    // The keys behind are there, missed by the detector in the first two views. The newcomer
+    // waiting for them is no sign that they in particular were carried off (the first keys,
+    // found gone, wait for it), so two misses are not enough: they are seen in the third view,
+    // and the newcomer is the first keys, moved.
+    let (m, ahead, behind) =
+        two_keys_and_a_newcomer_as_much_like_either([false, false, true, true], true);
+    let (a, b) = (m.object(ahead).unwrap(), m.object(behind).unwrap());
+    assert!(b.state.is_present(), "{b:?}");
+    assert_eq!(a.state, ObjectState::Moved, "{a:?}");
+    let to = nalgebra::Point3::new(2.0, -0.6, 0.8);
+    assert!((a.position_world - to).norm() < 0.05, "{a:?}");
+    let changes = changes_since(&m, T0 + HOUR);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 2);
 }
 
 /// Keys of three looks, seen five times each: at (2, 0.5) ahead of the robot, at (-2, 0.5)
@@ -2155,4 +2166,84 @@ fn a_newcomer_left_to_a_look_alike_seen_again_goes_to_the_missing_one_it_favours
     );
     assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 3);
     assert_sound_and_restorable(&m, &[behind, left]);
+}
+
+/// Keys of four looks, seen five times each: ahead of the robot at (2, 0.5), behind it at
+/// (-2, 0.5), to its left at (0.3, 2) and to its right at (0.3, -2). An hour later keys turn up
+/// at (2, -0.6) in four views ahead that find the first keys gone; they look 0.90 like the
+/// first, 0.94 like the keys behind (likelier by more than 0.025: the newcomer waits), 0.89
+/// like those to the left and 0.80 like those to the right. Then the keys behind are seen in
+/// place, the keys to the left are found gone, and the keys to the right are seen in place.
+/// Returns the memory and the four keys (ahead, behind, left, right).
+fn four_keys_and_a_waiting_newcomer() -> (Memory, [ObjectId; 4]) {
+    const LOOKS: [[f32; 4]; 4] = [
+        [0.90, 0.436, 0.0, 0.0],
+        [0.94, 0.0, 0.341, 0.0],
+        [0.89, 0.0, 0.0, 0.456],
+        [0.80, 0.0, 0.0, 0.6],
+    ];
+    const SPOTS: [[f64; 3]; 4] = [
+        [2.0, 0.5, 0.8],
+        [-2.0, 0.5, 0.8],
+        [0.3, 2.0, 0.8],
+        [0.3, -2.0, 0.8],
+    ];
+    const YAWS: [f64; 4] = [
+        0.0,
+        std::f64::consts::PI,
+        std::f64::consts::FRAC_PI_2,
+        -std::f64::consts::FRAC_PI_2,
+    ];
+    let mut m = memory_with(|_| {});
+    let view = |m: &mut Memory, t: StampNs, i: usize, dets: Vec<Detection>| {
+        m.ingest(&keyframe(t, 0.0, 0.0, YAWS[i], dets)).unwrap();
+    };
+    let keys = |i: usize| looking(det("keys", SPOTS[i]), LOOKS[i]);
+    let mut t = T0;
+    for _ in 0..5 {
+        for i in 0..4 {
+            view(&mut m, t, i, vec![keys(i)]);
+            t += S;
+        }
+    }
+    let ids = SPOTS.map(|p| {
+        m.objects()
+            .iter()
+            .find(|o| {
+                o.is_reportable()
+                    && (o.position_world.x - p[0]).abs() < 0.1
+                    && (o.position_world.y - p[1]).abs() < 0.1
+            })
+            .map(|o| o.id)
+            .unwrap()
+    });
+    t += HOUR;
+    let newcomer = looking(det("keys", [2.0, -0.6, 0.8]), [1.0, 0.0, 0.0, 0.0]);
+    let mut t = keyframes_in_a_row(&mut m, t, 4, &[newcomer]) + 30 * S;
+    assert_eq!(m.object(ids[0]).unwrap().state, ObjectState::Missing);
+    for i in [1, 1, 2, 2, 2, 2, 3, 3] {
+        view(&mut m, t, i, if i == 2 { vec![] } else { vec![keys(i)] });
+        t += S;
+    }
+    (m, ids)
+}
+
+#[test]
+fn a_waiting_newcomer_is_not_taken_for_a_look_alike_found_gone_that_it_favours_less() {
+    // When the keys to the left are found gone, the keys behind (seen in place) no longer
+    // speak against the first keys, but the keys to the right are still unchecked: the
+    // newcomer waits on. It favours the first keys (0.90) over those to the left (0.89), so
+    // it is not taken for those; once the keys to the right are seen, it is the first keys'.
+    let (m, [ahead, behind, left, right]) = four_keys_and_a_waiting_newcomer();
+    let state = |id| m.object(id).unwrap().state;
+    assert_eq!(state(ahead), ObjectState::Moved);
+    assert!(state(behind).is_present());
+    assert_eq!(state(left), ObjectState::Missing);
+    assert!(state(right).is_present());
+    let to = m.object(ahead).unwrap().position_world;
+    assert!(
+        (to - nalgebra::Point3::new(2.0, -0.6, 0.8)).norm() < 0.05,
+        "{to:?}"
+    );
+    assert!(m.pending_reid().is_empty());
 }
