@@ -2102,6 +2102,64 @@ fn a_waiting_newcomer_does_not_let_a_look_alike_go_missing_on_fewer_views() {
     assert_eq!(m.objects().iter().filter(|o| o.is_reportable()).count(), 2);
 }
 
+/// Spots around the robot standing at the origin, with the yaw it looks at each from: ahead
+/// (2, 0.5), behind (-2, 0.5), to its left (0.3, 2) and to its right (0.3, -2).
+const AROUND: [([f64; 3], f64); 4] = [
+    ([2.0, 0.5, 0.8], 0.0),
+    ([-2.0, 0.5, 0.8], std::f64::consts::PI),
+    ([0.3, 2.0, 0.8], std::f64::consts::FRAC_PI_2),
+    ([0.3, -2.0, 0.8], -std::f64::consts::FRAC_PI_2),
+];
+
+/// Keys looking `looks[i]` at spot `i` of [`AROUND`], each seen five times in turn. An hour
+/// later, four views ahead find the first keys gone and keys looking `[1, 0, 0, 0]` at
+/// (2, -0.6); half a minute later the views `then`, each towards spot `i`, the keys there
+/// detected or not. Returns the memory and the keys, in the order of `looks`.
+fn keys_around_and_a_newcomer(
+    looks: &[[f32; 4]],
+    then: &[(usize, bool)],
+) -> (Memory, Vec<ObjectId>) {
+    let mut m = memory_with(|_| {});
+    let view = |m: &mut Memory, t: StampNs, i: usize, seen: bool| {
+        let dets = if seen {
+            vec![looking(det("keys", AROUND[i].0), looks[i])]
+        } else {
+            vec![]
+        };
+        m.ingest(&keyframe(t, 0.0, 0.0, AROUND[i].1, dets)).unwrap();
+    };
+    let mut t = T0;
+    for _ in 0..5 {
+        for i in 0..looks.len() {
+            view(&mut m, t, i, true);
+            t += S;
+        }
+    }
+    let ids: Vec<ObjectId> = AROUND[..looks.len()]
+        .iter()
+        .map(|(p, _)| {
+            m.objects()
+                .iter()
+                .find(|o| {
+                    o.is_reportable()
+                        && (o.position_world.x - p[0]).abs() < 0.1
+                        && (o.position_world.y - p[1]).abs() < 0.1
+                })
+                .map(|o| o.id)
+                .unwrap()
+        })
+        .collect();
+    t += HOUR;
+    let newcomer = looking(det("keys", [2.0, -0.6, 0.8]), [1.0, 0.0, 0.0, 0.0]);
+    let mut t = keyframes_in_a_row(&mut m, t, 4, &[newcomer]) + 30 * S;
+    assert_eq!(m.object(ids[0]).unwrap().state, ObjectState::Missing);
+    for &(i, seen) in then {
+        view(&mut m, t, i, seen);
+        t += S;
+    }
+    (m, ids)
+}
+
 /// Keys of three looks, seen five times each: at (2, 0.5) ahead of the robot, at (-2, 0.5)
 /// behind it and at (0.3, 2) to its left. An hour later keys turn up at (2, -0.6) in four views
 /// ahead that find the first keys gone; they look like the keys behind (cosine 0.95) and those
@@ -2110,43 +2168,15 @@ fn a_waiting_newcomer_does_not_let_a_look_alike_go_missing_on_fewer_views() {
 /// the left are found gone (the keys behind, unchecked, still look likelier: the newcomer
 /// waits), then the keys behind are seen where they were. Returns the memory and the three
 /// keys (ahead, behind, left).
-fn three_keys_and_a_newcomer_left_to_the_others() -> (Memory, [ObjectId; 3]) {
-    const LOOKS: [[f32; 4]; 3] = [
+fn three_keys_and_a_newcomer_left_to_the_others() -> (Memory, Vec<ObjectId>) {
+    let looks = [
         [0.88, 0.475, 0.0, 0.0],
         [0.95, 0.0, 0.312, 0.0],
         [0.92, 0.0, 0.0, 0.392],
     ];
-    const NEWCOMER_LOOK: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
-    const SPOTS: [[f64; 3]; 3] = [[2.0, 0.5, 0.8], [-2.0, 0.5, 0.8], [0.3, 2.0, 0.8]];
-    const YAWS: [f64; 3] = [0.0, std::f64::consts::PI, std::f64::consts::FRAC_PI_2];
-    let mut m = memory_with(|_| {});
-    let view = |m: &mut Memory, t: StampNs, i: usize, dets: Vec<Detection>| {
-        m.ingest(&keyframe(t, 0.0, 0.0, YAWS[i], dets)).unwrap();
-    };
-    let keys = |i: usize| looking(det("keys", SPOTS[i]), LOOKS[i]);
-    let mut t = T0;
-    for _ in 0..5 {
-        for i in 0..3 {
-            view(&mut m, t, i, vec![keys(i)]);
-            t += S;
-        }
-    }
-    let ids = SPOTS.map(|p| {
-        m.objects()
-            .iter()
-            .find(|o| o.is_reportable() && (o.position_world.x - p[0]).abs() < 0.1)
-            .map(|o| o.id)
-            .unwrap()
-    });
-    t += HOUR;
-    let newcomer = looking(det("keys", [2.0, -0.6, 0.8]), NEWCOMER_LOOK);
-    let mut t = keyframes_in_a_row(&mut m, t, 4, &[newcomer]) + 30 * S;
-    assert_eq!(m.object(ids[0]).unwrap().state, ObjectState::Missing);
-    for i in [2, 2, 2, 2, 1, 1] {
-        view(&mut m, t, i, if i == 1 { vec![keys(1)] } else { vec![] });
-        t += S;
-    }
-    (m, ids)
+    let mut then = vec![(2, false); 4];
+    then.extend([(1, true); 2]);
+    keys_around_and_a_newcomer(&looks, &then)
 }
 
 #[test]
@@ -2154,7 +2184,10 @@ fn a_newcomer_left_to_a_look_alike_seen_again_goes_to_the_missing_one_it_favours
     // When the keys behind are seen again, the newcomer left to them is not theirs; of the two
     // missing keys it is the left ones' (0.92), not the first ones' (0.88), though the first
     // went missing first.
-    let (m, [ahead, behind, left]) = three_keys_and_a_newcomer_left_to_the_others();
+    let (m, ids) = three_keys_and_a_newcomer_left_to_the_others();
+    let [ahead, behind, left] = ids[..] else {
+        unreachable!()
+    };
     let state = |id| m.object(id).unwrap().state;
     assert_eq!(state(ahead), ObjectState::Missing);
     assert!(state(behind).is_present());
@@ -2175,57 +2208,17 @@ fn a_newcomer_left_to_a_look_alike_seen_again_goes_to_the_missing_one_it_favours
 /// like those to the left and 0.80 like those to the right. Then the keys behind are seen in
 /// place, the keys to the left are found gone, and the keys to the right are seen in place.
 /// Returns the memory and the four keys (ahead, behind, left, right).
-fn four_keys_and_a_waiting_newcomer() -> (Memory, [ObjectId; 4]) {
-    const LOOKS: [[f32; 4]; 4] = [
+fn four_keys_and_a_waiting_newcomer() -> (Memory, Vec<ObjectId>) {
+    let looks = [
         [0.90, 0.436, 0.0, 0.0],
         [0.94, 0.0, 0.341, 0.0],
         [0.89, 0.0, 0.0, 0.456],
         [0.80, 0.0, 0.0, 0.6],
     ];
-    const SPOTS: [[f64; 3]; 4] = [
-        [2.0, 0.5, 0.8],
-        [-2.0, 0.5, 0.8],
-        [0.3, 2.0, 0.8],
-        [0.3, -2.0, 0.8],
-    ];
-    const YAWS: [f64; 4] = [
-        0.0,
-        std::f64::consts::PI,
-        std::f64::consts::FRAC_PI_2,
-        -std::f64::consts::FRAC_PI_2,
-    ];
-    let mut m = memory_with(|_| {});
-    let view = |m: &mut Memory, t: StampNs, i: usize, dets: Vec<Detection>| {
-        m.ingest(&keyframe(t, 0.0, 0.0, YAWS[i], dets)).unwrap();
-    };
-    let keys = |i: usize| looking(det("keys", SPOTS[i]), LOOKS[i]);
-    let mut t = T0;
-    for _ in 0..5 {
-        for i in 0..4 {
-            view(&mut m, t, i, vec![keys(i)]);
-            t += S;
-        }
-    }
-    let ids = SPOTS.map(|p| {
-        m.objects()
-            .iter()
-            .find(|o| {
-                o.is_reportable()
-                    && (o.position_world.x - p[0]).abs() < 0.1
-                    && (o.position_world.y - p[1]).abs() < 0.1
-            })
-            .map(|o| o.id)
-            .unwrap()
-    });
-    t += HOUR;
-    let newcomer = looking(det("keys", [2.0, -0.6, 0.8]), [1.0, 0.0, 0.0, 0.0]);
-    let mut t = keyframes_in_a_row(&mut m, t, 4, &[newcomer]) + 30 * S;
-    assert_eq!(m.object(ids[0]).unwrap().state, ObjectState::Missing);
-    for i in [1, 1, 2, 2, 2, 2, 3, 3] {
-        view(&mut m, t, i, if i == 2 { vec![] } else { vec![keys(i)] });
-        t += S;
-    }
-    (m, ids)
+    let mut then = vec![(1, true), (1, true)];
+    then.extend([(2, false); 4]);
+    then.extend([(3, true); 2]);
+    keys_around_and_a_newcomer(&looks, &then)
 }
 
 #[test]
@@ -2234,7 +2227,10 @@ fn a_waiting_newcomer_is_not_taken_for_a_look_alike_found_gone_that_it_favours_l
     // speak against the first keys, but the keys to the right are still unchecked: the
     // newcomer waits on. It favours the first keys (0.90) over those to the left (0.89), so
     // it is not taken for those; once the keys to the right are seen, it is the first keys'.
-    let (m, [ahead, behind, left, right]) = four_keys_and_a_waiting_newcomer();
+    let (m, ids) = four_keys_and_a_waiting_newcomer();
+    let [ahead, behind, left, right] = ids[..] else {
+        unreachable!()
+    };
     let state = |id| m.object(id).unwrap().state;
     assert_eq!(state(ahead), ObjectState::Moved);
     assert!(state(behind).is_present());
