@@ -161,8 +161,9 @@ impl Memory {
             return;
         }
         // A new object of a label whose instance went missing recently is that instance, moved
-        // (unless another instance, not checked since, looks more like it, or as much like it:
-        // then the sweep decides which of them it was, see `resolve_pending_reid`).
+        // (unless another instance, not checked since, looks more like it: by the rival margin,
+        // the newcomer is left to that one; by half of it, the sweep decides which of them it
+        // was, see `resolve_pending_reid`).
         let recent = self.unrivalled_missing_match(id, true);
         if let Some(old) = recent {
             if !self.source_likelier_unchecked(old, id) {
@@ -172,8 +173,8 @@ impl Memory {
         } else if self.relink_to_better_newcomer(id, stamp) {
             return;
         }
-        // Only long-missing candidates (or a recent one with an unchecked rival as likely):
-        // wait for one that goes missing in this sweep.
+        // Only long-missing candidates (or a recent one with an unchecked look-alike
+        // likelier): wait for one that goes missing in this sweep.
         if self.find_missing_match(id, false).is_some() {
             self.pending_reid
                 .insert(id, stamp.saturating_add(self.config.reid_window_ns()));
