@@ -142,9 +142,7 @@ impl Memory {
 
     /// Whether an object takes part in relations (reportable and present).
     pub(super) fn in_relations(&self, id: ObjectId) -> bool {
-        self.objects
-            .get(id.index())
-            .is_some_and(|o| o.is_reportable() && o.state.is_present())
+        self.reportable_and_present(id)
     }
 
     /// Search radius that finds every possible relation partner.

@@ -1498,6 +1498,13 @@ impl Memory {
             .collect()
     }
 
+    /// Whether `id` is an object queries may report ([`MemoryObject::is_reportable`]) and present.
+    pub(super) fn reportable_and_present(&self, id: ObjectId) -> bool {
+        self.objects
+            .get(id.index())
+            .is_some_and(|o| o.is_reportable() && o.state.is_present())
+    }
+
     /// New objects waiting for a re-identification, with their deadline.
     pub fn pending_reid(&self) -> Vec<(ObjectId, StampNs)> {
         self.pending_reid.iter().map(|(id, t)| (*id, *t)).collect()

@@ -76,17 +76,16 @@ impl Memory {
         {
             return;
         }
-        let alive = |m: &Memory, id: ObjectId| {
-            m.objects
-                .get(id.index())
-                .is_some_and(|o| o.is_reportable() && o.state.is_present())
-        };
         // Pairs both seen now, or no longer two present confirmed objects: cleared.
         let seen = |id: ObjectId| sightings.iter().any(|s| s.id == id);
         let stale: Vec<(ObjectId, ObjectId)> = self
             .twin_deficits
             .keys()
-            .filter(|(a, b)| (seen(*a) && seen(*b)) || !alive(self, *a) || !alive(self, *b))
+            .filter(|(a, b)| {
+                (seen(*a) && seen(*b))
+                    || !self.reportable_and_present(*a)
+                    || !self.reportable_and_present(*b)
+            })
             .copied()
             .collect();
         for key in stale {
@@ -99,7 +98,7 @@ impl Memory {
         // (pair, the twin found gone, its last sighting before the pass)
         let mut decided: Vec<((ObjectId, ObjectId), ObjectId, StampNs)> = Vec::new();
         for &b in charged {
-            if !alive(self, b) {
+            if !self.reportable_and_present(b) {
                 continue;
             }
             let ob = &self.objects[b.index()];
@@ -108,7 +107,7 @@ impl Memory {
             // The nearest look-alike seen in this keyframe.
             let twin = sightings
                 .iter()
-                .filter(|s| s.id != b && alive(self, s.id))
+                .filter(|s| s.id != b && self.reportable_and_present(s.id))
                 .filter(|s| {
                     let oa = &self.objects[s.id.index()];
                     oa.group == ob.group
@@ -154,7 +153,7 @@ impl Memory {
             }
         }
         for (key, gone, seen_before_ns) in decided {
-            if self.twin_deficits.remove(&key).is_some() && alive(self, gone) {
+            if self.twin_deficits.remove(&key).is_some() && self.reportable_and_present(gone) {
                 self.disown_sightings_after(gone, seen_before_ns);
                 self.declare_missing(gone, stamp);
             }
