@@ -27,7 +27,7 @@ pub mod label;
 mod label_index;
 pub mod memory;
 pub mod observation;
-mod prefetch;
+pub mod prefetch;
 pub mod query;
 pub mod scene_graph;
 pub mod spatial_index;
