@@ -108,6 +108,11 @@ pub struct MemoryConfig {
     /// missing object it looks most like; once it is seen in place, to the first. Meanwhile
     /// the newcomer does not shorten any other object's wait for `missing_after_views`.
     pub wait_for_likelier_source: bool,
+    /// Whether a sighting that fits a present object not seen for `min_move_gap_s` is refused
+    /// to it when a missing look-alike looks more like the sighting, and a newcomer seen since
+    /// looks more like the object than like that look-alike (both by the rival margin): the
+    /// two were carried past each other, one put down where the other stood.
+    pub refuse_swapped_sightings: bool,
     /// Cap on the number of sightings averaged into an object's position (lets it adapt).
     pub max_position_weight: f64,
     /// Two compatible objects closer than this that were never seen together are merged, m.
@@ -206,6 +211,7 @@ impl Default for MemoryConfig {
             twin_evidence_llr: 3.0,
             twin_detection_recall: 0.85,
             wait_for_likelier_source: true,
+            refuse_swapped_sightings: true,
             max_position_weight: 30.0,
             merge_distance_m: 0.08,
             merge_extent_fraction: 0.5,

@@ -930,6 +930,10 @@ impl NodeConfig {
                 "changes.wait_for_likelier_source",
                 m.wait_for_likelier_source,
             )?,
+            refuse_swapped_sightings: r.bool(
+                "changes.refuse_swapped_sightings",
+                m.refuse_swapped_sightings,
+            )?,
             ..m
         };
         memory
@@ -1235,6 +1239,26 @@ mod tests {
         let e = read("0.5").unwrap_err().to_string();
         assert!(
             e.starts_with("parameter changes.wait_for_likelier_source"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_refusal_of_swapped_sightings_is_a_parameter() {
+        let k = "changes.refuse_swapped_sightings";
+        let read = |v: &str| {
+            let mut p = BTreeMap::new();
+            p.insert(k.to_string(), parse_value(k, v).unwrap());
+            NodeConfig::from_params(&p).map(|c| c.memory.refuse_swapped_sightings)
+        };
+        let default = NodeConfig::from_params(&BTreeMap::new()).unwrap();
+        assert!(default.memory.refuse_swapped_sightings);
+        assert_eq!(default.effective[k], ParamValue::Bool(true));
+        assert!(!read("false").unwrap());
+        assert!(read("true").unwrap());
+        let e = read("2").unwrap_err().to_string();
+        assert!(
+            e.starts_with("parameter changes.refuse_swapped_sightings"),
             "{e}"
         );
     }

@@ -18,6 +18,10 @@ pub(super) enum Assoc {
     Shared(ObjectId, ObjectId),
     /// Nothing known fits: a new object.
     New,
+    /// It fits this present object, but is rather a missing look-alike's, put down where this
+    /// one stood ([`Memory::sighting_is_a_swapped_look_alikes`]): a new object, never the same
+    /// as this one.
+    Refused(ObjectId),
 }
 
 impl Memory {
@@ -136,12 +140,16 @@ impl Memory {
     /// [`Assoc::Shared`] when a confirmed, present object that got no detection fits within
     /// `ambiguity_ratio` of the match's normalised distance (penalty left out: a sighting right
     /// at a missing object's spot is its own), or lies no more than `ambiguity_margin_m` +
-    /// `ambiguity_margin_per_depth` x depth farther.
+    /// `ambiguity_margin_per_depth` x depth farther. A detection refused to a present object as
+    /// a swapped look-alike's ([`Memory::sighting_is_a_swapped_look_alikes`]) is not its
+    /// candidate; matched to nothing else, it is [`Assoc::Refused`].
     pub(super) fn associate(&self, detections: &[WorldDetection], stamp: StampNs) -> Vec<Assoc> {
         // (cost with penalty, detection, object, gate-normalised distance, distance in m)
         let mut pairs: Vec<(f64, usize, ObjectId, f64, f64)> = Vec::new();
         // Unpenalised cost and distance of each gated pair with a confirmed, present object.
         let mut rivals: Vec<(usize, ObjectId, f64, f64)> = Vec::new();
+        // Detections refused to a present object as a swapped look-alike's.
+        let mut refused: Vec<(usize, ObjectId)> = Vec::new();
         for (i, det) in detections.iter().enumerate() {
             let search = self.config.gate_base_m
                 + self.config.gate_per_depth * det.depth_m
@@ -164,6 +172,11 @@ impl Memory {
                         .association_min_appearance_cosine
                         .unwrap_or_else(|| self.appearance_bound(obj.times_seen));
                     if a.len() == b.len() && crate::core::embed::cosine(a, b) < min_cos {
+                        return;
+                    }
+                    // A swapped look-alike's sighting is not this one's.
+                    if self.sighting_is_a_swapped_look_alikes(a, obj, stamp) {
+                        refused.push((i, obj.id));
                         return;
                     }
                 }
@@ -197,7 +210,10 @@ impl Memory {
             .iter()
             .enumerate()
             .map(|(i, a)| match a {
-                None => Assoc::New,
+                None => refused
+                    .iter()
+                    .find(|(j, _)| *j == i)
+                    .map_or(Assoc::New, |(_, r)| Assoc::Refused(*r)),
                 Some((id, cost, dist)) => {
                     // A rival farther by no more than one sighting's noise is not told apart.
                     let margin = self.config.ambiguity_margin_m

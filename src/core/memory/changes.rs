@@ -530,6 +530,67 @@ impl Memory {
         })
     }
 
+    /// Whether a sighting with appearance `embedding` that fits the present object `r` is
+    /// rather a missing look-alike's, put down where `r` was while `r` itself was carried
+    /// away (a swap): `r` was not seen for `min_move_gap_s` or more, a missing object `o` of its
+    /// group looks more like the sighting than `r` does by more than [`RIVAL_MARGIN`], and a
+    /// newcomer first seen since `r`'s last sighting, not taken for anything, looks more like
+    /// `r` than like `o` by more than [`RIVAL_MARGIN`] (the newcomer was left to `r`,
+    /// [`Memory::better_rival`]). Taken for `r`, the sighting would keep `r` in place and
+    /// give the newcomer to `o` ([`Memory::rival_seen_again`]), both wrong; refused, it starts
+    /// a track that `o` is found in, and `r`, missed at its spot, takes the newcomer.
+    pub(super) fn sighting_is_a_swapped_look_alikes(
+        &self,
+        embedding: &[f32],
+        r: &MemoryObject,
+        stamp: StampNs,
+    ) -> bool {
+        if !self.config.refuse_swapped_sightings
+            || !r.is_reportable()
+            || !r.state.is_present()
+            || r.last_seen_ns
+                .saturating_add(self.config.min_move_gap_ns().max(1))
+                > stamp
+        {
+            return false;
+        }
+        let Some(own) = r
+            .embedding
+            .as_deref()
+            .filter(|e| e.len() == embedding.len())
+            .map(|e| crate::core::embed::cosine(embedding, e))
+        else {
+            return false;
+        };
+        let (Some(missing), Some(recent)) = (
+            self.missing_by_group.get(&r.group),
+            self.recent_by_group.get(&r.group),
+        ) else {
+            return false;
+        };
+        missing.iter().any(|o_id| {
+            let o = &self.objects[o_id.index()];
+            let theirs = o
+                .embedding
+                .as_deref()
+                .filter(|e| e.len() == embedding.len())
+                .map(|e| crate::core::embed::cosine(embedding, e));
+            *o_id != r.id
+                && theirs.is_some_and(|t| t > own + RIVAL_MARGIN)
+                && recent
+                    .range((r.last_seen_ns.saturating_add(1), ObjectId(0))..)
+                    .any(|(_, n_id)| {
+                        let n = &self.objects[n_id.index()];
+                        *n_id != r.id
+                            && *n_id != *o_id
+                            && !n.retired
+                            && n.state.is_present()
+                            && n.placements.len() == 1
+                            && looks_more_like(n, r, o)
+                    })
+        })
+    }
+
     /// `rival` was seen again, its previous sighting at `previous_ns`: a missing object of its
     /// group whose re-identification newcomer was first seen after that and looks more like
     /// the rival may have left the newcomer to it ([`Memory::better_rival`]); the rival is

@@ -1248,6 +1248,13 @@ impl Memory {
                     self.try_early_reid(id, stamp);
                     id
                 }
+                association::Assoc::Refused(other) => {
+                    let id = self.create_object(det, stamp, robot_place);
+                    // Not the object it was refused to: never merged into it as a duplicate.
+                    self.mark_distinct(&[id, other]);
+                    self.try_early_reid(id, stamp);
+                    id
+                }
             };
             seen_now.insert(id);
             touched.push(id);
