@@ -1223,44 +1223,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_wait_for_a_likelier_source_is_a_parameter() {
-        let k = "changes.wait_for_likelier_source";
+    /// The bool memory parameter `k` is on by default, reaches the field `get` reads either way,
+    /// and a value that is not a bool is refused, naming `k`.
+    fn assert_memory_switch(k: &str, get: fn(&MemoryConfig) -> bool) {
         let read = |v: &str| {
             let mut p = BTreeMap::new();
             p.insert(k.to_string(), parse_value(k, v).unwrap());
-            NodeConfig::from_params(&p).map(|c| c.memory.wait_for_likelier_source)
+            NodeConfig::from_params(&p).map(|c| get(&c.memory))
         };
         let default = NodeConfig::from_params(&BTreeMap::new()).unwrap();
-        assert!(default.memory.wait_for_likelier_source);
+        assert!(get(&default.memory));
         assert_eq!(default.effective[k], ParamValue::Bool(true));
         assert!(!read("false").unwrap());
         assert!(read("true").unwrap());
-        let e = read("0.5").unwrap_err().to_string();
-        assert!(
-            e.starts_with("parameter changes.wait_for_likelier_source"),
-            "{e}"
-        );
+        for bad in ["0.5", "2"] {
+            let e = read(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("parameter {k}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_wait_for_a_likelier_source_is_a_parameter() {
+        assert_memory_switch("changes.wait_for_likelier_source", |m| {
+            m.wait_for_likelier_source
+        });
     }
 
     #[test]
     fn the_refusal_of_swapped_sightings_is_a_parameter() {
-        let k = "changes.refuse_swapped_sightings";
-        let read = |v: &str| {
-            let mut p = BTreeMap::new();
-            p.insert(k.to_string(), parse_value(k, v).unwrap());
-            NodeConfig::from_params(&p).map(|c| c.memory.refuse_swapped_sightings)
-        };
-        let default = NodeConfig::from_params(&BTreeMap::new()).unwrap();
-        assert!(default.memory.refuse_swapped_sightings);
-        assert_eq!(default.effective[k], ParamValue::Bool(true));
-        assert!(!read("false").unwrap());
-        assert!(read("true").unwrap());
-        let e = read("2").unwrap_err().to_string();
-        assert!(
-            e.starts_with("parameter changes.refuse_swapped_sightings"),
-            "{e}"
-        );
+        assert_memory_switch("changes.refuse_swapped_sightings", |m| {
+            m.refuse_swapped_sightings
+        });
     }
 
     #[test]
