@@ -554,12 +554,7 @@ impl Memory {
         {
             return false;
         }
-        let Some(own) = r
-            .embedding
-            .as_deref()
-            .filter(|e| e.len() == embedding.len())
-            .map(|e| crate::core::embed::cosine(embedding, e))
-        else {
+        let Some(own) = looks_like(r, embedding) else {
             return false;
         };
         let (Some(missing), Some(recent)) = (
@@ -570,13 +565,8 @@ impl Memory {
         };
         missing.iter().any(|o_id| {
             let o = &self.objects[o_id.index()];
-            let theirs = o
-                .embedding
-                .as_deref()
-                .filter(|e| e.len() == embedding.len())
-                .map(|e| crate::core::embed::cosine(embedding, e));
             *o_id != r.id
-                && theirs.is_some_and(|t| t > own + RIVAL_MARGIN)
+                && looks_like(o, embedding).is_some_and(|t| t > own + RIVAL_MARGIN)
                 && recent
                     .range((r.last_seen_ns.saturating_add(1), ObjectId(0))..)
                     .any(|(_, n_id)| {

@@ -1671,10 +1671,16 @@ fn pool_embeddings(
 
 /// Cosine similarity of two objects' appearance, when both have one of the same dimension.
 fn appearance(a: &MemoryObject, b: &MemoryObject) -> Option<f32> {
-    match (&a.embedding, &b.embedding) {
-        (Some(x), Some(y)) if x.len() == y.len() => Some(super::embed::cosine(x, y)),
-        _ => None,
-    }
+    a.embedding.as_deref().and_then(|x| looks_like(b, x))
+}
+
+/// Cosine similarity of an object's appearance to `embedding`, when it has one of the same
+/// dimension.
+fn looks_like(o: &MemoryObject, embedding: &[f32]) -> Option<f32> {
+    o.embedding
+        .as_deref()
+        .filter(|e| e.len() == embedding.len())
+        .map(|e| super::embed::cosine(embedding, e))
 }
 
 /// Trims and lower-cases a label.
