@@ -120,10 +120,21 @@ impl Memory {
     }
 
     /// Whether a confirmed, present track of `o`'s group other than `o` stands within
-    /// `radius_m` of it: a single sighting there is as likely that track's, split off by a
-    /// noisy position or appearance, as an object of its own.
-    fn confirmed_look_alike_within(&self, o: &MemoryObject, radius_m: f64) -> bool {
-        self.look_alike_within(o, radius_m, |x| x.is_reportable() && x.state.is_present())
+    /// `radius_m` of it and looks about as much like `o` as `old` does (cosine lower by no
+    /// more than [`RIVAL_MARGIN`]; any such track when either look is unknown): a single
+    /// sighting there is then as likely that track's, split off by a noisy position or
+    /// appearance, as `old`'s. One that looks much more like `old` than like the track beside
+    /// it is no split-off sighting of that track.
+    fn look_alike_may_own(&self, o: &MemoryObject, old: &MemoryObject, radius_m: f64) -> bool {
+        let own = appearance(o, old);
+        self.look_alike_within(o, radius_m, |x| {
+            x.is_reportable()
+                && x.state.is_present()
+                && match (own, appearance(x, o)) {
+                    (Some(own), Some(theirs)) => theirs >= own - RIVAL_MARGIN,
+                    _ => true,
+                }
+        })
     }
 
     /// Whether another track of `o`'s group for which `pred` holds stands within `radius_m` of
@@ -312,8 +323,8 @@ impl Memory {
     /// may have been carried there. (The new place may have been seen on the pass that first
     /// missed the object, hours before a later pass confirms the old spot empty.) A tentative
     /// track, still open or dropped unconfirmed ([`Memory::drop_tentative`]), qualifies when
-    /// appearance says it is the old object, but not one within
-    /// `gate_base_m` of a confirmed, present look-alike ([`Memory::confirmed_look_alike_within`]):
+    /// appearance says it is the old object, but not one within `gate_base_m` of a confirmed,
+    /// present look-alike that it looks about as much like ([`Memory::look_alike_may_own`]):
     /// that sighting was as likely the look-alike's, split off by a noisy appearance.
     pub(super) fn find_new_match(&mut self, old_id: ObjectId) -> Option<ObjectId> {
         let last_seen = self.reid_last_seen(old_id);
@@ -337,7 +348,7 @@ impl Memory {
                     && (!o.retired || o.is_dropped_tentative())
                     && (o.confirmed
                         || (appearance(o, old).is_some()
-                            && !self.confirmed_look_alike_within(o, self.config.gate_base_m)))
+                            && !self.look_alike_may_own(o, old, self.config.gate_base_m)))
                     && o.state.is_present()
                     && o.placements.len() == 1
                     && !old.distinct_from.contains(id)
