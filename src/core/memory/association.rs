@@ -148,8 +148,8 @@ impl Memory {
         let mut pairs: Vec<(f64, usize, ObjectId, f64, f64)> = Vec::new();
         // Unpenalised cost and distance of each gated pair with a confirmed, present object.
         let mut rivals: Vec<(usize, ObjectId, f64, f64)> = Vec::new();
-        // Detections refused to a present object as a swapped look-alike's.
-        let mut refused: Vec<(usize, ObjectId)> = Vec::new();
+        // Per detection, the first present object it was refused to as a swapped look-alike's.
+        let mut refused: Vec<Option<ObjectId>> = vec![None; detections.len()];
         for (i, det) in detections.iter().enumerate() {
             let search = self.config.gate_base_m
                 + self.config.gate_per_depth * det.depth_m
@@ -180,7 +180,7 @@ impl Memory {
                     // the gate (checked after the gate instead, seed 2660 loses a stapler's move
                     // to such a merge; 85 other seeds where the two differ are unchanged).
                     if self.sighting_is_a_swapped_look_alikes(a, obj, stamp) {
-                        refused.push((i, obj.id));
+                        refused[i].get_or_insert(obj.id);
                         return;
                     }
                 }
@@ -214,10 +214,7 @@ impl Memory {
             .iter()
             .enumerate()
             .map(|(i, a)| match a {
-                None => refused
-                    .iter()
-                    .find(|(j, _)| *j == i)
-                    .map_or(Assoc::New, |(_, r)| Assoc::Refused(*r)),
+                None => refused[i].map_or(Assoc::New, Assoc::Refused),
                 Some((id, cost, dist)) => {
                     // A rival farther by no more than one sighting's noise is not told apart.
                     let margin = self.config.ambiguity_margin_m
