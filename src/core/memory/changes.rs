@@ -119,6 +119,12 @@ impl Memory {
         self.look_alike_within(o, radius_m, |x| !x.retired && !touched.contains(&x.id))
     }
 
+    /// The earliest stamp at which an object last seen at `seen_ns` may have been carried off
+    /// and seen elsewhere: `min_move_gap_s` later (at least 1 ns: never at the same stamp).
+    fn earliest_move_ns(&self, seen_ns: StampNs) -> StampNs {
+        seen_ns.saturating_add(self.config.min_move_gap_ns().max(1))
+    }
+
     /// Whether a confirmed, present track of `o`'s group other than `o` stands within
     /// `radius_m` of it and looks about as much like `o` as `old` does (cosine lower by no
     /// more than [`RIVAL_MARGIN`]; any such track when either look is unknown): a single
@@ -280,7 +286,6 @@ impl Memory {
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
         // First seen after the last sighting, and not within `min_move_gap_s` of it.
-        let min_gap = self.config.min_move_gap_ns().max(1);
         let min_missing_since = if recent_only {
             now.saturating_sub(self.config.reid_window_ns())
         } else {
@@ -312,8 +317,8 @@ impl Memory {
                     }
                     // The gap from the last sighting as re-identification counts it (no later
                     // than the last sighting itself, so that one is tried first).
-                    && (o.last_seen_ns.saturating_add(min_gap) <= first_seen
-                        || self.reid_last_seen(*id).saturating_add(min_gap) <= first_seen)
+                    && (self.earliest_move_ns(o.last_seen_ns) <= first_seen
+                        || self.earliest_move_ns(self.reid_last_seen(*id)) <= first_seen)
             })
             .min_by(|a, b| self.reid_order(new_obj, *a, *b))
     }
@@ -339,7 +344,7 @@ impl Memory {
             .unwrap_or(self.latest_stamp_ns.unwrap_or(0));
         let earliest = first_missed
             .saturating_sub(self.config.reid_window_ns())
-            .max(last_seen.saturating_add(self.config.min_move_gap_ns().max(1)));
+            .max(self.earliest_move_ns(last_seen));
         set.range((earliest, ObjectId(0))..)
             .map(|(_, id)| *id)
             .filter(|id| {
@@ -462,10 +467,9 @@ impl Memory {
         let Some(own) = appearance(o, n) else {
             return false;
         };
-        let min_gap = self.config.min_move_gap_ns().max(1);
         let first_seen = n.first_seen_ns;
         self.any_unchecked_rival(old, new, |rival| {
-            rival.last_seen_ns.saturating_add(min_gap) <= first_seen
+            self.earliest_move_ns(rival.last_seen_ns) <= first_seen
                 && appearance(rival, n).is_some_and(|theirs| theirs > own + HANDOVER_MARGIN)
         })
     }
@@ -513,14 +517,13 @@ impl Memory {
         let n = &self.objects[new.index()];
         let now = self.latest_stamp_ns.unwrap_or(0);
         let min_last_seen = now.saturating_sub(self.config.reid_max_age_ns());
-        let min_gap = self.config.min_move_gap_ns().max(1);
         self.group_members(n.group).any(|r| {
             let o = &self.objects[r.index()];
             r != new
                 && o.is_reportable()
                 && o.state.is_present()
                 && o.last_seen_ns >= min_last_seen
-                && o.last_seen_ns.saturating_add(min_gap) <= n.first_seen_ns
+                && self.earliest_move_ns(o.last_seen_ns) <= n.first_seen_ns
                 && !n.distinct_from.contains(&r)
                 && !o.distinct_from.contains(&new)
         })
@@ -559,9 +562,7 @@ impl Memory {
         if !self.config.refuse_swapped_sightings
             || !r.is_reportable()
             || !r.state.is_present()
-            || r.last_seen_ns
-                .saturating_add(self.config.min_move_gap_ns().max(1))
-                > stamp
+            || self.earliest_move_ns(r.last_seen_ns) > stamp
         {
             return false;
         }
@@ -926,7 +927,6 @@ impl Memory {
     /// Returns whether it did.
     pub(super) fn relink_to_better_newcomer(&mut self, t: ObjectId, stamp: StampNs) -> bool {
         let window = self.config.reid_window_ns();
-        let min_gap = self.config.min_move_gap_ns().max(1);
         let to = &self.objects[t.index()];
         if window <= 0 || to.retired || to.embedding.is_none() || to.placements.len() != 1 {
             return false;
@@ -953,7 +953,7 @@ impl Memory {
             if own <= theirs + RIVAL_MARGIN
                 || own < self.config.min_appearance_cosine
                 || (seen_with_t && !since_link)
-                || last_there.saturating_add(min_gap) > to.first_seen_ns
+                || self.earliest_move_ns(last_there) > to.first_seen_ns
                 || (to.position_world - xo.position_world).norm() <= self.config.gate_base_m
             {
                 continue;
@@ -1032,7 +1032,6 @@ impl Memory {
     /// two net out, then a missing), and `y` moves to the newcomer. Where several links
     /// qualify, the one `y` favours most. Returns whether it did.
     fn hand_newcomer_to_better_old(&mut self, y: ObjectId, stamp: StampNs) -> bool {
-        let min_gap = self.config.min_move_gap_ns().max(1);
         let yo = &self.objects[y.index()];
         if self.config.reid_window_ns() <= 0
             || yo.embedding.is_none()
@@ -1056,7 +1055,7 @@ impl Memory {
                 || theirs < self.config.min_appearance_cosine
                 || yo.distinct_from.contains(&link.newcomer)
                 || no.distinct_from.contains(&y)
-                || y_last_seen.saturating_add(min_gap) > no.first_seen_ns
+                || self.earliest_move_ns(y_last_seen) > no.first_seen_ns
             {
                 continue;
             }
