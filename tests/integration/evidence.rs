@@ -37,7 +37,8 @@
 //! to be checked, lets no look-alike go missing on fewer views meanwhile, and is not taken for
 //! a look-alike found gone that it favours less; and one left to a look-alike seen again goes
 //! to the missing object it favours most. Last, a swap: keys carried past each other, one put
-//! down by the other's spot, are told apart by their looks.
+//! down by the other's spot, are told apart by their looks; and a sighting goes to the
+//! look-alike it looks like though it falls nearer another (not between near-twins).
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -2422,4 +2423,66 @@ fn keys_carried_past_each_other_are_told_apart_by_their_looks() {
     );
     assert!((ob.position_world - right).norm() < 0.05, "{ob:?}");
     assert_eq!(changes_since(&m, T0 + HOUR).len(), 1);
+}
+
+/// Keys A at (2, 0.50) looking `SEEN` and keys C at (2, 0.62) looking `c_look`, seen together
+/// five times. An hour later A has been carried off, and C is seen three times at (2, 0.52):
+/// nearer A's spot than its own (2 cm from it, 10 cm from C's), looking like C. Returns the
+/// memory, A and C.
+fn keys_left_beside_a_spot(
+    c_look: [f32; 4],
+    tweak: impl FnOnce(&mut MemoryConfig),
+) -> (Memory, ObjectId, ObjectId) {
+    let mut m = memory_with(tweak);
+    let both = [keys_at(0.50, SEEN), keys_at(0.62, c_look)];
+    let t = keyframes_in_a_row(&mut m, T0, 5, &both);
+    let at = |m: &Memory, y: f64| {
+        m.objects()
+            .iter()
+            .find(|o| o.is_reportable() && (o.position_world.y - y).abs() < 0.03)
+            .map(|o| o.id)
+            .unwrap()
+    };
+    let (a, c) = (at(&m, 0.50), at(&m, 0.62));
+    keyframes_in_a_row(&mut m, t + HOUR, 3, &[keys_at(0.52, c_look)]);
+    (m, a, c)
+}
+
+/// Between look-alikes that their looks tell apart, a sighting goes to the one it looks like
+/// (by the rival margin) even when it falls nearer the other: the keys left behind are not
+/// charged a miss, and the ones carried off go missing. Between look-alikes about as alike as twins (cosine
+/// 0.93), or with appearance descriptors too unsteady for one sighting to tell
+/// (`association_min_appearance_cosine` set), position decides: the sightings keep the keys
+/// carried off present.
+#[test]
+fn a_sighting_goes_to_the_look_alike_it_looks_like_though_it_falls_nearer_another() {
+    const TOLD_APART: [f32; 4] = [0.88, 0.475, 0.0, 0.0];
+    const ALMOST_TWINS: [f32; 4] = [0.93, 0.368, 0.0, 0.0];
+    assert!((cosine(&TOLD_APART, &SEEN) - 0.88).abs() < 0.005);
+    assert!((cosine(&ALMOST_TWINS, &SEEN) - 0.93).abs() < 0.005);
+    // (C's look, unsteady descriptors, sightings go by looks)
+    let cases = [
+        (TOLD_APART, false, true),
+        (ALMOST_TWINS, false, false),
+        (TOLD_APART, true, false),
+    ];
+    for (c_look, unsteady, by_looks) in cases {
+        let (m, a, c) = keys_left_beside_a_spot(c_look, |c| {
+            if unsteady {
+                c.association_min_appearance_cosine = Some(0.5);
+            }
+        });
+        let (ao, co) = (m.object(a).unwrap(), m.object(c).unwrap());
+        if by_looks {
+            assert_eq!(ao.state, ObjectState::Missing, "{ao:?}");
+            assert_eq!(co.state, ObjectState::Present, "{co:?}");
+            // Falling within one sighting's noise of both, the sightings are shared: C, which
+            // they fit better by looks, is not charged a miss.
+            assert_eq!(co.missed_views, 0, "{co:?}");
+            assert_sound_and_restorable(&m, &[c]);
+        } else {
+            assert_eq!(ao.state, ObjectState::Present, "{ao:?}");
+            assert_eq!(ao.last_seen_ns, m.latest_stamp_ns().unwrap(), "{ao:?}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! tree (label, size, appearance), one-to-one assignment, and applying a sighting to an object
 //! (robust position, label votes, visits) or creating a tentative one.
 
+use super::changes::RIVAL_MARGIN;
 use super::*;
 
 /// What association made of one detection.
@@ -136,7 +137,9 @@ impl Memory {
     /// / gate, plus `missing_match_penalty` for a missing object). Candidates are label- and
     /// size-compatible, inside the gate and, when both carry an appearance embedding, similar
     /// enough (`min_appearance_cosine`; `min_appearance_cosine_single` for a track seen once,
-    /// whose embedding is one sighting's rather than an average). A match is
+    /// whose embedding is one sighting's rather than an average). A detection that another
+    /// confirmed look-alike in its gate, left without a detection, explains better by its
+    /// looks goes to that one ([`Memory::hand_to_better_looks`]). A match is
     /// [`Assoc::Shared`] when a confirmed, present object that got no detection fits within
     /// `ambiguity_ratio` of the match's normalised distance (penalty left out: a sighting right
     /// at a missing object's spot is its own), or lies no more than `ambiguity_margin_m` +
@@ -209,6 +212,9 @@ impl Memory {
                 used.insert(id);
             }
         }
+        if self.config.association_min_appearance_cosine.is_none() {
+            self.hand_to_better_looks(detections, &rivals, &mut assignment, &mut used);
+        }
         let ratio = self.config.ambiguity_ratio;
         assignment
             .iter()
@@ -235,6 +241,59 @@ impl Memory {
                 }
             })
             .collect()
+    }
+
+    /// Gives a detection assigned by position to `a` to another confirmed, present track `b`
+    /// inside its gate that got no detection in this keyframe (`rivals` holds the gated pairs,
+    /// `used` the tracks assigned), when `b` looks more like the detection than `a` does by
+    /// more than [`RIVAL_MARGIN`] and `a` and `b` are told apart by their looks (cosine
+    /// between them below `min_appearance_cosine_long_missing`): position decides between
+    /// look-alikes only when looks do not. Seed 1795: a banana 10 cm from where another had
+    /// stood until it was carried off, its sightings nearer that one's track (cosine 0.90)
+    /// than its own (0.96), kept the other's track present and left its own to go missing.
+    /// Twins' looks differ by noise alone, so between them position still decides. Only for
+    /// appearance as steady from one sighting to the next as a learned embedding: not with
+    /// `association_min_appearance_cosine` set.
+    fn hand_to_better_looks(
+        &self,
+        detections: &[WorldDetection],
+        rivals: &[(usize, ObjectId, f64, f64)],
+        assignment: &mut [Option<(ObjectId, f64, f64)>],
+        used: &mut BTreeSet<ObjectId>,
+    ) {
+        // `rivals` is in detection order (pushed while looping over the detections), so each
+        // detection's gated pairs are one run; most detections have none besides their match,
+        // and cost no cosine.
+        for run in rivals.chunk_by(|x, y| x.0 == y.0) {
+            let i = run[0].0;
+            let (Some((a, _, _)), Some(e)) = (assignment[i], detections[i].embedding.as_deref())
+            else {
+                continue;
+            };
+            if !run.iter().any(|(_, b, _, _)| *b != a && !used.contains(b)) {
+                continue;
+            }
+            let Some(own) = looks_like(&self.objects[a.index()], e) else {
+                continue;
+            };
+            let told_apart = |b: ObjectId| {
+                appearance(&self.objects[a.index()], &self.objects[b.index()])
+                    .is_some_and(|c| c < self.config.min_appearance_cosine_long_missing)
+            };
+            let better = run
+                .iter()
+                .filter(|(_, b, _, _)| *b != a && !used.contains(b))
+                .filter_map(|&(_, b, c, d)| {
+                    let theirs = looks_like(&self.objects[b.index()], e)?;
+                    (theirs > own + RIVAL_MARGIN && told_apart(b)).then_some((theirs, b, c, d))
+                })
+                .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+            if let Some((_, b, c, d)) = better {
+                used.remove(&a);
+                used.insert(b);
+                assignment[i] = Some((b, c, d));
+            }
+        }
     }
 
     pub(super) fn create_object(

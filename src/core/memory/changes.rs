@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 
 /// How much closer (in appearance cosine) a rival must be to take a new object from the one
 /// being declared missing (see [`Memory::better_rival`]).
-const RIVAL_MARGIN: f32 = 0.05;
+pub(super) const RIVAL_MARGIN: f32 = 0.05;
 
 /// How much closer (in appearance cosine) an object found gone must be to a newcomer already
 /// taken for another object to take it over (see [`Memory::hand_newcomer_to_better_old`]):
