@@ -840,28 +840,28 @@ fn keys_back_where_a_was_taken(back: [f32; 4]) -> (Memory, ObjectId, ObjectId, O
             .unwrap();
         t += S;
     }
-    let near = |m: &Memory, y: f64| {
-        m.objects()
-            .iter()
-            .find(|o| {
-                o.is_reportable()
-                    && (o.position_world - nalgebra::Point3::new(2.0, y, 0.8)).norm() < 0.05
-            })
-            .map(|o| o.id)
-            .unwrap()
-    };
-    let a = near(&m, 0.5);
+    let a = object_at(&m, [2.0, 0.5, 0.8]);
     let b = the_one_other(&m, a).id;
     t = keyframes_in_a_row(&mut m, t + HOUR, 2, &[keys_at(-0.6, SEEN)]);
     assert_eq!(m.object(a).unwrap().state, ObjectState::Moved);
     t = keyframes_in_a_row(&mut m, t, 2, &[keys_at(-0.6, SEEN), keys_at(0.5, back)]);
-    let there = near(&m, 0.5);
+    let there = object_at(&m, [2.0, 0.5, 0.8]);
     for _ in 0..3 {
         m.ingest(&keyframe(t, 0.0, 0.0, std::f64::consts::PI, vec![]))
             .unwrap();
         t += S;
     }
     (m, a, b, there)
+}
+
+/// The reportable object within 5 cm of `p`.
+fn object_at(m: &Memory, p: [f64; 3]) -> ObjectId {
+    let p = nalgebra::Point3::from(p);
+    m.objects()
+        .iter()
+        .find(|o| o.is_reportable() && (o.position_world - p).norm() < 0.05)
+        .map(|o| o.id)
+        .unwrap()
 }
 
 /// B's look: cosine 0.88 with `SEEN` (A's).
@@ -2436,14 +2436,10 @@ fn keys_left_beside_a_spot(
     let mut m = memory_with(tweak);
     let both = [keys_at(0.50, SEEN), keys_at(0.62, c_look)];
     let t = keyframes_in_a_row(&mut m, T0, 5, &both);
-    let at = |m: &Memory, y: f64| {
-        m.objects()
-            .iter()
-            .find(|o| o.is_reportable() && (o.position_world.y - y).abs() < 0.03)
-            .map(|o| o.id)
-            .unwrap()
-    };
-    let (a, c) = (at(&m, 0.50), at(&m, 0.62));
+    let (a, c) = (
+        object_at(&m, [2.0, 0.50, 0.8]),
+        object_at(&m, [2.0, 0.62, 0.8]),
+    );
     keyframes_in_a_row(&mut m, t + HOUR, 3, &[keys_at(0.52, c_look)]);
     (m, a, c)
 }
