@@ -463,10 +463,21 @@ impl Memory {
     /// stays a track of its own, and the look-alike, found gone when its spot is checked, is
     /// re-identified in it.
     fn put_down_look_alike(&self, x: ObjectId, t: ObjectId) -> bool {
-        let (xo, to) = (&self.objects[x.index()], &self.objects[t.index()]);
-        self.any_unchecked_rival(x, t, |rival| {
-            self.earliest_move_ns(rival.last_seen_ns) <= to.first_seen_ns
-                && looks_more_like(to, rival, xo)
+        self.carried_rival_likelier(x, t, RIVAL_MARGIN)
+    }
+
+    /// Whether another present look-alike of `old`, last seen `min_move_gap_s` or more before
+    /// `new` was first seen and not since ([`Memory::any_unchecked_rival`]), looks more like
+    /// `new` than `old` does by more than `margin` (both looks known).
+    fn carried_rival_likelier(&self, old: ObjectId, new: ObjectId, margin: f32) -> bool {
+        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
+        let Some(own) = appearance(o, n) else {
+            return false;
+        };
+        let first_seen = n.first_seen_ns;
+        self.any_unchecked_rival(old, new, |rival| {
+            self.earliest_move_ns(rival.last_seen_ns) <= first_seen
+                && appearance(rival, n).is_some_and(|theirs| theirs > own + margin)
         })
     }
 
@@ -477,18 +488,8 @@ impl Memory {
     /// outright, see [`Memory::better_rival`]): linking `old` to `new` now would likely be
     /// undone by what the sweep is about to find, so `new` waits for it.
     fn source_likelier_unchecked(&self, old: ObjectId, new: ObjectId) -> bool {
-        if !self.config.wait_for_likelier_source {
-            return false;
-        }
-        let (o, n) = (&self.objects[old.index()], &self.objects[new.index()]);
-        let Some(own) = appearance(o, n) else {
-            return false;
-        };
-        let first_seen = n.first_seen_ns;
-        self.any_unchecked_rival(old, new, |rival| {
-            self.earliest_move_ns(rival.last_seen_ns) <= first_seen
-                && appearance(rival, n).is_some_and(|theirs| theirs > own + HANDOVER_MARGIN)
-        })
+        self.config.wait_for_likelier_source
+            && self.carried_rival_likelier(old, new, HANDOVER_MARGIN)
     }
 
     /// Whether newcomer `new` waits ([`Memory::resolve_pending_reid`]) while an object other
