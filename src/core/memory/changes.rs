@@ -211,14 +211,20 @@ impl Memory {
     }
 
     /// A first sighting whose appearance matches an object that went missing recently is that
-    /// object, moved: no need to wait for confirmation (appearance is the evidence).
+    /// object, moved: no need to wait for confirmation (appearance is the evidence). Not one
+    /// within `gate_base_m` of a confirmed, present look-alike that it looks about as much like
+    /// ([`Memory::look_alike_may_own`]): too unlike that one to be matched to it, it is still
+    /// as likely that one's, seen with a noisy look, as the missing one carried there (seed
+    /// 5461's near-twin kettles swapped names so). It waits for confirmation like any new track.
     pub(super) fn try_early_reid(&mut self, id: ObjectId, stamp: StampNs) {
         if self.objects[id.index()].embedding.is_none() {
             return;
         }
         if let Some(old) = self.unrivalled_missing_match(id, true) {
-            if appearance(&self.objects[old.index()], &self.objects[id.index()]).is_some()
+            let (o, n) = (&self.objects[old.index()], &self.objects[id.index()]);
+            if appearance(o, n).is_some()
                 && !self.source_likelier_unchecked(old, id)
+                && !self.look_alike_may_own(n, o, self.config.gate_base_m)
             {
                 self.merge_moved(old, id, stamp);
             }
