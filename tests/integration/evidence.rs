@@ -40,12 +40,12 @@
 //! down by the other's spot, are told apart by their looks; and a sighting goes to the
 //! look-alike it looks like though it falls nearer another (not between near-twins). Last, a
 //! lone sighting beside a look-alike it looks about as much like is not taken for that one's
-//! missing near twin.
+//! missing near twin, and newcomers seen side by side, each re-identified, are no duplicates.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
 use mnemo::core::{Detection, Memory, ObjectId, ObjectState, StampNs};
-use std::f64::consts::PI;
+use std::f64::consts::{FRAC_PI_2, PI};
 
 use crate::common::{det, keyframe, looking, T0};
 
@@ -2546,4 +2546,74 @@ fn a_lone_sighting_beside_a_look_alike_it_looks_about_as_much_like_is_no_missing
             assert_eq!(m.stats().reidentified, 0);
         }
     }
+}
+
+/// Keys P looking `SEEN` ahead of the robot at (2, 0.5) and keys Q looking 0.90 like them
+/// behind it at (-2, 0.5), seen five times each. An hour later both have been carried to its
+/// left, P to (0.3, 2.0) and Q 17 cm beside it: four views left see the two together, then
+/// views ahead and behind find each gone and it is re-identified there. Another hour later Q
+/// has been taken away: views to the left see only P, Q's spot empty. Returns the memory, P
+/// and Q.
+fn keys_moved_side_by_side_then_one_taken() -> (Memory, ObjectId, ObjectId) {
+    const Q_LOOK: [f32; 4] = [0.90, 0.436, 0.0, 0.0];
+    let (p_left, q_left) = ([0.3, 2.0, 0.8], [0.3, 2.17, 0.8]);
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    let view = |m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>| {
+        m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
+        *t += S;
+    };
+    for _ in 0..5 {
+        let p_ahead = looking(det("keys", [2.0, 0.5, 0.8]), SEEN);
+        view(&mut m, &mut t, 0.0, vec![p_ahead]);
+        let q_behind = looking(det("keys", [-2.0, 0.5, 0.8]), Q_LOOK);
+        view(&mut m, &mut t, PI, vec![q_behind]);
+    }
+    let (p, q) = (
+        object_at(&m, [2.0, 0.5, 0.8]),
+        object_at(&m, [-2.0, 0.5, 0.8]),
+    );
+    t += HOUR;
+    let both = vec![
+        looking(det("keys", p_left), SEEN),
+        looking(det("keys", q_left), Q_LOOK),
+    ];
+    for _ in 0..4 {
+        view(&mut m, &mut t, FRAC_PI_2, both.clone());
+    }
+    for yaw in [0.0, PI] {
+        for _ in 0..4 {
+            view(&mut m, &mut t, yaw, vec![]);
+        }
+    }
+    for (id, spot) in [(p, p_left), (q, q_left)] {
+        let o = m.object(id).unwrap();
+        assert_eq!(o.state, ObjectState::Moved, "{o:?}");
+        assert!((o.position_world - nalgebra::Point3::from(spot)).norm() < 0.01);
+    }
+    t += HOUR;
+    for _ in 0..4 {
+        let p_only = looking(det("keys", p_left), SEEN);
+        view(&mut m, &mut t, FRAC_PI_2, vec![p_only]);
+    }
+    (m, p, q)
+}
+
+/// Keys seen side by side as newcomers, each re-identified as keys that went missing
+/// elsewhere, were seen together: when one pair is taken away, its spot found empty beside the
+/// other's, it goes missing and is not folded into the other as a duplicate track (seed
+/// 5461's apples), though the tracks that saw them together are now the two keys'.
+#[test]
+fn keys_seen_together_as_newcomers_are_no_duplicates_once_re_identified() {
+    let (m, p, q) = keys_moved_side_by_side_then_one_taken();
+    let (po, qo) = (m.object(p).unwrap(), m.object(q).unwrap());
+    assert_eq!(qo.state, ObjectState::Missing, "{qo:?}");
+    assert!(!qo.retired, "{qo:?}");
+    assert!(po.state.is_present(), "{po:?}");
+    assert_eq!(m.stats().duplicates_merged, 0);
+    let changes = changes_since(&m, T0 + 2 * HOUR);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].object_id, q);
+    assert_eq!(changes[0].kind, mnemo::core::EventKind::Missing);
+    assert_sound_and_restorable(&m, &[p]);
 }

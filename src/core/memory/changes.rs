@@ -778,12 +778,14 @@ impl Memory {
     }
 
     /// A present object of the same group right next to `id` (within twice the base gate),
-    /// seen more recently, never seen together with it, with a compatible appearance: `id` is
-    /// its duplicate. Not one first seen `min_move_gap_s` or more after `id`'s last sighting
-    /// and beyond the base gate of it: the narrowed gate of [`Memory::move_gate_m`] made that
-    /// track, and it is where `id` may have been moved (re-identification decides). Nor one
-    /// that moved there (re-identified) that long after `id`'s last sighting: another object
-    /// of the kind put down beside the spot `id` left.
+    /// seen more recently, never seen together with it ([`Memory::seen_together`]: nor
+    /// through the tracks since folded into either, such as two newcomers seen side by side,
+    /// each then re-identified), with a compatible appearance: `id` is its duplicate. Not one
+    /// first seen `min_move_gap_s` or more after `id`'s last sighting and beyond the base gate
+    /// of it: the narrowed gate of [`Memory::move_gate_m`] made that track, and it is where
+    /// `id` may have been moved (re-identification decides). Nor one that moved there
+    /// (re-identified) that long after `id`'s last sighting: another object of the kind put
+    /// down beside the spot `id` left.
     pub(super) fn find_duplicate(&mut self, id: ObjectId) -> Option<ObjectId> {
         let label = self.objects[id.index()].label.clone();
         let group = self.group_of(&label);
@@ -812,8 +814,7 @@ impl Memory {
                     && o.state.is_present()
                     && o.last_seen_ns > me.last_seen_ns
                     && o.group == group
-                    && !o.distinct_from.contains(&id)
-                    && !me.distinct_from.contains(other)
+                    && !self.seen_together(id, *other)
                     && appearance(o, me).is_none_or(|c| c >= self.config.min_appearance_cosine)
             })
     }

@@ -898,6 +898,19 @@ impl Memory {
         id
     }
 
+    /// Whether `a` and `b` were seen in one keyframe, as far as is known: either lists the
+    /// other among the tracks it was seen with, directly or through a track since folded into
+    /// the other (a newcomer re-identified, a duplicate absorbed).
+    pub(super) fn seen_together(&self, a: ObjectId, b: ObjectId) -> bool {
+        let lists = |x: ObjectId, y: ObjectId| {
+            self.objects[x.index()]
+                .distinct_from
+                .iter()
+                .any(|d| *d == y || self.resolve(*d) == y)
+        };
+        lists(a, b) || lists(b, a)
+    }
+
     /// All placements.
     pub fn placements(&self) -> &[Placement] {
         &self.placements
