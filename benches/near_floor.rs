@@ -14,10 +14,16 @@
 //!   (each hit's object record read for its label, extent, state and times);
 //! - the same, with every hit's object record prefetched before any is read, as the core does
 //!   (their cache misses overlap instead of following one another);
-//! - the same grid returning object ids only (no object record read): the floor of any index.
+//! - the same grid returning object ids only (no object record read): the floor of any index;
+//! - the same grid with full answers built from a compact copy of each object's answer fields
+//!   (label, extent as f32, place, first / last seen, state: one 64-byte cache line per object,
+//!   prefetched), the copy a core would have to keep in step on every sighting;
+//! - the same grid with those fields stored per entry, in an array parallel to the entries, so a
+//!   hit's fields lie beside its cell's run instead of at a random address.
 //!
-//! Each prints its p50 and SQLite's p50 over the same loop, with the ratio. All four answers
-//! are checked against the core's on every query.
+//! Each prints its p50 and SQLite's p50 over the same loop, with the ratio, then the mean hits
+//! per query and the size of one full answer (`ObjectHit`). Every answer's ids are checked
+//! against the core's on every query.
 
 use std::time::Instant;
 
@@ -44,6 +50,51 @@ struct Entry {
     object: u32,
     start_ns: StampNs,
     end_ns: StampNs,
+}
+
+/// An object's answer fields, one cache line: the compact copy the core would keep in step.
+#[derive(Clone)]
+#[repr(C, align(64))]
+struct Compact {
+    label: mnemo::core::label::Label,
+    extent_m: [f32; 3],
+    place: mnemo::core::ids::PlaceId,
+    first_seen_ns: StampNs,
+    last_seen_ns: StampNs,
+    state: mnemo::core::scene_graph::ObjectState,
+}
+
+impl Compact {
+    fn of(o: &mnemo::core::scene_graph::MemoryObject) -> Self {
+        Self {
+            label: o.label.clone(),
+            extent_m: [
+                o.extent_m.x as f32,
+                o.extent_m.y as f32,
+                o.extent_m.z as f32,
+            ],
+            place: o.place,
+            first_seen_ns: o.first_seen_ns,
+            last_seen_ns: o.last_seen_ns,
+            state: o.state,
+        }
+    }
+
+    fn hit(&self, id: u32, e: &Entry, d2: f32) -> ObjectHit {
+        ObjectHit {
+            id: mnemo::core::ids::ObjectId(id),
+            label: self.label.clone(),
+            position_world: [f64::from(e.x), f64::from(e.y), f64::from(e.z)],
+            extent_m: self.extent_m.map(f64::from),
+            first_seen_ns: self.first_seen_ns,
+            last_seen_ns: self.last_seen_ns,
+            state: self.state,
+            place: self.place,
+            score: 1.0,
+            distance_m: Some(f64::from(d2).sqrt()),
+            text: None,
+        }
+    }
 }
 
 /// Placements bucketed by 2 m cell, cells stored row-major and contiguous.
@@ -161,6 +212,56 @@ impl Grid {
     }
 }
 
+impl Grid {
+    /// Full answers from the compact per-object copy (prefetched), not the object records.
+    fn near_compact(&self, compact: &[Compact], p: &Point3<f64>, w: &TimeWindow) -> Vec<ObjectHit> {
+        let found = self.near(p, w);
+        for (id, _, _) in &found {
+            if let Some(c) = compact.get(*id as usize) {
+                prefetch_all(c);
+            }
+        }
+        found
+            .iter()
+            .filter_map(|(id, d2, e)| Some(compact.get(*id as usize)?.hit(*id, e, *d2)))
+            .collect()
+    }
+}
+
+/// A grid whose entries carry their object's answer fields beside the position.
+struct FatGrid {
+    grid: Grid,
+    fat: Vec<Compact>,
+}
+
+impl FatGrid {
+    fn near(&self, p: &Point3<f64>, w: &TimeWindow) -> Vec<ObjectHit> {
+        let g = &self.grid;
+        let q = [p.x as f32, p.y as f32, p.z as f32];
+        let r2 = (R_M * R_M) as f32;
+        let (c0, r0) = g.cell(p.x - R_M, p.y - R_M);
+        let (c1, r1) = g.cell(p.x + R_M, p.y + R_M);
+        let mut found = Vec::new();
+        for row in r0..=r1 {
+            let from = g.offsets[row * g.cols + c0] as usize;
+            let to = g.offsets[row * g.cols + c1 + 1] as usize;
+            for (i, e) in g.entries[from..to].iter().enumerate() {
+                let d2 = (e.x - q[0]).powi(2) + (e.y - q[1]).powi(2) + (e.z - q[2]).powi(2);
+                if d2 <= r2 && w.overlaps(e.start_ns, e.end_ns) {
+                    found.push((e.object, d2, from + i));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        found.dedup_by_key(|f| f.0);
+        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found
+            .iter()
+            .map(|&(id, d2, i)| self.fat[i].hit(id, &g.entries[i], d2))
+            .collect()
+    }
+}
+
 fn p50(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied().unwrap_or(0.0)
@@ -193,6 +294,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let flats = flats_of(memory);
     let sqlite = SqliteBaseline::build(&flats, T0)?;
     let grid = Grid::build(&flats, built.extent_x, built.extent_y);
+    let compact: Vec<Compact> = memory.objects().iter().map(Compact::of).collect();
+    let fat = FatGrid {
+        fat: grid
+            .entries
+            .iter()
+            .map(|e| Compact::of(&memory.objects()[e.object as usize]))
+            .collect(),
+        grid: Grid::build(&flats, built.extent_x, built.extent_y),
+    };
     let queries: Vec<(Point3<f64>, TimeWindow)> = (0..cfg.queries)
         .map(|_| {
             let (s, e) = built.spans[rng.index(built.spans.len())];
@@ -222,6 +332,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         k: 1000,
     };
     let mut disagree = 0usize;
+    let mut total_hits = 0usize;
     for (p, w) in &queries {
         let sorted = |mut v: Vec<u32>| {
             v.sort_unstable();
@@ -244,7 +355,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         );
         let ids = sorted(grid.near(p, w).iter().map(|f| f.0).collect());
-        if core != full || core != prefetched || core != ids {
+        let comp = sorted(
+            grid.near_compact(&compact, p, w)
+                .iter()
+                .map(|h| h.id.0)
+                .collect(),
+        );
+        let fatids = sorted(fat.near(p, w).iter().map(|h| h.id.0).collect());
+        total_hits += core.len();
+        if core != full || core != prefetched || core != ids || core != comp || core != fatids {
             disagree += 1;
             if disagree <= 3 {
                 eprintln!("{p:?}: core {core:?}, grid {full:?} / {ids:?}");
@@ -256,6 +375,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "flat grid, full answers",
         "flat grid, full, prefetched",
         "flat grid, ids only",
+        "flat grid, compact copy",
+        "flat grid, fields in entries",
     ];
     for (way, name) in ways.iter().enumerate() {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -268,7 +389,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 0 => drop(std::hint::black_box(memory.query(&near(p, w))?)),
                 1 => drop(std::hint::black_box(grid.near_hits(memory, p, w, false))),
                 2 => drop(std::hint::black_box(grid.near_hits(memory, p, w, true))),
-                _ => drop(std::hint::black_box(grid.near(p, w))),
+                3 => drop(std::hint::black_box(grid.near(p, w))),
+                4 => drop(std::hint::black_box(grid.near_compact(&compact, p, w))),
+                _ => drop(std::hint::black_box(fat.near(p, w))),
             }
             ours.push(began.elapsed().as_secs_f64() * 1e6);
         }
@@ -278,6 +401,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             b / a.max(1e-9)
         );
     }
+    println!(
+        "hits per query: {:.2}; ObjectHit {} bytes",
+        total_hits as f64 / cfg.queries.max(1) as f64,
+        std::mem::size_of::<ObjectHit>()
+    );
     println!("grid answers that differ from the core's: {disagree}");
     Ok(())
 }
