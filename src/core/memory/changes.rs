@@ -1091,6 +1091,18 @@ impl Memory {
         let Some((_, link)) = best else {
             return false;
         };
+        let n = link.newcomer;
+        self.send_back_missing(link, stamp);
+        self.stats.links_handed_on += 1;
+        self.merge_moved(y, n, stamp);
+        true
+    }
+
+    /// Undoes the move link `link` of an object `x` whose last change it is: the newcomer
+    /// becomes an object of its own again ([`Memory::unlink_newcomer`]), and `x` is missing
+    /// from its old spot again, since the link found it empty (recorded as a move back, dated
+    /// like the move it undoes so the two net out, then a missing).
+    fn send_back_missing(&mut self, link: MoveLink, stamp: StampNs) {
         let (x, n, closed) = (link.object, link.newcomer, link.closed);
         let moved_at = self
             .changes_newest_first(x)
@@ -1124,13 +1136,70 @@ impl Memory {
         ev.start_ns = moved_at;
         ev.end_ns = moved_at;
         self.push_event(ev);
-        self.stats.links_handed_on += 1;
         self.refresh_text_embedding(x);
         self.mark_missing(x, found_empty, stamp);
         self.refresh_text_embedding(n);
         self.refresh_label_index(n);
         self.refresh_relations(n);
-        self.merge_moved(y, n, stamp);
+    }
+
+    /// `t`, a new track within merge reach of `x`, where `x` was moved moments ago: its last
+    /// change, within `reid_window_s`, is a move to a newcomer taken for it
+    /// ([`Memory::last_move_link`]), and `t` was born after the newcomer. When `t` looks unlike
+    /// `x` (below [`Memory::appearance_bound`]) but like the newcomer (`min_appearance_cosine`:
+    /// not a sighting with a stray look, which would look like neither), the newcomer was a
+    /// look-alike put down here, whose first sighting happened to look like `x` (a cosine of
+    /// 0.85-0.90 by chance), and what is seen here since is that look-alike.
+    /// The link is undone ([`Memory::send_back_missing`]: `x` is missing from its old spot
+    /// again) and `t` is folded into the newcomer, an object of its own (confirmed when seen
+    /// often enough, as any new track) and known to be another than `x`. Returns whether it
+    /// was.
+    fn unlink_unlike_newcomer(&mut self, x: ObjectId, t: ObjectId, stamp: StampNs) -> bool {
+        let window = self.config.reid_window_ns();
+        let xo = &self.objects[x.index()];
+        if window <= 0 || !xo.is_reportable() || xo.state != ObjectState::Moved {
+            return false;
+        }
+        if !self.changes_newest_first(x).next().is_some_and(|e| {
+            e.kind == EventKind::Moved && stamp.saturating_sub(e.stamp_ns) < window
+        }) {
+            return false;
+        }
+        let Some(link) = self.last_move_link(x) else {
+            return false;
+        };
+        let (to, no) = (
+            &self.objects[t.index()],
+            &self.objects[link.newcomer.index()],
+        );
+        let (Some(own), Some(theirs)) = (appearance(xo, to), appearance(no, to)) else {
+            return false;
+        };
+        if to.first_seen_ns <= no.first_seen_ns
+            || own >= self.appearance_bound(to.times_seen)
+            || theirs < self.config.min_appearance_cosine
+        {
+            return false;
+        }
+        let n = link.newcomer;
+        self.send_back_missing(link, stamp);
+        self.stats.links_retracted += 1;
+        // Told apart by their looks, over more sightings than the link had: two objects, so
+        // the newcomer is not taken for `x` again (whose look still averages in the
+        // newcomer's first sighting), neither when `t` folded into it confirms it nor later.
+        for (a, b) in [(x, n), (n, x)] {
+            let list = &mut self.objects[a.index()].distinct_from;
+            if !list.contains(&b) && list.len() < MAX_DISTINCT {
+                list.push(b);
+            }
+            self.touch(a);
+        }
+        // The newcomer, first seen before `t`, is the older track and survives.
+        self.merge_duplicate_pair(n, t, stamp);
+        let kept = self.resolve(n);
+        if !self.objects[kept.index()].confirmed {
+            self.maybe_confirm(kept, stamp, false);
+        }
         true
     }
 
@@ -1693,6 +1762,10 @@ impl Memory {
                 || (seen_now.contains(&id) && seen_now.contains(&other))
             {
                 continue;
+            }
+            let (older_id, newer_id) = (older.id, newer.id);
+            if self.unlink_unlike_newcomer(older_id, newer_id, stamp) {
+                return;
             }
             self.merge_duplicate_pair(id, other, stamp);
             return;

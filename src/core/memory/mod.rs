@@ -103,7 +103,8 @@ pub struct IngestStats {
     /// Missing objects re-identified elsewhere.
     pub reidentified: u64,
     /// Re-identifications retracted: the object was seen again where it had been, moments
-    /// after it was taken for a newcomer elsewhere.
+    /// after it was taken for a newcomer elsewhere; or the newcomer's next sightings looked
+    /// unlike the object and like the newcomer's first one (a look-alike put down there).
     #[serde(default)]
     pub links_retracted: u64,
     /// Re-identifications handed on: a look-alike newcomer had been taken for a moved object,
