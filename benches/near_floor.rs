@@ -149,27 +149,31 @@ impl Grid {
         grid
     }
 
-    /// Placements within `R_M` of `p` whose evidence overlaps `w`: (object, squared distance,
-    /// entry), closest first (one per object).
-    fn near(&self, p: &Point3<f64>, w: &TimeWindow) -> Vec<(u32, f32, Entry)> {
+    /// Calls `f(index, squared distance, entry)` for every placement within `R_M` of `p` whose
+    /// evidence overlaps `w`, reading two cell offsets per row and one run of entries.
+    fn scan(&self, p: &Point3<f64>, w: &TimeWindow, mut f: impl FnMut(usize, f32, &Entry)) {
         let q = [p.x as f32, p.y as f32, p.z as f32];
         let r2 = (R_M * R_M) as f32;
         let (c0, r0) = self.cell(p.x - R_M, p.y - R_M);
         let (c1, r1) = self.cell(p.x + R_M, p.y + R_M);
-        let mut found = Vec::new();
         for row in r0..=r1 {
             let from = self.offsets[row * self.cols + c0] as usize;
             let to = self.offsets[row * self.cols + c1 + 1] as usize;
-            for e in &self.entries[from..to] {
+            for (i, e) in self.entries[from..to].iter().enumerate() {
                 let d2 = (e.x - q[0]).powi(2) + (e.y - q[1]).powi(2) + (e.z - q[2]).powi(2);
                 if d2 <= r2 && w.overlaps(e.start_ns, e.end_ns) {
-                    found.push((e.object, d2, *e));
+                    f(from + i, d2, e);
                 }
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        found.dedup_by_key(|f| f.0);
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    }
+
+    /// Placements within `R_M` of `p` whose evidence overlaps `w`: (object, squared distance,
+    /// entry), closest first (one per object).
+    fn near(&self, p: &Point3<f64>, w: &TimeWindow) -> Vec<(u32, f32, Entry)> {
+        let mut found = Vec::new();
+        self.scan(p, w, |_, d2, e| found.push((e.object, d2, *e)));
+        closest_per_object(&mut found);
         found
     }
 
@@ -237,29 +241,21 @@ struct FatGrid {
 impl FatGrid {
     fn near(&self, p: &Point3<f64>, w: &TimeWindow) -> Vec<ObjectHit> {
         let g = &self.grid;
-        let q = [p.x as f32, p.y as f32, p.z as f32];
-        let r2 = (R_M * R_M) as f32;
-        let (c0, r0) = g.cell(p.x - R_M, p.y - R_M);
-        let (c1, r1) = g.cell(p.x + R_M, p.y + R_M);
         let mut found = Vec::new();
-        for row in r0..=r1 {
-            let from = g.offsets[row * g.cols + c0] as usize;
-            let to = g.offsets[row * g.cols + c1 + 1] as usize;
-            for (i, e) in g.entries[from..to].iter().enumerate() {
-                let d2 = (e.x - q[0]).powi(2) + (e.y - q[1]).powi(2) + (e.z - q[2]).powi(2);
-                if d2 <= r2 && w.overlaps(e.start_ns, e.end_ns) {
-                    found.push((e.object, d2, from + i));
-                }
-            }
-        }
-        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        found.dedup_by_key(|f| f.0);
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        g.scan(p, w, |i, d2, e| found.push((e.object, d2, i)));
+        closest_per_object(&mut found);
         found
             .iter()
             .map(|&(id, d2, i)| self.fat[i].hit(id, &g.entries[i], d2))
             .collect()
     }
+}
+
+/// Keeps each object's closest hit, closest first (ties by object id).
+fn closest_per_object<T>(found: &mut Vec<(u32, f32, T)>) {
+    found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    found.dedup_by_key(|f| f.0);
+    found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
 }
 
 fn p50(samples: &mut [f64]) -> f64 {
