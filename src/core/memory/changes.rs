@@ -997,14 +997,7 @@ impl Memory {
         // `t` seen together with `x`'s record since the link was seen with the newcomer.
         if self.objects[x.index()].distinct_from.contains(&x) {
             self.objects[x.index()].distinct_from.retain(|d| *d != x);
-            for (a, b) in [(x, n), (n, x)] {
-                let list = &mut self.objects[a.index()].distinct_from;
-                if !list.contains(&b) && list.len() < MAX_DISTINCT {
-                    list.push(b);
-                }
-            }
-            self.touch(x);
-            self.touch(n);
+            self.mark_seen_apart(x, n);
         }
         self.refresh_text_embedding(n);
         self.refresh_label_index(n);
@@ -1098,6 +1091,18 @@ impl Memory {
         true
     }
 
+    /// Lists `a` and `b` among the tracks each was seen apart from (`distinct_from`, while
+    /// there is room), so neither is taken for the other.
+    fn mark_seen_apart(&mut self, a: ObjectId, b: ObjectId) {
+        for (x, y) in [(a, b), (b, a)] {
+            let list = &mut self.objects[x.index()].distinct_from;
+            if !list.contains(&y) && list.len() < MAX_DISTINCT {
+                list.push(y);
+            }
+            self.touch(x);
+        }
+    }
+
     /// Undoes the move link `link` of an object `x` whose last change it is: the newcomer
     /// becomes an object of its own again ([`Memory::unlink_newcomer`]), and `x` is missing
     /// from its old spot again, since the link found it empty (recorded as a move back, dated
@@ -1187,13 +1192,7 @@ impl Memory {
         // Told apart by their looks, over more sightings than the link had: two objects, so
         // the newcomer is not taken for `x` again (whose look still averages in the
         // newcomer's first sighting), neither when `t` folded into it confirms it nor later.
-        for (a, b) in [(x, n), (n, x)] {
-            let list = &mut self.objects[a.index()].distinct_from;
-            if !list.contains(&b) && list.len() < MAX_DISTINCT {
-                list.push(b);
-            }
-            self.touch(a);
-        }
+        self.mark_seen_apart(x, n);
         // The newcomer, first seen before `t`, is the older track and survives.
         self.merge_duplicate_pair(n, t, stamp);
         let kept = self.resolve(n);
