@@ -2698,3 +2698,62 @@ fn a_look_alike_put_down_elsewhere_is_no_longer_taken_for_a_missing_object_once_
         }
     }
 }
+
+/// Clock A, gone from its spot, was carried 60 cm below a look-alike put down at the same
+/// time, whose first sighting looked 0.87 like A: A is taken to have moved to the look-alike.
+/// The next view sees both, the look-alike (looking like A's first sighting there, so taken
+/// for A again) and A itself below it (a newcomer, seen together with A's record). Then the
+/// look-alike shows its own look (0.68 like A, 0.92 like its first sighting), the move is
+/// undone, and A is missing again; A's newcomer is seen again. It was seen together with the
+/// look-alike's sightings, not with A: A moved to it (seed 613's bananas), and the look-alike
+/// is an object of its own.
+#[test]
+fn an_objects_newcomer_seen_beside_the_look_alike_taken_for_it_still_re_identifies_it() {
+    const FIRST: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+    const LIKE_FIRST: [f32; 4] = [0.68, 0.666, 0.3066, 0.0];
+    assert!((cosine(&LIKE_FIRST, &SEEN) - 0.68).abs() < 0.005);
+    assert!((cosine(&LIKE_FIRST, &FIRST) - 0.92).abs() < 0.005);
+    let (there, below) = ([0.3, 2.0, 0.8], [0.3, 2.0, 0.2]);
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    let view = |m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>| {
+        m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
+        *t += S;
+    };
+    for _ in 0..5 {
+        view(&mut m, &mut t, 0.0, vec![look_at("clock", 0.5, SEEN)]);
+    }
+    let a = object_at(&m, [2.0, 0.5, 0.8]);
+    t += HOUR;
+    for _ in 0..4 {
+        view(&mut m, &mut t, 0.0, vec![]);
+    }
+    assert_eq!(m.object(a).unwrap().state, ObjectState::Missing);
+    let first = looking(det("clock", there), FIRST);
+    view(&mut m, &mut t, FRAC_PI_2, vec![first]);
+    assert_eq!(m.object(a).unwrap().state, ObjectState::Moved);
+    let both = vec![
+        looking(det("clock", there), FIRST),
+        looking(det("clock", below), SEEN),
+    ];
+    view(&mut m, &mut t, FRAC_PI_2, both);
+    let own_look = looking(det("clock", there), LIKE_FIRST);
+    view(&mut m, &mut t, FRAC_PI_2, vec![own_look.clone()]);
+    assert_eq!(m.stats().links_retracted, 1);
+    for _ in 0..3 {
+        let both = vec![own_look.clone(), looking(det("clock", below), SEEN)];
+        view(&mut m, &mut t, FRAC_PI_2, both);
+    }
+    let ao = m.object(a).unwrap();
+    assert_eq!(ao.state, ObjectState::Moved, "{ao:?}");
+    assert!((ao.position_world - nalgebra::Point3::from(below)).norm() < 0.05);
+    let other = object_at(&m, there);
+    assert_ne!(other, a);
+    let oo = m.object(other).unwrap();
+    assert_eq!(oo.state, ObjectState::Present, "{oo:?}");
+    let changes = changes_since(&m, T0 + HOUR);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].object_id, a);
+    assert_eq!(changes[0].kind, mnemo::core::EventKind::Moved);
+    assert_sound_and_restorable(&m, &[a, other]);
+}

@@ -994,9 +994,15 @@ impl Memory {
         self.unlink_newcomer(link);
         self.stats.links_handed_on += 1;
         self.merge_moved(x, t, stamp);
-        // `t` seen together with `x`'s record since the link was seen with the newcomer.
-        if self.objects[x.index()].distinct_from.contains(&x) {
-            self.objects[x.index()].distinct_from.retain(|d| *d != x);
+        // `t` seen together with `x`'s record since the link was seen with the newcomer
+        // (whose marks `t` now holds, [`Memory::hand_seen_together_to_newcomer`]).
+        let with_newcomer = {
+            let list = &mut self.objects[x.index()].distinct_from;
+            let had = list.contains(&x) || list.contains(&n);
+            list.retain(|d| *d != x);
+            had
+        };
+        if with_newcomer {
             self.mark_seen_apart(x, n);
         }
         self.refresh_text_embedding(n);
@@ -1428,6 +1434,7 @@ impl Memory {
         self.object_events[x.index()] = mine;
         self.object_events[n.index()].extend(theirs);
         self.object_events[n.index()].sort_unstable();
+        self.hand_seen_together_to_newcomer(x, n);
         let pos_n = self.objects[n.index()].position_world;
         self.index_object(n, &pos_n);
         let (group, since) = {
@@ -1436,6 +1443,45 @@ impl Memory {
         };
         self.reid_enroll(n, group, since);
         (there, newcomer_seen)
+    }
+
+    /// A move link of `x` to its newcomer `n` is being undone: since the newcomer's first
+    /// sighting, `x`'s record stood for the newcomer, so a track first seen since then that
+    /// was listed as seen together with `x` (`distinct_from`, on either side) was seen
+    /// together with the newcomer, not with `x`. Those marks move to `n`. Left with `x`, they
+    /// would keep the track from ever being taken for `x`: the object's own newcomer, seen
+    /// beside the look-alike that was taken for it, could not re-identify it once it is
+    /// missing again (seed 613's bananas). Tracks first seen before the newcomer keep their
+    /// marks: nothing tells which record they were seen with. Objects are created in stamp
+    /// order, so the search runs from the newest object back to the newcomer.
+    fn hand_seen_together_to_newcomer(&mut self, x: ObjectId, n: ObjectId) {
+        let since = self.objects[n.index()].first_seen_ns;
+        let since_newcomer: Vec<ObjectId> = self
+            .objects
+            .iter()
+            .rev()
+            .take_while(|o| o.first_seen_ns >= since)
+            .filter(|o| {
+                o.id != x
+                    && o.id != n
+                    && !o.retired
+                    && (o.distinct_from.contains(&x)
+                        || self.objects[x.index()].distinct_from.contains(&o.id))
+            })
+            .map(|o| o.id)
+            .collect();
+        if since_newcomer.is_empty() {
+            return;
+        }
+        self.touch(x);
+        self.objects[x.index()]
+            .distinct_from
+            .retain(|d| !since_newcomer.contains(d));
+        for t in since_newcomer {
+            self.touch(t);
+            self.objects[t.index()].distinct_from.retain(|d| *d != x);
+            self.mark_seen_apart(t, n);
+        }
     }
 
     /// An object's change events in RAM (moved, missing, reappeared), newest first.
