@@ -2620,34 +2620,45 @@ fn keys_seen_together_as_newcomers_are_no_duplicates_once_re_identified() {
     assert_sound_and_restorable(&m, &[p]);
 }
 
+/// One keyframe from the origin, looking along `yaw`, with `dets`; the clock moves on a second.
+fn view_from_origin(m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>) {
+    m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
+    *t += S;
+}
+
+/// The first sighting of a clock put down at (0.3, 2.0, 0.8), looking 0.87 like clock A.
+const FIRST_LOOK_THERE: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+
 /// Clock A looking `SEEN` ahead of the robot at (2, 0.5), seen five times. An hour later four
-/// views ahead find it gone, and to the robot's left a clock is seen at (0.3, 2.0): first
-/// looking 0.87 like A, so A is taken to have moved there, then three times looking `later`.
-/// Returns the memory and A.
-fn a_clock_gone_and_a_look_alike_put_down_elsewhere(later: [f32; 4]) -> (Memory, ObjectId) {
-    const FIRST: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+/// views ahead find it gone, and to the robot's left a clock is seen at (0.3, 2.0, 0.8),
+/// looking `FIRST_LOOK_THERE`: A is taken to have moved there. Returns the memory, A and the
+/// next keyframe's stamp.
+fn a_clock_gone_and_taken_for_one_put_down_elsewhere() -> (Memory, ObjectId, StampNs) {
     let mut m = memory_with(|_| {});
     let mut t = T0;
-    let view = |m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>| {
-        m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
-        *t += S;
-    };
     for _ in 0..5 {
-        view(&mut m, &mut t, 0.0, vec![look_at("clock", 0.5, SEEN)]);
+        view_from_origin(&mut m, &mut t, 0.0, vec![look_at("clock", 0.5, SEEN)]);
     }
     let a = object_at(&m, [2.0, 0.5, 0.8]);
     t += HOUR;
     for _ in 0..4 {
-        view(&mut m, &mut t, 0.0, vec![]);
+        view_from_origin(&mut m, &mut t, 0.0, vec![]);
     }
     assert_eq!(m.object(a).unwrap().state, ObjectState::Missing);
-    let first = looking(det("clock", [0.3, 2.0, 0.8]), FIRST);
-    view(&mut m, &mut t, FRAC_PI_2, vec![first]);
+    let first = looking(det("clock", [0.3, 2.0, 0.8]), FIRST_LOOK_THERE);
+    view_from_origin(&mut m, &mut t, FRAC_PI_2, vec![first]);
     let ao = m.object(a).unwrap();
     assert_eq!(ao.state, ObjectState::Moved, "{ao:?}");
+    (m, a, t)
+}
+
+/// [`a_clock_gone_and_taken_for_one_put_down_elsewhere`], then three sightings there looking
+/// `later`. Returns the memory and A.
+fn a_clock_gone_and_a_look_alike_put_down_elsewhere(later: [f32; 4]) -> (Memory, ObjectId) {
+    let (mut m, a, mut t) = a_clock_gone_and_taken_for_one_put_down_elsewhere();
     for _ in 0..3 {
         let d = looking(det("clock", [0.31, 2.02, 0.8]), later);
-        view(&mut m, &mut t, FRAC_PI_2, vec![d]);
+        view_from_origin(&mut m, &mut t, FRAC_PI_2, vec![d]);
     }
     (m, a)
 }
@@ -2664,7 +2675,7 @@ fn a_look_alike_put_down_elsewhere_is_no_longer_taken_for_a_missing_object_once_
 {
     const LIKE_FIRST: [f32; 4] = [0.77, 0.548, 0.327, 0.0];
     const LIKE_NEITHER: [f32; 4] = [0.80, 0.170, 0.575, 0.0];
-    const FIRST: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+    const FIRST: [f32; 4] = FIRST_LOOK_THERE;
     let bound = MemoryConfig::default().min_appearance_cosine;
     assert!((cosine(&FIRST, &SEEN) - 0.87).abs() < 0.005);
     assert!((cosine(&LIKE_FIRST, &SEEN) - 0.77).abs() < 0.005);
@@ -2709,40 +2720,23 @@ fn a_look_alike_put_down_elsewhere_is_no_longer_taken_for_a_missing_object_once_
 /// is an object of its own.
 #[test]
 fn an_objects_newcomer_seen_beside_the_look_alike_taken_for_it_still_re_identifies_it() {
-    const FIRST: [f32; 4] = [0.87, 0.493, 0.0, 0.0];
+    const FIRST: [f32; 4] = FIRST_LOOK_THERE;
     const LIKE_FIRST: [f32; 4] = [0.68, 0.666, 0.3066, 0.0];
     assert!((cosine(&LIKE_FIRST, &SEEN) - 0.68).abs() < 0.005);
     assert!((cosine(&LIKE_FIRST, &FIRST) - 0.92).abs() < 0.005);
     let (there, below) = ([0.3, 2.0, 0.8], [0.3, 2.0, 0.2]);
-    let mut m = memory_with(|_| {});
-    let mut t = T0;
-    let view = |m: &mut Memory, t: &mut StampNs, yaw: f64, dets: Vec<Detection>| {
-        m.ingest(&keyframe(*t, 0.0, 0.0, yaw, dets)).unwrap();
-        *t += S;
-    };
-    for _ in 0..5 {
-        view(&mut m, &mut t, 0.0, vec![look_at("clock", 0.5, SEEN)]);
-    }
-    let a = object_at(&m, [2.0, 0.5, 0.8]);
-    t += HOUR;
-    for _ in 0..4 {
-        view(&mut m, &mut t, 0.0, vec![]);
-    }
-    assert_eq!(m.object(a).unwrap().state, ObjectState::Missing);
-    let first = looking(det("clock", there), FIRST);
-    view(&mut m, &mut t, FRAC_PI_2, vec![first]);
-    assert_eq!(m.object(a).unwrap().state, ObjectState::Moved);
+    let (mut m, a, mut t) = a_clock_gone_and_taken_for_one_put_down_elsewhere();
     let both = vec![
         looking(det("clock", there), FIRST),
         looking(det("clock", below), SEEN),
     ];
-    view(&mut m, &mut t, FRAC_PI_2, both);
+    view_from_origin(&mut m, &mut t, FRAC_PI_2, both);
     let own_look = looking(det("clock", there), LIKE_FIRST);
-    view(&mut m, &mut t, FRAC_PI_2, vec![own_look.clone()]);
+    view_from_origin(&mut m, &mut t, FRAC_PI_2, vec![own_look.clone()]);
     assert_eq!(m.stats().links_retracted, 1);
     for _ in 0..3 {
         let both = vec![own_look.clone(), looking(det("clock", below), SEEN)];
-        view(&mut m, &mut t, FRAC_PI_2, both);
+        view_from_origin(&mut m, &mut t, FRAC_PI_2, both);
     }
     let ao = m.object(a).unwrap();
     assert_eq!(ao.state, ObjectState::Moved, "{ao:?}");
