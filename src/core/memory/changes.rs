@@ -1478,7 +1478,7 @@ impl Memory {
             .distinct_from
             .retain(|d| !since_newcomer.contains(d));
         for t in since_newcomer {
-            self.touch(t);
+            // (`mark_seen_apart` marks `t` changed.)
             self.objects[t.index()].distinct_from.retain(|d| *d != x);
             self.mark_seen_apart(t, n);
         }
