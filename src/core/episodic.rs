@@ -26,7 +26,9 @@ pub enum EventKind {
     Moved,
     /// An object was expected in view and not seen; `start_ns` is its last sighting.
     Missing,
-    /// A missing object was seen again in place; `start_ns` last sighting before, `end_ns` now.
+    /// A missing object was seen again in place; it came back between `start_ns` and `end_ns`
+    /// (its first sighting back): `start_ns` is its last sighting before, or, when a later visit
+    /// confirmed it gone, the keyframe that did (see [`crate::core::Memory::absent_seen`]).
     Reappeared,
     /// A keyframe caption (see `caption`).
     Caption,

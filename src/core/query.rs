@@ -87,8 +87,9 @@ pub enum Query {
     /// the window where the object was first seen at its new place (even when the memory
     /// recorded the move later, after confirming the old spot empty); missing and reappeared
     /// where they were recorded. A missing undone by a reappearance in place (a run of detector
-    /// misses) is not reported, nor are moves away and back within the window (net
-    /// displacement within `gate_base_m`).
+    /// misses: no later visit confirmed the object gone before a visit later still saw it
+    /// back, see [`Memory::absent_seen`]) is not reported, nor are moves away and back within
+    /// the window (net displacement within `gate_base_m`).
     Changes {
         /// Time window.
         window: TimeWindow,
@@ -786,6 +787,19 @@ impl Memory {
         }
     }
 
+    /// Whether `reappeared`, the change after `missing`, shows the object was gone in between,
+    /// not missed by the detector: a later visit confirmed it gone (the reappearance starts
+    /// after the missing was recorded, see [`Memory::absent_seen`]) and it came back on a
+    /// visit later still (`visit_gap_s` after the confirmation). Seen again on the visit that
+    /// confirmed it gone, it was missed again from a view that hides it every time, not gone.
+    fn gone_between(&self, missing: &Event, reappeared: &Event) -> bool {
+        reappeared.start_ns > missing.stamp_ns
+            && reappeared.end_ns
+                >= reappeared
+                    .start_ns
+                    .saturating_add(self.config.visit_gap_ns())
+    }
+
     fn changes(
         &self,
         window: &TimeWindow,
@@ -797,8 +811,8 @@ impl Memory {
         // window of the first sighting at the new place (`end_ns`), which may come before the
         // memory recorded the move (the old spot's emptiness is confirmed on a later pass);
         // missing and reappeared to their recording. A missing whose next change is a
-        // reappearance in place was a run of detector misses: it counts in no window (a later
-        // window still reports the reappearance). So the changes recorded from the window's
+        // reappearance in place was a run of detector misses (unless `gone_between`): it
+        // counts in no window (a later window still reports the reappearance). So the changes recorded from the window's
         // start on are read, through the logs' indexes of change events.
         let from_start = TimeWindow::new(window.start_ns(), StampNs::MAX)?;
         let mut events = Vec::new();
@@ -826,7 +840,9 @@ impl Memory {
                 // (When the reappearance is in the window too, both cancel out below.)
                 let undone = e.kind == EventKind::Missing
                     && log.get(i + 1).is_some_and(|n| {
-                        n.kind == EventKind::Reappeared && !window.contains(n.stamp_ns)
+                        n.kind == EventKind::Reappeared
+                            && !window.contains(n.stamp_ns)
+                            && !self.gone_between(e, n)
                     });
                 if window.contains(evidence_ns) && !undone {
                     per_object.entry(id).or_default().push(e);

@@ -370,6 +370,8 @@ struct ObjectBlobTail {
     missed_since_ns: Option<StampNs>,
     /// `Memory::sighting_scatter_m2` (absent from tails written before it was kept: 0).
     sighting_scatter_m2: f32,
+    /// `Memory::absent_views` (absent from tails written before they were kept: none).
+    absent_views: Option<(u32, StampNs)>,
 }
 
 impl ObjectBlobTail {
@@ -384,8 +386,13 @@ impl ObjectBlobTail {
         if rest.is_empty() {
             return Ok(tail);
         }
-        let (scatter, _) = postcard::take_from_bytes::<f32>(rest)?;
+        let (scatter, rest) = postcard::take_from_bytes::<f32>(rest)?;
         tail.sighting_scatter_m2 = scatter;
+        if rest.is_empty() {
+            return Ok(tail);
+        }
+        let (absent, _) = postcard::take_from_bytes::<Option<(u32, StampNs)>>(rest)?;
+        tail.absent_views = absent;
         Ok(tail)
     }
 }
@@ -786,6 +793,7 @@ impl Store {
             recent_keyframes: st.recent_keyframes.clone(),
             twin_deficits: st.twin_deficits.clone(),
             missed_since: object_rows.missed_since,
+            absent_views: object_rows.absent_views,
             sighting_scatter_m2: object_rows.sighting_scatter_m2,
         };
         Memory::from_parts_indexed(config, embedder, parts, indexes).map_err(|e| match e {
@@ -929,6 +937,7 @@ impl Store {
                     tail: ObjectBlobTail {
                         missed_since_ns: memory.missed_since(*id),
                         sighting_scatter_m2: memory.sighting_scatter_m2(*id).unwrap_or(0.0),
+                        absent_views: memory.absent_views(*id),
                     },
                 })
                 .map_err(|err| StoreError::Sql {
@@ -1383,12 +1392,14 @@ fn with_room_for<T>(rows: i64) -> Vec<T> {
 }
 
 /// Objects read from their rows: the objects and relation anchors in id order, the objects in
-/// a run of missed views (`MemoryParts::missed_since`) and each object's sighting scatter
+/// a run of missed views (`MemoryParts::missed_since`), the missing ones whose spot was seen
+/// empty since (`MemoryParts::absent_views`) and each object's sighting scatter
 /// (`MemoryParts::sighting_scatter_m2`).
 struct ObjectRows {
     objects: Vec<MemoryObject>,
     anchors: Vec<Point3<f64>>,
     missed_since: Vec<(ObjectId, StampNs)>,
+    absent_views: Vec<(ObjectId, u32, StampNs)>,
     sighting_scatter_m2: Vec<f32>,
 }
 
@@ -1402,6 +1413,7 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
     let mut objects = with_room_for(rows);
     let mut anchors = with_room_for(rows);
     let mut missed_since = Vec::new();
+    let mut absent_views = Vec::new();
     let mut sighting_scatter_m2 = with_room_for(rows);
     let mut stmt = conn
         .prepare("SELECT id, data FROM objects ORDER BY id")
@@ -1419,6 +1431,9 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
         if let Some(t) = tail.missed_since_ns {
             missed_since.push((blob.object.id, t));
         }
+        if let Some((n, t)) = tail.absent_views {
+            absent_views.push((blob.object.id, n, t));
+        }
         sighting_scatter_m2.push(tail.sighting_scatter_m2);
         objects.push(blob.object);
         anchors.push(Point3::from(blob.anchor));
@@ -1427,6 +1442,7 @@ fn read_objects(conn: &Connection, path: &Path) -> Result<ObjectRows, StoreError
         objects,
         anchors,
         missed_since,
+        absent_views,
         sighting_scatter_m2,
     })
 }
@@ -1829,9 +1845,19 @@ mod tests {
             tail: ObjectBlobTail {
                 missed_since_ns: Some(42),
                 sighting_scatter_m2: 0.0025,
+                absent_views: Some((3, 77)),
             },
         })
         .unwrap();
+        // As written before empty views of a missing object's spot were kept: the tail ends
+        // after the scatter.
+        let mut with_scatter = postcard::to_allocvec(&ObjectBlob {
+            object: object.clone(),
+            anchor: [1.0, 2.0, 3.0],
+        })
+        .unwrap();
+        with_scatter.extend(postcard::to_allocvec(&Some(42i64)).unwrap());
+        with_scatter.extend(postcard::to_allocvec(&0.0025f32).unwrap());
         // As written before the scatter was kept: the tail ends after its first field.
         let mut schema4 = postcard::to_allocvec(&ObjectBlob {
             object: object.clone(),
@@ -1856,6 +1882,11 @@ mod tests {
         assert_eq!(back.anchor, [1.0, 2.0, 3.0]);
         assert_eq!(tail.missed_since_ns, Some(42));
         assert_eq!(tail.sighting_scatter_m2, 0.0025);
+        assert_eq!(tail.absent_views, Some((3, 77)));
+        let (back, tail) = read(&with_scatter).unwrap();
+        assert_eq!(back.object, object);
+        assert_eq!(tail.sighting_scatter_m2, 0.0025);
+        assert_eq!(tail.absent_views, None);
         let (back, tail) = read(&schema4).unwrap();
         assert_eq!(back.object, object);
         assert_eq!(tail.missed_since_ns, Some(42));

@@ -42,7 +42,9 @@
 //! lone sighting beside a look-alike it looks about as much like is not taken for that one's
 //! missing near twin, and newcomers seen side by side, each re-identified, are no duplicates.
 //! Last, a look-alike put down elsewhere, taken at its first sighting for an object found gone,
-//! is an object of its own once its next sightings look unlike that object.
+//! is an object of its own once its next sightings look unlike that object. And an object
+//! found gone whose spot is seen empty again on a later visit was missing, though it comes
+//! back.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -996,9 +998,14 @@ fn the_one_other(m: &Memory, id: ObjectId) -> &mnemo::core::scene_graph::MemoryO
 
 /// The changes reported from `from` on.
 fn changes_since(m: &Memory, from: StampNs) -> Vec<mnemo::core::query::ChangeHit> {
+    changes_in(m, from, m.latest_stamp_ns().unwrap())
+}
+
+/// The changes reported in `[from, to]`.
+fn changes_in(m: &Memory, from: StampNs, to: StampNs) -> Vec<mnemo::core::query::ChangeHit> {
     use mnemo::core::query::{Answer, Query};
     use mnemo::core::TimeWindow;
-    let window = TimeWindow::new(from, m.latest_stamp_ns().unwrap()).unwrap();
+    let window = TimeWindow::new(from, to).unwrap();
     match m.query(&Query::Changes {
         window,
         label: None,
@@ -1909,6 +1916,95 @@ fn a_new_track_back_at_the_spot_of_an_object_gone_for_hours_is_it_with_the_usual
     let k = m.object(keys).unwrap();
     assert!(k.state.is_present(), "{k:?}");
     assert!((k.position_world.y - 0.65).abs() < 0.05, "{k:?}");
+}
+
+/// Keys found gone, back in place: seen again directly, or as a new track re-identified with
+/// them. A run of detector misses is no change, so without another look the window that found
+/// them gone reports nothing. Nor do fewer empty views an hour later than that visit needed
+/// (a miss is common). But when their spot is seen empty again on a later visit as often as
+/// the visit that found them gone needed, and they are back only on a visit later still, they
+/// were gone: that window reports them missing, with a restart between the later look and
+/// their return or without. Back on the visit of the later look, seconds after it, they were
+/// missed again from a view that hides them, not gone. The window of their return reports the
+/// reappearance, from the later look on, and a window over both nets out.
+#[test]
+fn keys_found_gone_again_on_a_later_visit_were_missing_though_they_come_back() {
+    use mnemo::core::EventKind;
+    let views = MemoryConfig::default().missing_after_views as usize;
+    for (later_views, restart, new_track, back_after) in [
+        (0, false, false, HOUR),
+        (0, false, true, HOUR),
+        (views - 1, false, false, HOUR),
+        (views, false, false, HOUR),
+        (views, false, true, HOUR),
+        (views, true, false, HOUR),
+        (views, false, false, 10 * S),
+    ] {
+        let case = format!(
+            "{later_views} later views, restart {restart}, new track {new_track}, back after \
+             {back_after} ns"
+        );
+        let mut m = memory_with(|_| {});
+        let (keys, found_gone) = keys_seen_then_found_gone(&mut m, |_, _| {});
+        let last_sighting = m.object(keys).unwrap().last_seen_ns;
+        // Views of the empty spot in the visit that found them gone do not count.
+        assert_eq!(m.absent_views(keys), None, "{case}");
+        let mut t = keyframes_in_a_row(&mut m, found_gone + HOUR, later_views, &[]);
+        let confirmed = later_views >= views;
+        assert_eq!(m.absent_seen(keys), confirmed.then_some(t - S), "{case}");
+        let gone_between = confirmed && back_after >= HOUR;
+        if restart {
+            let parts = m.to_parts();
+            assert!(
+                parts.absent_views.contains(&(keys, views as u32, t - S)),
+                "{case}"
+            );
+            m = Memory::from_parts(
+                m.config().clone(),
+                Box::new(LexicalEmbedder::default()),
+                parts,
+            )
+            .unwrap();
+        }
+        t += back_after;
+        let back = t;
+        if new_track {
+            t = keyframes_in_a_row(&mut m, t, 1, &[keys_at(0.65, seen_at_cosine(0.83))]);
+            keyframes_in_a_row(&mut m, t, 3, &[keys_at(0.65, seen_at_cosine(0.93))]);
+        } else {
+            keyframes_in_a_row(&mut m, t, 3, &[keys_at(0.5, SEEN)]);
+        }
+        let k = m.object(keys).unwrap();
+        assert!(k.state.is_present(), "{case}: {k:?}");
+        assert_eq!(m.absent_views(keys), None, "{case}");
+        let kinds = |hits: Vec<mnemo::core::query::ChangeHit>| -> Vec<EventKind> {
+            hits.iter().map(|c| c.kind).collect()
+        };
+        let gone = kinds(changes_in(&m, found_gone - HOUR, found_gone));
+        if gone_between {
+            assert_eq!(gone, vec![EventKind::Missing], "{case}");
+        } else {
+            assert!(gone.is_empty(), "{case}: {gone:?}");
+        }
+        assert_eq!(
+            kinds(changes_since(&m, back)),
+            vec![EventKind::Reappeared],
+            "{case}"
+        );
+        assert!(changes_since(&m, found_gone - HOUR).is_empty(), "{case}");
+        let reappeared = m
+            .log()
+            .events()
+            .iter()
+            .rfind(|e| e.kind == EventKind::Reappeared)
+            .unwrap();
+        let from = if confirmed {
+            found_gone + HOUR + (later_views as StampNs - 1) * S
+        } else {
+            last_sighting
+        };
+        assert_eq!(reappeared.start_ns, from, "{case}");
+    }
 }
 
 /// Keys on the table and a second set behind the robot, 0.91 alike. An hour later the second

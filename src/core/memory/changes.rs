@@ -17,6 +17,15 @@ pub(super) const RIVAL_MARGIN: f32 = 0.05;
 const HANDOVER_MARGIN: f32 = RIVAL_MARGIN / 2.0;
 
 impl Memory {
+    /// When a missing object came back at the earliest, once seen again in place: the keyframe
+    /// that confirmed it gone on a later visit ([`Memory::absent_seen`]), else `last_seen_ns`
+    /// (its last sighting before). Forgets the empty views.
+    fn back_from(&mut self, id: ObjectId, last_seen_ns: StampNs) -> StampNs {
+        let confirmed = self.absent_seen(id);
+        self.absent_views.remove(&id);
+        confirmed.map_or(last_seen_ns, |t| t.max(last_seen_ns))
+    }
+
     /// A missing object seen again where it was.
     pub(super) fn reappear(&mut self, id: ObjectId, stamp: StampNs) {
         let group = self.group_of(&self.objects[id.index()].label.clone());
@@ -34,8 +43,9 @@ impl Memory {
         obj.open_since_ns = Some(stamp);
         let pos = obj.position_world;
         self.index_object(id, &pos);
+        let back_from = self.back_from(id, previous_last_seen);
         let mut ev = self.object_event(EventKind::Reappeared, &self.objects[id.index()], stamp);
-        ev.start_ns = previous_last_seen;
+        ev.start_ns = back_from;
         ev.end_ns = stamp;
         self.push_event(ev);
         self.refresh_relations(id);
@@ -751,10 +761,11 @@ impl Memory {
                 self.refresh_label_index(m);
                 kept = m;
             } else {
+                let back_from = self.back_from(m, previous_ns);
                 self.absorb_duplicate(kept, m, stamp);
                 let mut ev =
                     self.object_event(EventKind::Reappeared, &self.objects[kept.index()], stamp);
-                ev.start_ns = previous_ns;
+                ev.start_ns = back_from;
                 ev.end_ns = stamp;
                 self.push_event(ev);
             }
@@ -835,6 +846,7 @@ impl Memory {
         self.missed_since.remove(&old);
         let from = self.objects[old.index()].position_world;
         let old_last_seen = self.objects[old.index()].last_seen_ns;
+        let back_from = self.back_from(old, old_last_seen);
         // Close the old visit.
         self.touch(old);
         if let Some((s, e)) = self.objects[old.index()].open_visit.take() {
@@ -899,7 +911,7 @@ impl Memory {
         };
         let mut ev = self.object_event(kind, &self.objects[old.index()], stamp);
         ev.from_world = Some(to_f32(&from));
-        ev.start_ns = old_last_seen;
+        ev.start_ns = if in_place { back_from } else { old_last_seen };
         ev.end_ns = n.first_seen_ns;
         self.push_event(ev);
         self.stats.reidentified += 1;
@@ -1546,11 +1558,7 @@ impl Memory {
                 continue;
             }
             let obj = &self.objects[id.index()];
-            if obj.retired
-                || obj.state == ObjectState::Missing
-                || obj.last_seen_ns >= stamp
-                || !obj.seen_from.contains(&robot_place)
-            {
+            if obj.retired || obj.last_seen_ns >= stamp || !obj.seen_from.contains(&robot_place) {
                 continue;
             }
             let p_cam = camera_from_world * obj.position_world;
@@ -1603,6 +1611,31 @@ impl Memory {
                     _ => continue,
                 }
             }
+            if self.objects[id.index()].state == ObjectState::Missing {
+                // Gone still, seen on a later visit: its spot in view, and nothing of its kind
+                // seen there (a track seen there may be the object, back).
+                let (group, spot, since) = {
+                    let o = &self.objects[id.index()];
+                    (o.group, o.position_world, o.missing_since_ns)
+                };
+                let later_visit =
+                    since.is_some_and(|s| stamp >= s.saturating_add(self.config.visit_gap_ns()));
+                let kind_there = seen_now.iter().any(|s| {
+                    let o = &self.objects[s.index()];
+                    o.group == group && (o.position_world - spot).norm() <= self.config.gate_base_m
+                });
+                // Counted up to the views that confirm it gone (`absent_seen`).
+                let confirming = self
+                    .absent_views
+                    .get(&id)
+                    .is_none_or(|(n, _)| *n < self.config.missing_after_views);
+                if later_visit && !kind_there && confirming {
+                    self.touch(id);
+                    let views = self.absent_views.entry(id).or_insert((0, stamp));
+                    *views = (views.0.saturating_add(1), stamp);
+                }
+                continue;
+            }
             self.touch(id);
             let obj = &mut self.objects[id.index()];
             if obj.missed_views == 0 {
@@ -1634,6 +1667,7 @@ impl Memory {
     /// `gone` is now known to be `survivor`: retire it, and hand its history (events) over.
     fn retire_into(&mut self, gone: ObjectId, survivor: ObjectId) {
         self.missed_since.remove(&gone);
+        self.absent_views.remove(&gone);
         self.touch(gone);
         let r = &mut self.objects[gone.index()];
         r.retired = true;
@@ -1729,6 +1763,7 @@ impl Memory {
         let group = self.group_of(&label);
         self.index_missing(group, id);
         self.reid_withdraw(id);
+        self.absent_views.remove(&id);
         let mut ev = self.object_event(EventKind::Missing, &self.objects[id.index()], stamp);
         ev.start_ns = last_seen;
         self.push_event(ev);

@@ -173,6 +173,7 @@ impl Memory {
         }
         self.touch(id);
         self.missed_since.remove(&id);
+        self.absent_views.remove(&id);
         self.set_scatter_m2(id, 0.0);
         {
             let o = &mut self.objects[id.index()];

@@ -275,6 +275,11 @@ pub struct MemoryParts {
     /// Objects in a run of missed views, with the first keyframe of the run, ids increasing.
     #[serde(default)]
     pub missed_since: Vec<(ObjectId, StampNs)>,
+    /// Missing objects whose spot was seen empty on a later visit than the one that found
+    /// them gone, with the number of such views and the last of them, ids increasing (see
+    /// [`Memory::absent_views`]).
+    #[serde(default)]
+    pub absent_views: Vec<(ObjectId, u32, StampNs)>,
     /// Per object (by index), the running mean of the squared distance between its sightings
     /// and the estimate each one updated, m² (what [`Memory::sighting_scatter_m`] reports);
     /// objects past the end of a shorter list (parts from before it existed) have none yet.
@@ -447,6 +452,10 @@ pub struct Memory {
     /// keyframe: when each was first found gone, which bounds how long before that the new
     /// place of a move may have been seen.
     pub(crate) missed_since: BTreeMap<ObjectId, StampNs>,
+    /// Missing objects whose spot was in view (unoccluded, from a place they were seen from)
+    /// with nothing of their kind there, on a later visit than the one that found them gone:
+    /// the number of such keyframes (up to `missing_after_views`) and the last of them.
+    pub(crate) absent_views: BTreeMap<ObjectId, (u32, StampNs)>,
     /// Look-alike pairs (lower id first) in view together and seen as one, with the evidence
     /// on which of them is gone (`twins`).
     twin_deficits: BTreeMap<(ObjectId, ObjectId), TwinDeficit>,
@@ -578,6 +587,7 @@ impl Memory {
             latest_stamp_ns: None,
             recent_keyframes: Default::default(),
             missed_since: BTreeMap::new(),
+            absent_views: BTreeMap::new(),
             twin_deficits: BTreeMap::new(),
             sighting_scatter_m2: Vec::new(),
             current_place: None,
@@ -601,6 +611,11 @@ impl Memory {
             stats: self.stats.clone(),
             recent_keyframes: self.recent_keyframes.clone(),
             missed_since: self.missed_since.iter().map(|(id, t)| (*id, *t)).collect(),
+            absent_views: self
+                .absent_views
+                .iter()
+                .map(|(id, (n, t))| (*id, *n, *t))
+                .collect(),
             sighting_scatter_m2: self.sighting_scatter_m2.clone(),
             twin_deficits: self.twin_deficits(),
         }
@@ -744,6 +759,7 @@ impl Memory {
         if parts.current_place.is_some_and(|p| p.index() >= n_places)
             || parts.pending_reid.iter().any(|c| c.0.index() >= n_obj)
             || parts.missed_since.iter().any(|c| c.0.index() >= n_obj)
+            || parts.absent_views.iter().any(|c| c.0.index() >= n_obj)
             || parts
                 .twin_deficits
                 .iter()
@@ -783,6 +799,11 @@ impl Memory {
         m.stats = parts.stats;
         m.recent_keyframes = parts.recent_keyframes;
         m.missed_since = parts.missed_since.into_iter().collect();
+        m.absent_views = parts
+            .absent_views
+            .into_iter()
+            .map(|(id, n, t)| (id, (n, t)))
+            .collect();
         m.twin_deficits = parts
             .twin_deficits
             .into_iter()
@@ -949,6 +970,27 @@ impl Memory {
     /// never expected and missed).
     pub fn missed_since(&self, id: ObjectId) -> Option<StampNs> {
         self.missed_since.get(&id).copied()
+    }
+
+    /// How often a missing object's spot was in view (unoccluded, from a place it was seen
+    /// from) with nothing of its kind there, on a later visit than the one that found it gone
+    /// (`visit_gap_s` on), counted up to `missing_after_views`, and the last keyframe counted;
+    /// `None` when never (or it is not missing).
+    pub fn absent_views(&self, id: ObjectId) -> Option<(u32, StampNs)> {
+        self.absent_views.get(&id).copied()
+    }
+
+    /// The keyframe that confirmed a missing object gone on a later visit: the one that found
+    /// its spot empty as often since the visit that found it gone as that visit needed
+    /// (`missing_after_views`, see [`Memory::absent_views`]). The odds of a run of detector
+    /// misses multiply over visits; when the object is seen in place again on a visit later
+    /// still, it was gone, and the reappearance starts at this keyframe (it came back after
+    /// it).
+    pub fn absent_seen(&self, id: ObjectId) -> Option<StampNs> {
+        self.absent_views
+            .get(&id)
+            .filter(|(n, _)| *n >= self.config.missing_after_views)
+            .map(|(_, t)| *t)
     }
 
     /// RMS distance of an object's sightings from the estimate each one updated (running mean
