@@ -55,7 +55,7 @@ fn lying_child_policy() -> CommitPolicy {
 
 /// Runs the child: ingests [`child_world`] into `db` and prints `ack <events> <keyframes>` after
 /// every commit, flushing stdout each time. With `lie`, it acknowledges every event as soon as
-/// it is ingested, before any commit, and commits rarely ([`lying_child_policy`]): the parent
+/// it is ingested, before any commit, and commits rarely (`lying_child_policy`): the parent
 /// must then find losses (a check of the check).
 ///
 /// # Errors
