@@ -812,8 +812,9 @@ impl Memory {
         // memory recorded the move (the old spot's emptiness is confirmed on a later pass);
         // missing and reappeared to their recording. A missing whose next change is a
         // reappearance in place was a run of detector misses (unless `gone_between`): it
-        // counts in no window (a later window still reports the reappearance). So the changes recorded from the window's
-        // start on are read, through the logs' indexes of change events.
+        // counts in no window (a later window still reports the reappearance). So the changes
+        // recorded from the window's start on are read, through the logs' indexes of change
+        // events.
         let from_start = TimeWindow::new(window.start_ns(), StampNs::MAX)?;
         let mut events = Vec::new();
         if let (Some(cold), Some(w)) = (cold, self.cold_window(window.start_ns(), StampNs::MAX)) {
