@@ -44,7 +44,10 @@
 //! Last, a look-alike put down elsewhere, taken at its first sighting for an object found gone,
 //! is an object of its own once its next sightings look unlike that object. And an object
 //! found gone whose spot is seen empty again on a later visit was missing, though it comes
-//! back.
+//! back. Last, tentative tracks across visits: a stray sighting left beside a vase starts over
+//! when the vase comes back onto it (so it is where the vase went), strays between twin bowls a
+//! visit apart make no third bowl, while a mug seen once beside its twin and again a visit
+//! later was there since its first sighting.
 
 use mnemo::core::config::MemoryConfig;
 use mnemo::core::embed::LexicalEmbedder;
@@ -2846,4 +2849,144 @@ fn an_objects_newcomer_seen_beside_the_look_alike_taken_for_it_still_re_identifi
     assert_eq!(changes[0].object_id, a);
     assert_eq!(changes[0].kind, mnemo::core::EventKind::Moved);
     assert_sound_and_restorable(&m, &[a, other]);
+}
+
+#[test]
+fn a_stray_sighting_left_beside_a_vase_does_not_hide_where_the_vase_came_back_from() {
+    // A stray sighting of a vase 22 cm beside it, from a place 3 m back (so views from the
+    // vase's own place never charge the track it leaves a miss), looking too unlike the vase
+    // (cosine 0.75) for its next sightings to go to it: a tentative track, left for good.
+    // The vase is carried off to the side an hour later (a move), and the next hour back to
+    // the stray's spot, looking a little different (0.95 like itself, 0.92 like the stray):
+    // the tentative track takes the sighting. Its one sighting an hour and more ago was
+    // probably the vase's, so the track starts over, and it is where the vase went when the
+    // side spot is found empty. Otherwise it would count as an object seen since that first
+    // hour, which the vase, seen at the side since then, cannot have become: the vase would
+    // be reported missing.
+    const LOOK: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const STRAY: [f32; 4] = [0.75, 0.661, 0.0, 0.0];
+    const BACK: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+    let vase = |p: [f64; 3], look: [f32; 4]| looking(det("vase", p), look);
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    m.ingest(&keyframe(
+        t,
+        -3.0,
+        0.0,
+        0.0,
+        vec![vase([2.0, 0.22, 0.8], STRAY)],
+    ))
+    .unwrap();
+    for _ in 0..5 {
+        t += S;
+        ingest(&mut m, t, vec![vase([2.0, 0.0, 0.8], LOOK)]);
+    }
+    let reportable = |m: &Memory| -> Vec<ObjectId> {
+        m.objects()
+            .iter()
+            .filter(|o| o.is_reportable())
+            .map(|o| o.id)
+            .collect()
+    };
+    let ids = reportable(&m);
+    assert_eq!(ids.len(), 1, "{:#?}", m.objects());
+    let a = ids[0];
+    let stray = m
+        .objects()
+        .iter()
+        .find(|o| !o.confirmed && !o.retired)
+        .map(|o| o.id)
+        .unwrap();
+    // Carried to the side.
+    let side = [2.5, -1.0, 0.8];
+    t += HOUR;
+    for _ in 0..5 {
+        ingest(&mut m, t, vec![vase(side, LOOK)]);
+        t += S;
+    }
+    assert_eq!(m.resolve(a), a);
+    assert!((m.object(a).unwrap().position_world.y - side[1]).abs() < 0.05);
+    assert_eq!(m.object(a).unwrap().state, ObjectState::Moved);
+    // Back, onto the stray's spot.
+    let back_at = t + HOUR;
+    t = back_at;
+    for _ in 0..5 {
+        ingest(&mut m, t, vec![vase([2.0, 0.2, 0.8], BACK)]);
+        t += S;
+    }
+    assert_eq!(m.resolve(stray), a, "{:#?}", m.objects());
+    let changes = changes_since(&m, back_at - 1);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].kind, mnemo::core::EventKind::Moved);
+    assert!(
+        (changes[0].to_world.unwrap()[1] - 0.2).abs() < 0.05,
+        "{changes:?}"
+    );
+    assert_sound_and_restorable(&m, &[a]);
+}
+
+#[test]
+fn a_mug_seen_once_beside_its_twin_and_again_a_visit_later_was_there_since_the_first() {
+    // Two identical mugs 16 cm apart; the detector finds the second only once on the first
+    // visit (two keyframes), in a keyframe that finds the first too, and once more an hour
+    // later. Both
+    // sightings are the second mug's (two detections in one image are two objects): the
+    // track is confirmed as an object first seen on the first visit, not started over.
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    ingest(
+        &mut m,
+        t,
+        vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.16, 0.8])],
+    );
+    let first = t;
+    t += S;
+    ingest(&mut m, t, vec![det("mug", [2.0, 0.0, 0.8])]);
+    let second = m
+        .objects()
+        .iter()
+        .find(|o| (o.position_world.y - 0.16).abs() < 0.03)
+        .map(|o| o.id)
+        .unwrap();
+    t += HOUR;
+    ingest(
+        &mut m,
+        t,
+        vec![det("mug", [2.0, 0.0, 0.8]), det("mug", [2.0, 0.17, 0.8])],
+    );
+    let o = m.object(second).unwrap();
+    assert!(o.confirmed, "{o:#?}");
+    assert_eq!(o.first_seen_ns, first);
+    assert_eq!(o.times_seen, 2);
+}
+
+#[test]
+fn strays_between_twin_bowls_a_visit_apart_make_no_third_bowl() {
+    // Two identical bowls 25 cm apart. In one keyframe the detector finds the right one and,
+    // 12 cm from the left one, a sighting that looks off (cosine 0.75): a tentative track.
+    // An hour later one sighting falls 1 cm from that track (looking like a bowl again): the
+    // left bowl's, most likely. The old stray does not corroborate it (it may have been the
+    // left bowl's too), so no third bowl is confirmed; seen at their spots afterwards, the two
+    // bowls stay the only ones.
+    const LOOK: [f32; 4] = [1.0, 0.0, 0.0, 0.0];
+    const STRAY: [f32; 4] = [0.75, 0.661, 0.0, 0.0];
+    const AGAIN: [f32; 4] = [0.95, 0.312, 0.0, 0.0];
+    let bowl = |y: f64, look: [f32; 4]| looking(det("bowl", [2.0, y, 0.8]), look);
+    let mut m = memory_with(|_| {});
+    let mut t = T0;
+    for _ in 0..5 {
+        ingest(&mut m, t, vec![bowl(0.0, LOOK), bowl(0.25, LOOK)]);
+        t += S;
+    }
+    ingest(&mut m, t, vec![bowl(0.12, STRAY), bowl(0.25, LOOK)]);
+    assert_eq!(m.objects().len(), 3, "{:#?}", m.objects());
+    t += HOUR;
+    ingest(&mut m, t, vec![bowl(0.11, AGAIN)]);
+    for _ in 0..4 {
+        t += S;
+        ingest(&mut m, t, vec![bowl(0.0, LOOK), bowl(0.25, LOOK)]);
+    }
+    let reportable = m.objects().iter().filter(|o| o.is_reportable()).count();
+    assert_eq!(reportable, 2, "{:#?}", m.objects());
+    assert_sound_and_restorable(&m, &[]);
 }

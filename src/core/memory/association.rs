@@ -1,6 +1,7 @@
 //! Association: validating detections into the map frame, gating candidates from the k-d
 //! tree (label, size, appearance), one-to-one assignment, and applying a sighting to an object
-//! (robust position, label votes, visits) or creating a tentative one.
+//! (robust position, label votes, visits) or creating a tentative one; a tentative track
+//! whose old sighting may have been a look-alike's starts over when seen on a later visit.
 
 use super::changes::RIVAL_MARGIN;
 use super::*;
@@ -355,7 +356,10 @@ impl Memory {
         id
     }
 
-    /// Applies a sighting to a matched object.
+    /// Applies a sighting to a matched object. A tentative track last seen more than
+    /// `visit_gap_s` ago, by a sighting that may have been a look-alike's
+    /// ([`Memory::stray_of_a_look_alike`]), starts over from this sighting
+    /// ([`Memory::restart_tentative`]).
     pub(super) fn observe(
         &mut self,
         id: ObjectId,
@@ -364,6 +368,13 @@ impl Memory {
         robot_place: PlaceId,
     ) {
         let visit_gap = self.config.visit_gap_ns();
+        let stale = {
+            let o = &self.objects[id.index()];
+            !o.confirmed && !o.retired && stamp.saturating_sub(o.last_seen_ns) > visit_gap
+        } && self.stray_of_a_look_alike(id);
+        if stale {
+            self.restart_tentative(id, det, stamp);
+        }
         let max_weight = self.config.max_position_weight;
         let was_missing;
         let mut closed_visit = None;
@@ -450,6 +461,70 @@ impl Memory {
             self.index_object(id, &pos);
         }
         self.refresh_label_index(id);
+    }
+
+    /// Whether tentative track `id`'s sightings may all have been a look-alike's: a confirmed
+    /// object of its group, never seen together with it, stood within `gate_base_m` of it
+    /// then (a placement within `visit_gap_s` of its last sighting). One sighting split off
+    /// from an object by position or appearance noise leaves such a track behind. Not a
+    /// look-alike missing within `gate_base_m` of it now: the two tracks may be one object,
+    /// back, and the track confirmed takes the missing one back
+    /// ([`Memory::missing_duplicate_seen_again`]).
+    pub(super) fn stray_of_a_look_alike(&self, id: ObjectId) -> bool {
+        let o = &self.objects[id.index()];
+        let gap = self.config.visit_gap_ns();
+        self.group_members(o.group).any(|x| {
+            let xo = &self.objects[x.index()];
+            x != id
+                && xo.is_reportable()
+                && !o.distinct_from.contains(&x)
+                && !xo.distinct_from.contains(&id)
+                && (xo.state != ObjectState::Missing
+                    || (xo.position_world - o.position_world).norm() > self.config.gate_base_m)
+                && xo.placements.iter().any(|p| {
+                    self.placements.get(p.index()).is_some_and(|p| {
+                        (p.position_world - o.position_world).norm() <= self.config.gate_base_m
+                            && p.start_ns.saturating_sub(gap) <= o.last_seen_ns
+                            && o.last_seen_ns <= p.last_seen_ns.saturating_add(gap)
+                    })
+                })
+        })
+    }
+
+    /// A tentative track whose sighting on an earlier visit may have been a look-alike's
+    /// ([`Memory::stray_of_a_look_alike`]), seen again now: that sighting does not corroborate
+    /// this one, so the track starts over from this sighting (`det`, applied by the caller) as
+    /// if it were new: first seen now, where it is seen now, looking as it looks now, enrolled
+    /// for re-identification from now. Without this, a stray sighting of an object, left where
+    /// the robot rarely looks, turns the first sighting of an object carried there a day later
+    /// into an object seen since that day, which hides where it came from; and two strays of
+    /// twins, a day apart, make a third object between them. Kept: its id, and the
+    /// look-alikes it was seen together with.
+    pub(super) fn restart_tentative(&mut self, id: ObjectId, det: &WorldDetection, stamp: StampNs) {
+        self.touch(id);
+        let o = &mut self.objects[id.index()];
+        o.first_seen_ns = stamp;
+        o.last_seen_ns = stamp;
+        o.times_seen = 0;
+        o.position_world = det.position_world;
+        o.extent_m = det.extent_m;
+        o.position_weight = 0.0;
+        o.confidence = 0.0;
+        o.label_votes = crate::core::scene_graph::LabelVotes::default();
+        o.embedding = None;
+        o.seen_from.clear();
+        o.missed_views = 0;
+        o.open_visit = None;
+        o.open_since_ns = Some(stamp);
+        let group = o.group;
+        if let Some(p) = o.placements.last().copied() {
+            self.touch_placement(p);
+            let pl = &mut self.placements[p.index()];
+            pl.position_world = det.position_world;
+            pl.start_ns = stamp;
+            pl.last_seen_ns = stamp;
+        }
+        self.reid_enroll(id, group, stamp);
     }
 
     pub(super) fn emit_visit(

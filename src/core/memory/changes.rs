@@ -534,7 +534,7 @@ impl Memory {
     }
 
     /// The reportable objects of look-alike group `group` (the label index holds them by label).
-    fn group_members(&self, group: u32) -> impl Iterator<Item = ObjectId> + '_ {
+    pub(super) fn group_members(&self, group: u32) -> impl Iterator<Item = ObjectId> + '_ {
         self.groups
             .iter()
             .filter(move |(_, g)| **g == group)
