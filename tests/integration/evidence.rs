@@ -2982,6 +2982,14 @@ fn strays_between_twin_bowls_a_visit_apart_make_no_third_bowl() {
     assert_eq!(m.objects().len(), 3, "{:#?}", m.objects());
     t += HOUR;
     ingest(&mut m, t, vec![bowl(0.11, AGAIN)]);
+    // Started over: one sighting, first seen now, where it is seen now, as sure as a new one.
+    let stray = m.objects().iter().find(|o| !o.confirmed).unwrap();
+    assert_eq!(
+        (stray.times_seen, stray.first_seen_ns, stray.last_seen_ns),
+        (1, t, t)
+    );
+    assert!((stray.position_world.y - 0.11).abs() < 1e-9, "{stray:?}");
+    assert_eq!(stray.confidence, 0.9);
     for _ in 0..4 {
         t += S;
         ingest(&mut m, t, vec![bowl(0.0, LOOK), bowl(0.25, LOOK)]);

@@ -409,7 +409,12 @@ impl Memory {
                 label_changed = true;
             }
             obj.times_seen = obj.times_seen.saturating_add(1);
-            obj.confidence = 1.0 - (1.0 - obj.confidence) * (1.0 - det.score * 0.5);
+            obj.confidence = if stale {
+                // A first sighting's, as for a new track.
+                det.score
+            } else {
+                1.0 - (1.0 - obj.confidence) * (1.0 - det.score * 0.5)
+            };
             obj.missed_views = 0;
             if !obj.seen_from.contains(&robot_place) {
                 if obj.seen_from.len() >= MAX_SEEN_FROM {
@@ -509,7 +514,6 @@ impl Memory {
         o.position_world = det.position_world;
         o.extent_m = det.extent_m;
         o.position_weight = 0.0;
-        o.confidence = 0.0;
         o.label_votes = crate::core::scene_graph::LabelVotes::default();
         o.embedding = None;
         o.seen_from.clear();
